@@ -1,0 +1,1 @@
+"""gmail: to be written."""

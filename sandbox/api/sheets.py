@@ -1,0 +1,1 @@
+"""sheets: to be written."""

@@ -1,0 +1,313 @@
+"""The sandbox HTTP server: Google's REST wire format on 127.0.0.1.
+
+Per request: route (from the discovery documents) → authenticate → injected
+latency and faults → per-minute quota → validate parameters and body → run the
+API module's handler inside one SQLite transaction → partial response
+(`fields`) → log (method, path, status) in the request log.
+"""
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import discovery, fields, oauth
+from .api import HANDLERS, Call, Raw, load_all
+from .errors import GoogleError, quota_exceeded, transient, unauthenticated
+from .store import Store
+
+load_all()
+
+# Per-minute, per-user limits Google documents (see shared/GOOGLE-OFFLINE.md).
+QUOTA_PRESETS: dict[str, dict[str, dict[str, int]]] = {
+    "off": {},
+    "google": {
+        "sheets": {"read": 60, "write": 60},
+        "docs": {"read": 300, "write": 60},
+        "forms": {"read": 390, "write": 390},
+        "drive": {"read": 325_000, "write": 325_000},
+        "gmail": {"units": 15_000},
+    },
+}
+
+# Gmail quota units per method (messages.send is the expensive one).
+GMAIL_UNITS = {"gmail.users.messages.send": 100, "gmail.users.drafts.send": 100,
+               "gmail.users.drafts.create": 10, "gmail.users.messages.list": 5,
+               "gmail.users.messages.get": 5, "gmail.users.getProfile": 1}
+
+_QUOTA_NAMES = {
+    "sheets": ("sheets.googleapis.com", {"read": "Read requests", "write": "Write requests"}),
+    "docs": ("docs.googleapis.com", {"read": "Read requests", "write": "Write requests"}),
+    "forms": ("forms.googleapis.com", {"read": "Read requests", "write": "Write requests"}),
+    "drive": ("drive.googleapis.com", {"read": "Queries", "write": "Queries"}),
+    "gmail": ("gmail.googleapis.com", {"units": "Queries"}),
+}
+
+READ_METHODS_BY_POST = {"sheets.spreadsheets.getByDataFilter",
+                        "sheets.spreadsheets.values.batchGetByDataFilter",
+                        "sheets.spreadsheets.developerMetadata.search"}
+
+
+@dataclass
+class Options:
+    """How this server behaves. Unset values fall back to the data folder's
+    settings (so an embedded server and `sandbox serve` agree), then defaults."""
+    latency_ms: int | None = None
+    fail_rate: float | None = None
+    fail_after_rate: float | None = None
+    require_auth: bool | None = None
+    quotas: dict[str, dict[str, int]] | None = None
+    gmail_daily_limit: int | None = None
+    gmail_daily_window_s: int | None = None
+    gmail_max_recipients: int | None = None
+    seed: int | None = None
+
+    def resolve(self, stored: dict[str, Any]) -> dict[str, Any]:
+        defaults = {"latency_ms": 0, "fail_rate": 0.0, "fail_after_rate": 0.0,
+                    "require_auth": False, "quotas": {}, "gmail_daily_limit": 0,
+                    "gmail_daily_window_s": 86_400, "gmail_max_recipients": 100}
+        out = {**defaults, **{k: v for k, v in stored.items() if k in defaults}}
+        for key in defaults:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if isinstance(out["quotas"], str):
+            out["quotas"] = QUOTA_PRESETS[out["quotas"]]
+        return out
+
+
+def _kind(route: discovery.Route) -> str:
+    if route.http_method == "GET" or route.method_id in READ_METHODS_BY_POST:
+        return "read"
+    return "write"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # the request log in SQLite is the record; stderr stays quiet
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.store.close()
+
+    # ------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=UTF-8", headers)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self, http_method: str) -> None:
+        server = self.server
+        store = server.store
+        url = urlsplit(self.path)
+        raw = self._read_body()
+        if url.path.rstrip("/") in ("/token", "/oauth2/v4/token"):
+            self._token(raw)
+            return
+        api, method_id, principal, kind, units, status = "unknown", None, None, None, 1, 500
+        try:
+            settings = server.options.resolve(store.get_settings())
+            route, path_params = discovery.match(http_method, url.path)
+            api, method_id, kind = route.api, route.method_id, _kind(route)
+            units = GMAIL_UNITS.get(method_id, 5) if api == "gmail" else 1
+            principal = self._authenticate(settings)
+            if settings["latency_ms"]:
+                time.sleep(settings["latency_ms"] / 1000)
+            rng = server.rng
+            if settings["fail_rate"] and rng.random() < settings["fail_rate"]:
+                raise transient(rng.choice([429, 500, 503]))
+            self._check_quota(settings, api, principal, kind, units)
+            query = parse_qs(url.query, keep_blank_values=True)
+            params = discovery.parse_params(route, path_params, query)
+            body, media, media_type = self._decode_body(route, params, raw)
+            discovery.validate_body(route, body)
+            handler = HANDLERS.get(method_id)
+            if handler is None:
+                raise GoogleError(501, f"Method {method_id} is not implemented by the sandbox.",
+                                  status="UNIMPLEMENTED", reason="notImplemented")
+            with store.transaction(write=kind == "write") as db:
+                call = Call(db=db, store=store, method_id=method_id, params=params, body=body,
+                            principal=principal, settings=settings, media=media,
+                            media_type=media_type)
+                result = handler(call)
+            if settings["fail_after_rate"] and kind == "write" and rng.random() < settings["fail_after_rate"]:
+                # The work is done and committed, but the answer is lost on the way back.
+                raise transient(rng.choice([500, 503]))
+            if isinstance(result, Raw):
+                status = result.status
+                self._send(result.status, result.content, result.content_type)
+            else:
+                status = 200
+                if result is None:
+                    result = {}
+                self._send_json(200, fields.select(result, params.get("fields")))
+        except GoogleError as err:
+            status = err.code
+            headers = dict(err.headers)
+            if err.code == 429:
+                headers.setdefault("Retry-After", "1")
+            self._send_json(err.code, err.body(), headers)
+        except Exception as exc:  # a sandbox bug must still answer like a server
+            status = 500
+            self._send_json(500, GoogleError(500, f"Internal error encountered: {exc!r}").body())
+            server.last_internal_error = exc
+        finally:
+            try:
+                store.log_request(api=api, method_id=method_id, http_method=http_method,
+                                  path=url.path, status=status, principal=principal, kind=kind,
+                                  units=units)
+            except Exception:  # never let the log hide the answer
+                pass
+
+    def _token(self, raw: bytes) -> None:
+        store = self.server.store
+        try:
+            result = oauth.exchange(store, raw)
+            status = 200
+            self._send_json(200, result)
+        except oauth.TokenError as err:
+            status = err.status
+            self._send_json(err.status, err.body())
+        store.log_request(api="oauth", method_id="oauth.token", http_method="POST", path="/token",
+                          status=status, principal=None, kind="write", units=1)
+
+    def _authenticate(self, settings: dict[str, Any]) -> str:
+        header = self.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        principal = oauth.principal_for(self.server.store, token, settings["require_auth"])
+        if principal is None:
+            raise unauthenticated()
+        return principal
+
+    def _check_quota(self, settings: dict[str, Any], api: str, principal: str, kind: str,
+                     units: int) -> None:
+        limits = settings["quotas"].get(api) or {}
+        key = "units" if "units" in limits else kind
+        limit = limits.get(key)
+        if not limit:
+            return
+        used = self.server.store.used_in_last_minute(api, principal, key)
+        if used + (units if key == "units" else 1) > limit:
+            service, names = _QUOTA_NAMES[api]
+            metric = names.get(key, "Queries")
+            raise quota_exceeded(service, metric, f"{metric} per minute per user")
+
+    def _decode_body(self, route: discovery.Route, params: dict[str, Any],
+                     raw: bytes) -> tuple[Any, bytes | None, str | None]:
+        content_type = self.headers.get("Content-Type", "")
+        if route.upload:
+            upload_type = params.get("uploadType", "media")
+            if upload_type == "multipart":
+                msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                    b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+                parts = list(msg.iter_parts())
+                if len(parts) != 2:
+                    raise GoogleError(400, "Multipart upload needs metadata and media parts.")
+                meta = json.loads(parts[0].get_payload(decode=True) or b"{}")
+                return meta, parts[1].get_payload(decode=True), parts[1].get_content_type()
+            if upload_type == "media":
+                return None, raw, content_type.split(";")[0].strip() or "application/octet-stream"
+            raise GoogleError(400, f"Upload type {upload_type} is not supported by the sandbox.")
+        if not raw:
+            return None, None, None
+        try:
+            return json.loads(raw.decode("utf-8")), None, None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise GoogleError(400, f"Invalid JSON payload received. {exc}") from None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], store: Store, options: Options):
+        super().__init__(address, _Handler)
+        self.store = store
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.last_internal_error: Exception | None = None
+
+
+class SandboxServer:
+    """A sandbox over `data_dir`, serving on 127.0.0.1 (port 0 = any free port)."""
+
+    def __init__(self, data_dir: str | Path, port: int = 0, host: str = "127.0.0.1",
+                 options: Options | None = None):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the sandbox serves on the loopback interface only")
+        self.store = Store(data_dir)
+        self.options = options or Options()
+        self._httpd = _Server((host, port), self.store, self.options)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def last_internal_error(self) -> Exception | None:
+        return self._httpd.last_internal_error
+
+    def start(self) -> "SandboxServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sandbox",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "SandboxServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

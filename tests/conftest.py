@@ -1,0 +1,92 @@
+"""Shared fixtures: a sandbox per test over a temporary folder, and the real
+client libraries pointed at it through workspace.transport (the same seam
+production uses). Nothing here mocks our code or the client libraries."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gspread
+import pytest
+from google.oauth2 import service_account
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build
+
+from tests.netguard.guard import install
+
+install()
+
+ROOT = Path(__file__).resolve().parent.parent
+GUARD_PATH = str(Path(__file__).resolve().parent / "netguard")
+
+from sandbox.oauth import create_service_account  # noqa: E402
+from sandbox.server import Options, SandboxServer  # noqa: E402
+from workspace.transport import new_http, redirect_session  # noqa: E402
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets",
+          "https://www.googleapis.com/auth/drive",
+          "https://www.googleapis.com/auth/gmail.send",
+          "https://www.googleapis.com/auth/documents",
+          "https://www.googleapis.com/auth/forms"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process: the loopback guard loaded first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([GUARD_PATH, str(ROOT), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sandbox-data"
+
+
+@pytest.fixture
+def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
+    server = SandboxServer(data_dir, options=Options(seed=1234)).start()
+    yield server
+    server.stop()
+    if server.last_internal_error is not None:
+        raise AssertionError(f"sandbox internal error: {server.last_internal_error!r}")
+
+
+@pytest.fixture
+def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxServer]]:
+    """A sandbox with custom options (quotas, faults, limits)."""
+    started: list[SandboxServer] = []
+
+    def make(data: Path | None = None, **options: Any) -> SandboxServer:
+        server = SandboxServer(data or tmp_path / "sandbox-data", options=Options(**options)).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def credentials(sandbox: SandboxServer) -> service_account.Credentials:
+    info = create_service_account(sandbox.store, "hoithao@hoithao-sandbox.iam.gserviceaccount.com")
+    creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    return creds.with_token_uri(sandbox.url + "/token")
+
+
+@pytest.fixture
+def gc(sandbox: SandboxServer, credentials: service_account.Credentials) -> gspread.Client:
+    """The real gspread client, its requests sent to the sandbox."""
+    client = gspread.Client(auth=credentials)
+    redirect_session(client.http_client.session, sandbox.url)
+    return client
+
+
+@pytest.fixture
+def service(sandbox: SandboxServer, credentials: service_account.Credentials) -> Callable[..., Any]:
+    """`service("drive", "v3")`: a real googleapiclient resource aimed at the sandbox."""
+    def make(name: str, version: str, creds: Any = None) -> Any:
+        http = AuthorizedHttp(creds or credentials, http=new_http(sandbox.url))
+        return build(name, version, http=http, static_discovery=True, cache_discovery=False)
+    return make
