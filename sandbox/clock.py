@@ -18,7 +18,7 @@ def parse_rfc3339(text: str) -> float:
         value = value[:-1] + "+00:00"
     if "." in value:  # Python accepts at most 6 fraction digits
         head, rest = value.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
         tail = rest[len(digits):]
         value = f"{head}.{(digits + '000000')[:6]}{tail}"
     moment = dt.datetime.fromisoformat(value)

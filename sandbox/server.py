@@ -92,6 +92,9 @@ def _kind(route: discovery.Route) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client
+    # waits for the delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
     server: "_Server"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -292,8 +295,9 @@ class SandboxServer:
         return self._httpd.last_internal_error
 
     def start(self) -> "SandboxServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sandbox",
-                                        daemon=True)
+        # A short poll interval so that stop() returns promptly (tests start many servers).
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox", daemon=True)
         self._thread.start()
         return self
 

@@ -1,1 +1,319 @@
-"""forms: to be written."""
+"""Forms v1: a form's structure (info, items, settings) and its revisions.
+
+Forms are Drive files (`application/vnd.google-apps.form`): creating one
+registers it in Drive, every structural change touches it, and Drive's
+files.create / copy / delete reach the form through the registries. Responses
+and the `submit_responses` stand-in for people filling the form live in
+`forms_responses`.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from typing import Any
+
+from ..errors import GoogleError
+from ..store import new_id, register_schema
+from . import Call, drive, handles
+
+FORM_MIME = "application/vnd.google-apps.form"
+
+register_schema("""
+CREATE TABLE IF NOT EXISTS forms_forms (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forms_responses (
+    form_id TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    create_us INTEGER NOT NULL,
+    last_us INTEGER NOT NULL,
+    respondent_email TEXT,
+    answers TEXT NOT NULL,
+    PRIMARY KEY (form_id, response_id)
+);
+CREATE INDEX IF NOT EXISTS forms_responses_seq ON forms_responses(form_id, seq);
+""")
+
+_QUESTION_KINDS = ("choiceQuestion", "textQuestion", "fileUploadQuestion", "dateQuestion",
+                   "timeQuestion", "scaleQuestion", "ratingQuestion", "rowQuestion")
+_ITEM_KINDS = ("questionItem", "questionGroupItem", "pageBreakItem", "textItem", "imageItem",
+               "videoItem")
+
+
+def bad_request(message: str, **kw: Any) -> GoogleError:
+    return GoogleError(400, message, reason="badRequest", **kw)
+
+
+def form_not_found() -> GoogleError:
+    return GoogleError(404, "Requested entity was not found.", reason="notFound")
+
+
+# -- storage ------------------------------------------------------------------
+def load(db: sqlite3.Connection, form_id: str) -> tuple[dict[str, Any], int]:
+    """The stored form document and its revision; Google's 404 if there is none."""
+    row = db.execute("SELECT doc, revision FROM forms_forms WHERE id = ?", (form_id,)).fetchone()
+    if row is None:
+        raise form_not_found()
+    return json.loads(row[0]), int(row[1])
+
+
+def _save(db: sqlite3.Connection, form_id: str, doc: dict[str, Any], revision: int) -> None:
+    db.execute("UPDATE forms_forms SET doc = ?, revision = ? WHERE id = ?",
+               (json.dumps(doc, ensure_ascii=False), revision, form_id))
+
+
+def _new_form(db: sqlite3.Connection, form_id: str, title: str, published: bool = True) -> dict[str, Any]:
+    doc = {"info": {"title": title}, "items": [], "settings": {},
+           "responderId": "1FAIpQLS" + secrets.token_urlsafe(36)[:48],
+           "publishState": {"isPublished": published, "isAcceptingResponses": published}}
+    db.execute("INSERT INTO forms_forms(id, doc, revision) VALUES (?, ?, 1)",
+               (form_id, json.dumps(doc, ensure_ascii=False)))
+    return doc
+
+
+def render(db: sqlite3.Connection, form_id: str, doc: dict[str, Any], revision: int) -> dict[str, Any]:
+    """The Form resource as forms.get returns it (documentTitle is the Drive name)."""
+    meta = drive.get_meta(db, form_id) or {}
+    info = {"title": doc["info"].get("title", "")}
+    if doc["info"].get("description"):
+        info["description"] = doc["info"]["description"]
+    info["documentTitle"] = meta.get("name") or info["title"]
+    out: dict[str, Any] = {"formId": form_id, "info": info, "settings": doc.get("settings", {}),
+                           "revisionId": f"{revision:08d}",
+                           "responderUri": f"https://docs.google.com/forms/d/e/{doc['responderId']}/viewform",
+                           "publishSettings": {"publishState": doc["publishState"]}}
+    if doc["items"]:
+        out["items"] = doc["items"]
+    return out
+
+
+def questions(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The questions an item holds (one for a question item, rows for a grid)."""
+    if "questionItem" in item:
+        return [item["questionItem"]["question"]]
+    return list(item.get("questionGroupItem", {}).get("questions", []))
+
+
+# -- handlers -----------------------------------------------------------------
+@handles("forms.forms.create")
+def forms_create(call: Call) -> dict[str, Any]:
+    body = call.body or {}
+    info = body.get("info") or {}
+    extra = [k for k in body if k != "info"] + [f"info.{k}" for k in info
+                                                if k not in ("title", "documentTitle")]
+    if extra:
+        # Google: only info.title and info.document_title may be set on create.
+        raise GoogleError(400, "Only info.title and info.document_title may be set in a create "
+                               f"form request; found {', '.join(sorted(extra))}.")
+    if not (info.get("title") or "").strip():
+        raise GoogleError(400, "Form title is required: set info.title.")
+    form_id = new_id(44)
+    published = not call.params.get("unpublished", False)
+    doc = _new_form(call.db, form_id, info["title"], published)
+    drive.register_file(call.db, call, file_id=form_id, mime_type=FORM_MIME,
+                        name=info.get("documentTitle") or info["title"])
+    return render(call.db, form_id, doc, 1)
+
+
+@handles("forms.forms.get")
+def forms_get(call: Call) -> dict[str, Any]:
+    form_id = call.params["formId"]
+    doc, revision = load(call.db, form_id)
+    return render(call.db, form_id, doc, revision)
+
+
+def _fresh_id(taken: set[str]) -> str:
+    while True:
+        candidate = secrets.token_hex(4)
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+
+
+def _all_ids(items: list[dict[str, Any]]) -> set[str]:
+    ids = {i["itemId"] for i in items}
+    ids |= {q["questionId"] for i in items for q in questions(i)}
+    return ids
+
+
+def _check_item(item: dict[str, Any], where: str) -> None:
+    kinds = [k for k in _ITEM_KINDS if k in item]
+    if len(kinds) != 1:
+        raise bad_request(f"Invalid {where}: an item must have exactly one kind "
+                          f"({', '.join(_ITEM_KINDS)}).")
+    for question in questions(item):
+        qkinds = [k for k in _QUESTION_KINDS if k in question]
+        if len(qkinds) != 1:
+            raise bad_request(f"Invalid {where}: a question must have exactly one kind.")
+        choice = question.get("choiceQuestion")
+        if choice is not None:
+            if choice.get("type") not in ("RADIO", "CHECKBOX", "DROP_DOWN"):
+                raise bad_request(f"Invalid {where}: choiceQuestion.type must be set.")
+            values = [o.get("value", "") for o in choice.get("options") or [] if not o.get("isOther")]
+            if not values or any(not v.strip() for v in values):
+                raise bad_request(f"Invalid {where}: choiceQuestion options must be non-empty.")
+            if len(set(values)) != len(values):
+                raise bad_request(f"Invalid {where}: duplicate option values.")
+    if not (item.get("title") or "").strip() and "questionItem" in item:
+        raise bad_request(f"Invalid {where}: a question item needs a title.")
+
+
+def _assign_ids(item: dict[str, Any], taken: set[str], where: str) -> list[str]:
+    if item.get("itemId"):
+        if item["itemId"] in taken:
+            raise bad_request(f"Invalid {where}: item ID {item['itemId']} is already used.")
+        taken.add(item["itemId"])
+    else:
+        item["itemId"] = _fresh_id(taken)
+    ids = []
+    for question in questions(item):
+        if question.get("questionId"):
+            if question["questionId"] in taken:
+                raise bad_request(f"Invalid {where}: question ID {question['questionId']} is already used.")
+            taken.add(question["questionId"])
+        else:
+            question["questionId"] = _fresh_id(taken)
+        ids.append(question["questionId"])
+    return ids
+
+
+def _index(location: dict[str, Any] | None, size: int, where: str, inclusive: bool) -> int:
+    if not location or "index" not in location:
+        raise bad_request(f"Invalid {where}: location.index is required.")
+    index = int(location["index"])
+    if index < 0 or index > size or (index == size and not inclusive):
+        raise bad_request(f"Invalid {where}: index {index} is out of bounds "
+                          f"(the form has {size} items).")
+    return index
+
+
+def _mask(mask: str | None, where: str, allowed: set[str]) -> list[str]:
+    if not mask:
+        raise bad_request(f"Invalid {where}: updateMask is required.")
+    fields = [f.strip() for f in mask.split(",") if f.strip()]
+    if fields == ["*"]:
+        return sorted(allowed)
+    for field in fields:
+        if field.split(".")[0] not in allowed:
+            raise bad_request(f"Invalid {where}: updateMask field {field!r} cannot be updated.")
+    return fields
+
+
+def _set_path(target: dict[str, Any], source: dict[str, Any], path: str) -> None:
+    keys = path.split(".")
+    for key in keys[:-1]:
+        source = source.get(key) or {}
+        target = target.setdefault(key, {})
+    if keys[-1] in source:
+        target[keys[-1]] = source[keys[-1]]
+    else:
+        target.pop(keys[-1], None)
+
+
+def _apply(doc: dict[str, Any], request: dict[str, Any], i: int) -> dict[str, Any]:
+    """Apply one batchUpdate request to `doc` in place; returns its reply."""
+    kinds = [k for k, v in request.items() if v is not None]
+    if len(kinds) != 1:
+        raise bad_request(f"Invalid requests[{i}]: exactly one kind of request must be set.")
+    kind = kinds[0]
+    body = request[kind]
+    where = f"requests[{i}].{kind}"
+    items = doc["items"]
+    if kind == "createItem":
+        item = json.loads(json.dumps(body.get("item") or {}))
+        _check_item(item, where)
+        index = _index(body.get("location"), len(items), where, inclusive=True)
+        ids = _assign_ids(item, _all_ids(items), where)
+        items.insert(index, item)
+        reply: dict[str, Any] = {"itemId": item["itemId"]}
+        if ids:
+            reply["questionId"] = ids
+        return {"createItem": reply}
+    if kind == "deleteItem":
+        del items[_index(body.get("location"), len(items), where, inclusive=False)]
+        return {}
+    if kind == "moveItem":
+        item = items.pop(_index(body.get("originalLocation"), len(items), where, inclusive=False))
+        items.insert(_index(body.get("newLocation"), len(items), where, inclusive=True), item)
+        return {}
+    if kind == "updateFormInfo":
+        for field in _mask(body.get("updateMask"), where, {"title", "description"}):
+            _set_path(doc["info"], body.get("info") or {}, field)
+        if not doc["info"].get("title"):
+            raise bad_request(f"Invalid {where}: the form title cannot be empty.")
+        return {}
+    if kind == "updateSettings":
+        for field in _mask(body.get("updateMask"), where, {"quizSettings", "emailCollectionType"}):
+            _set_path(doc.setdefault("settings", {}), body.get("settings") or {}, field)
+        return {}
+    if kind == "updateItem":
+        index = _index(body.get("location"), len(items), where, inclusive=False)
+        current = items[index]
+        updated = json.loads(json.dumps(current))
+        for field in _mask(body.get("updateMask"), where, set(_ITEM_KINDS) | {"title", "description"}):
+            _set_path(updated, body.get("item") or {}, field)
+        # Item and question ids never change on update.
+        updated["itemId"] = current["itemId"]
+        for old, new in zip(questions(current), questions(updated)):
+            new["questionId"] = old["questionId"]
+        taken = _all_ids(items[:index] + items[index + 1:]) | {current["itemId"]}
+        for question in questions(updated):
+            if not question.get("questionId"):
+                question["questionId"] = _fresh_id(taken)
+        _check_item(updated, where)
+        items[index] = updated
+        return {}
+    raise GoogleError(501, f"{kind} is not implemented by the sandbox.", status="UNIMPLEMENTED")
+
+
+@handles("forms.forms.batchUpdate")
+def forms_batch_update(call: Call) -> dict[str, Any]:
+    form_id = call.params["formId"]
+    doc, revision = load(call.db, form_id)
+    body = call.body or {}
+    control = body.get("writeControl") or {}
+    required = control.get("requiredRevisionId")
+    if required and required != f"{revision:08d}":
+        raise GoogleError(400, f"The required revision ID {required} does not match the form's "
+                               f"latest revision ID {revision:08d}.", status="FAILED_PRECONDITION",
+                          reason="failedPrecondition")
+    replies = [_apply(doc, request, i) for i, request in enumerate(body.get("requests") or [])]
+    if body.get("requests"):
+        revision += 1
+        _save(call.db, form_id, doc, revision)
+        drive.touch(call.db, form_id, call)
+    out: dict[str, Any] = {"replies": replies,
+                           "writeControl": {"requiredRevisionId": f"{revision:08d}"}}
+    if body.get("includeFormInResponse"):
+        out["form"] = render(call.db, form_id, doc, revision)
+    return out
+
+
+# -- Drive registries ---------------------------------------------------------
+def _drive_create(db: sqlite3.Connection, file_id: str, call: Call) -> None:
+    meta = drive.get_meta(db, file_id) or {}
+    _new_form(db, file_id, meta.get("name") or "Untitled form")
+
+
+def _drive_copy(db: sqlite3.Connection, source_id: str, new_file_id: str, call: Call) -> None:
+    doc, _ = load(db, source_id)
+    doc["responderId"] = "1FAIpQLS" + secrets.token_urlsafe(36)[:48]
+    db.execute("INSERT INTO forms_forms(id, doc, revision) VALUES (?, ?, 1)",
+               (new_file_id, json.dumps(doc, ensure_ascii=False)))
+
+
+def _drive_delete(db: sqlite3.Connection, file_id: str) -> None:
+    db.execute("DELETE FROM forms_forms WHERE id = ?", (file_id,))
+    db.execute("DELETE FROM forms_responses WHERE form_id = ?", (file_id,))
+
+
+drive.CREATORS[FORM_MIME] = _drive_create
+drive.COPIERS[FORM_MIME] = _drive_copy
+drive.DELETERS[FORM_MIME] = _drive_delete
+
+# Responses (and their handlers) build on the storage above.
+from .forms_responses import submit_responses  # noqa: E402,F401
