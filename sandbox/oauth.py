@@ -53,12 +53,17 @@ class TokenError(Exception):
 
 
 def create_service_account(store: Store, client_email: str, project_id: str = "hoithao-sandbox",
-                           token_uri: str = "https://oauth2.googleapis.com/token") -> dict[str, Any]:
+                           token_uri: str = "https://oauth2.googleapis.com/token",
+                           private_pem: str | None = None) -> dict[str, Any]:
     """A new service-account key file (as Google's console would give it) whose
-    public half the sandbox keeps to verify signed assertions."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
+    public half the sandbox keeps to verify signed assertions. `private_pem`
+    reuses an existing RSA key (tests share one: generating keys is slow)."""
+    if private_pem is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+    else:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     key_id = secrets.token_hex(20)

@@ -68,9 +68,21 @@ def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxServer]]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def rsa_key_pem() -> str:
+    """One RSA key for the whole run: generating one per test costs seconds."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 @pytest.fixture
-def credentials(sandbox: SandboxServer) -> service_account.Credentials:
-    info = create_service_account(sandbox.store, "hoithao@hoithao-sandbox.iam.gserviceaccount.com")
+def credentials(sandbox: SandboxServer, rsa_key_pem: str) -> service_account.Credentials:
+    info = create_service_account(sandbox.store, "hoithao@hoithao-sandbox.iam.gserviceaccount.com",
+                                  private_pem=rsa_key_pem)
     creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
     return creds.with_token_uri(sandbox.url + "/token")
 
