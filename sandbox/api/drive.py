@@ -118,7 +118,8 @@ def _shape(meta: dict[str, Any], call: Call) -> dict[str, Any]:
 
 
 # -- the `q` language -------------------------------------------------------
-_TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op>!=|<=|>=|=|<|>|\(|\)|\{|\})|(?P<word>[A-Za-z_][A-Za-z0-9_]*))""")
+# Drive also accepts double-quoted literals (gspread sends `name = "..."`).
+_TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<op>!=|<=|>=|=|<|>|\(|\)|\{|\})|(?P<word>[A-Za-z_][A-Za-z0-9_]*))""")
 
 
 def _tokens(q: str) -> list[tuple[str, str]]:
@@ -281,10 +282,8 @@ def files_get(call: Call) -> Any:
 @handles("drive.files.list")
 def files_list(call: Call) -> dict[str, Any]:
     q = call.params.get("q")
+    # Like Google, trashed files are listed unless the query says `trashed = false`.
     predicate = _compile(q) if q else (lambda m: True)
-    if not q or "trashed" not in q:
-        base = predicate
-        predicate = lambda m: base(m) and not m.get("trashed")  # noqa: E731
     rows = call.db.execute("SELECT meta FROM drive_files").fetchall()
     found = [m for m in (json.loads(r[0]) for r in rows) if predicate(m)]
     order = call.params.get("orderBy") or "createdTime"
@@ -348,18 +347,21 @@ def files_update(call: Call) -> dict[str, Any]:
 
 
 @handles("drive.files.delete")
-def files_delete(call: Call) -> dict[str, Any]:
+def files_delete(call: Call) -> Raw:
     meta = require(call.db, call.params["fileId"])
     call.db.execute("DELETE FROM drive_files WHERE id = ?", (meta["id"],))
     if meta["mimeType"] in DELETERS:
         DELETERS[meta["mimeType"]](call.db, meta["id"])
-    return {}
+    return Raw(b"", "text/html", status=204)   # Google answers 204 with no body
 
 
 @handles("drive.files.export")
 def files_export(call: Call) -> Raw:
     meta = require(call.db, call.params["fileId"])
     target = call.params["mimeType"]
+    if not meta["mimeType"].startswith(GOOGLE_PREFIX) or meta["mimeType"] == FOLDER:
+        raise GoogleError(403, "Export only supports Docs Editors files.",
+                          reason="fileNotExportable")
     exporter = EXPORTERS.get((meta["mimeType"], target))
     if exporter is None:
         raise GoogleError(400, "The requested conversion is not supported.", reason="badRequest",
