@@ -56,8 +56,10 @@ def register_schema(sql: str) -> None:
 
 
 def new_id(length: int = 44, alphabet: str = _ID_ALPHABET) -> str:
-    """An opaque random id shaped like Google's (Drive ids are 33-44 chars)."""
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """An opaque random id shaped like Google's (Drive ids are 33-44 chars);
+    it starts with a letter or digit so it never reads as a command-line option."""
+    first = secrets.choice(string.ascii_letters + string.digits)
+    return first + "".join(secrets.choice(alphabet) for _ in range(length - 1))
 
 
 class Store:

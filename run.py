@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""hoithao: conference workflows over Google Workspace.
+
+One command per job, plus demo / check / status / schedule / sandbox.
+Exit status: 0 success, 1 a problem the user can fix (one line on stderr
+saying what and how), 2 bad usage or a command not built yet.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sandbox.cli import app as sandbox_app
+from workspace.errors import HoithaoError, NotBuiltYet
+
+HERE = Path(__file__).resolve().parent
+
+app = typer.Typer(help=__doc__.split("\n\n")[0] if __doc__ else None, no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def default_config() -> Path:
+    """./config.yaml where the user stands, else the one beside run.py."""
+    env = os.environ.get("HOITHAO_CONFIG")
+    if env:
+        return Path(env)
+    here = Path("config.yaml")
+    return here if here.exists() else HERE / "config.yaml"
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         config: Optional[Path] = typer.Option(None, "--config", metavar="PATH",
+                                               help="The event's config file (default: ./config.yaml)."),
+         debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")) -> None:
+    """Conference workflows over Google Workspace (Sheets, Forms, Gmail, Docs)."""
+    ctx.obj = {"config_path": config or default_config(), "debug": debug}
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _config(ctx: typer.Context):
+    from workspace.config import load
+
+    return load(ctx.obj["config_path"])
+
+
+def _run(ctx: typer.Context, name: str, module: str, dry_run: bool, **options: object) -> None:
+    """Load config, open the workspace, run one job, print its summary."""
+    import importlib
+
+    from rich.console import Console
+
+    from workflows.base import JobContext, print_summary, run_job
+    from workspace.clients import Workspace
+
+    config = _config(ctx)
+    job = importlib.import_module(f"workflows.{module}")
+    console = Console()
+    with Workspace.open(config) as ws:
+        job_ctx = JobContext(config=config, ws=ws, dry_run=dry_run, console=console,
+                             trigger=ctx.obj.get("trigger", "thủ công"))
+        for key, value in options.items():
+            setattr(job_ctx, key, value)
+        result = run_job(name, job.run, job_ctx)
+    print_summary(console, name, result, dry_run)
+
+
+@app.command("sync-registrations")
+def sync_registrations(ctx: typer.Context,
+                       dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing.")) -> None:
+    """Copy registration form responses into the `Đăng ký` tab."""
+    _run(ctx, "sync-registrations", "sync_registrations", dry_run)
+
+
+# The jobs in the order the demo runs them: (name, module, demo options).
+DEMO_STEPS = [
+    ("sync-registrations", "sync_registrations", {}),
+]
+
+
+@app.command()
+def demo(ctx: typer.Context,
+         data: Path = typer.Option(Path("sandbox-data"), "--data", file_okay=False,
+                                   help="Sandbox folder (seeded first if it holds no sandbox).")) -> None:
+    """Seed a sandbox with the 2024 workshop, run every job in order, export, summarise."""
+    from rich.console import Console
+
+    from sandbox.export import export
+    from sandbox.seed import SeedError, seed
+    from sandbox.store import DB_NAME
+    from workflows.base import JobContext, print_summary, run_job
+    from workspace.clients import Workspace
+    from workspace.config import load
+
+    console = Console()
+    data = data.resolve()
+    if not (data / DB_NAME).exists():
+        console.print(f"Tạo sandbox của hội thảo 2024 trong {data} …")
+        try:
+            seed(data, _config(ctx))
+        except SeedError as exc:
+            raise HoithaoError(str(exc)) from None
+    config_path = data / "config.yaml"
+    config = load(config_path)
+    with Workspace.open(config) as ws:
+        for name, module, options in DEMO_STEPS:
+            import importlib
+
+            job = importlib.import_module(f"workflows.{module}")
+            job_ctx = JobContext(config=config, ws=ws, console=console, trigger="demo")
+            for key, value in options.items():
+                setattr(job_ctx, key, value)
+            result = run_job(name, job.run, job_ctx)
+            print_summary(console, name, result, dry_run=False)
+    out = data / "export"
+    counts = export(data, out)
+    console.print(
+        f"\n[bold]Xong.[/bold] Sandbox: {data}\n"
+        f"  Bảng tính (CSV, {counts['sheets']} trang): {out / 'sheets'}\n"
+        f"  Thư đã gửi (.eml, {counts['mail']} thư): {out / 'mail'}\n"
+        f"  Văn bản (.docx, {counts['docs']} tệp): {out / 'docs'}\n"
+        f"Chạy tiếp từng việc trên sandbox này: python run.py --config {config_path} <lệnh>")
+
+
+def _not_built(command: str, issue: int) -> None:
+    raise NotBuiltYet(f"`{command}` is not built yet (issue #{issue}); nothing was read, "
+                      f"written or sent")
+
+
+@app.command("send-invitations")
+def send_invitations(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+                     all_: bool = typer.Option(False, "--all", help="Everyone not yet invited."),
+                     preview: int = typer.Option(0, "--preview", metavar="N", help="Print N rendered letters."),
+                     test_to: Optional[str] = typer.Option(None, "--test-to", metavar="ADDR",
+                                                           help="Send one sample to ADDR only.")) -> None:
+    """Queue invitation letters for ticked invitees (or --all not yet invited)."""
+    _not_built("send-invitations", 5)
+
+
+@app.command("send-outbox")
+def send_outbox(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; send nothing."),
+                limit: Optional[int] = typer.Option(None, "--limit", metavar="N", min=1,
+                                                    help="Send at most N messages.")) -> None:
+    """Send every due message exactly once, paced under Gmail's limits."""
+    _not_built("send-outbox", 5)
+
+
+@app.command("chase-submissions")
+def chase_submissions(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+                      today: Optional[str] = typer.Option(None, "--today", metavar="YYYY-MM-DD",
+                                                          help="Pretend today is this date.")) -> None:
+    """Remind people of deadlines before, on and after them."""
+    _not_built("chase-submissions", 6)
+
+
+@app.command("generate-docs")
+def generate_docs(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+                  only: Optional[str] = typer.Option(None, "--only", metavar="NAME",
+                                                     help="Only this document.")) -> None:
+    """Draft the opening speech, lead-in report, proceedings and results report."""
+    _not_built("generate-docs", 7)
+
+
+def run() -> int:
+    """Run the CLI; turn every failure into the exit codes of SPEC section 7."""
+    debug = "--debug" in sys.argv
+    try:
+        app()  # standalone: usage errors exit 2 with click's message, --help exits 0
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except HoithaoError as exc:
+        if debug:
+            raise
+        print(f"hoithao: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hoithao: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+        if debug:
+            raise
+        print(f"hoithao: internal error ({type(exc).__name__}: {exc}); run again with --debug "
+              f"and report the traceback", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run())

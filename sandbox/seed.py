@@ -1,0 +1,218 @@
+"""`sandbox seed`: the 2024 workshop, built in a sandbox through the same
+client libraries and API calls the product uses against Google."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.oauth2 import service_account
+
+from workspace.clients import ALL_SCOPES, Workspace
+from workspace.config import Config
+
+from . import seed_data
+from .api import forms as forms_api
+from .oauth import create_service_account
+from .server import SandboxServer
+from .store import DB_NAME
+
+SERVICE_ACCOUNT = "hoithao-sandbox@hoithao-sandbox.iam.gserviceaccount.com"
+CONSENT_TEXT = (
+    "Thông tin cá nhân (họ tên, chức vụ, đơn vị, email, số điện thoại) được Ban Tổ chức thu thập "
+    "chỉ để đăng ký, xác nhận và đón tiếp đại biểu tại Hội thảo, lưu trữ đến hết năm 2025 rồi "
+    "xoá, và không chuyển cho bên thứ ba, theo Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân. "
+    "Anh/chị có thể yêu cầu xem, sửa hoặc xoá dữ liệu của mình qua Văn phòng Sở.")
+CONSENT_OPTION = "Tôi đồng ý"
+DOC_TITLES = {"opening_speech": "Mẫu - Phát biểu khai mạc",
+              "lead_in_report": "Mẫu - Báo cáo đề dẫn",
+              "proceedings": "Mẫu - Kỷ yếu Hội thảo",
+              "results_report": "Mẫu - Báo cáo kết quả Hội thảo"}
+
+
+class SeedError(Exception):
+    """The folder cannot be seeded (the message says why and what to do)."""
+
+
+def _text(title: str, required: bool = True) -> dict[str, Any]:
+    return {"title": title, "questionItem": {"question": {"required": required, "textQuestion": {}}}}
+
+
+def _choice(title: str, options: list[str], kind: str = "RADIO", required: bool = True) -> dict[str, Any]:
+    return {"title": title, "questionItem": {"question": {
+        "required": required, "choiceQuestion": {"type": kind, "options": [{"value": o} for o in options]}}}}
+
+
+def _registration_items(config: Config) -> list[dict[str, Any]]:
+    f = config.google.forms.registration.fields
+    names = [name for _, name, _, _ in seed_data.DELEGATIONS]
+    return [_text(f["full_name"]), _choice(f["honorific"], ["Ông", "Bà"]), _text(f["position"]),
+            _text(f["unit"]), _choice(f["delegation"], names, "DROP_DOWN"), _text(f["email"]),
+            _text(f["phone"]), _text(f["invitee_code"], required=False),
+            _choice(f["consent"], [CONSENT_OPTION], "CHECKBOX")]
+
+
+def _paper_items(config: Config) -> list[dict[str, Any]]:
+    f = config.google.forms.paper.fields
+    return [_text(f["author"]), _text(f["email"]), _text(f["unit"]),
+            _choice(f["topic"], config.event.topics, "DROP_DOWN"), _text(f["title"]),
+            _text(f["file"]), _text(f["paper_code"], required=False)]
+
+
+def _create_form(ws: Workspace, title: str, description: str, items: list[dict[str, Any]]) -> str:
+    forms = ws.service("forms", "v1")
+    form = forms.forms().create(body={"info": {"title": title, "documentTitle": title}}).execute()
+    requests = [{"updateFormInfo": {"info": {"description": description}, "updateMask": "description"}}]
+    requests += [{"createItem": {"item": item, "location": {"index": i}}} for i, item in enumerate(items)]
+    forms.forms().batchUpdate(formId=form["formId"], body={"requests": requests}).execute()
+    return form["formId"]
+
+
+def _table_rows(config: Config, name: str, records: list[dict[str, Any]]) -> list[list[Any]]:
+    columns = getattr(config.sheets, name).columns
+    header = list(columns.values())
+    return [header] + [[rec.get(field, "") for field in columns] for rec in records]
+
+
+def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
+                       tables: dict[str, list[dict[str, Any]]]) -> str:
+    sh = ws.gspread.create("Điều phối Hội thảo Dữ liệu lớn và AI 2024", folder_id=folder_id)
+    names = list(tables)
+    first = sh.sheet1
+    requests: list[dict[str, Any]] = [{"updateSheetProperties": {
+        "properties": {"sheetId": first.id, "title": getattr(config.sheets, names[0]).tab,
+                       "gridProperties": {"frozenRowCount": 1}},
+        "fields": "title,gridProperties.frozenRowCount"}}]
+    for i, name in enumerate(names[1:], start=1):
+        requests.append({"addSheet": {"properties": {
+            "title": getattr(config.sheets, name).tab, "index": i,
+            "gridProperties": {"rowCount": 1000, "columnCount": 26, "frozenRowCount": 1}}}})
+    reply = sh.batch_update({"requests": requests})
+    sheet_ids = {names[0]: first.id}
+    for name, r in zip(names[1:], reply["replies"][1:]):
+        sheet_ids[name] = r["addSheet"]["properties"]["sheetId"]
+    # Tick boxes where staff decide: "Gửi thư mời" and "Duyệt".
+    boxes = []
+    for name, field in (("invitees", "send_invitation"), ("outbox", "approve")):
+        col = list(getattr(config.sheets, name).columns).index(field)
+        boxes.append({"repeatCell": {
+            "range": {"sheetId": sheet_ids[name], "startRowIndex": 1, "endRowIndex": 1000,
+                      "startColumnIndex": col, "endColumnIndex": col + 1},
+            "cell": {"dataValidation": {"condition": {"type": "BOOLEAN"}}},
+            "fields": "dataValidation"}})
+    sh.batch_update({"requests": boxes})
+    data = [{"range": f"'{getattr(config.sheets, name).tab}'!A1",
+             "values": _table_rows(config, name, records)} for name, records in tables.items()]
+    sh.values_batch_update({"valueInputOption": "RAW", "data": data})
+    return sh.id
+
+
+def _template_doc(ws: Workspace, config: Config, title: str, folder_id: str) -> str:
+    docs = ws.service("docs", "v1")
+    doc = docs.documents().create(body={"title": title}).execute()
+    e = config.event
+    text = (f"{e.parent_body.upper()}\tCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+            f"{e.organiser.upper()}\tĐộc lập - Tự do - Hạnh phúc\n\n"
+            f"{title.replace('Mẫu - ', '').upper()}\n{e.kind} \"{e.name}\"\n\n{{{{noi_dung}}}}\n")
+    docs.documents().batchUpdate(documentId=doc["documentId"], body={"requests": [
+        {"insertText": {"location": {"index": 1}, "text": text}},
+        {"updateDocumentStyle": {"documentStyle": {
+            "pageSize": {"width": {"magnitude": 595.3, "unit": "PT"},
+                         "height": {"magnitude": 841.9, "unit": "PT"}},
+            "marginTop": {"magnitude": 56.7, "unit": "PT"}, "marginBottom": {"magnitude": 56.7, "unit": "PT"},
+            "marginLeft": {"magnitude": 85.05, "unit": "PT"}, "marginRight": {"magnitude": 42.5, "unit": "PT"}},
+            "fields": "pageSize,marginTop,marginBottom,marginLeft,marginRight"}},
+    ]}).execute()
+    ws.service("drive", "v3").files().update(fileId=doc["documentId"], addParents=folder_id,
+                                             removeParents="root").execute()
+    return doc["documentId"]
+
+
+def _config_text(source: Path, google: dict[str, Any]) -> str:
+    """The source config with its `google:` section (the last one) replaced."""
+    text = source.read_text(encoding="utf-8")
+    head = re.split(r"^# --- Google Workspace.*$|^google:\s*$", text, maxsplit=1, flags=re.M)[0]
+    note = ("# --- Google Workspace: the sandbox in this folder (written by `sandbox seed`) ---\n"
+            "# Each key is explained in the project's config.yaml.\n")
+    body = yaml.safe_dump({"google": google}, allow_unicode=True, sort_keys=False, width=100)
+    return head.rstrip() + "\n\n" + note + body
+
+
+def seed(data_dir: Path, config: Config) -> Path:
+    """Create `data_dir` holding the 2024 workshop; return the config file written."""
+    data_dir = Path(data_dir).resolve()
+    if (data_dir / DB_NAME).exists():
+        raise SeedError(f"{data_dir} already holds a sandbox: use another folder, or "
+                        f"`python run.py sandbox reset --data {data_dir}` to start again")
+    server = SandboxServer(data_dir).start()
+    try:
+        creds_dir = data_dir / "credentials"
+        creds_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(creds_dir, 0o700)
+        info = create_service_account(server.store, SERVICE_ACCOUNT)
+        key_path = creds_dir / "service-account.json"
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(info, fh, indent=2)
+        creds = service_account.Credentials.from_service_account_info(
+            info, scopes=ALL_SCOPES).with_token_uri(server.url + "/token")
+        ws = Workspace(creds, server.url)
+
+        drive = ws.service("drive", "v3")
+        folder = drive.files().create(body={"name": "Hội thảo Dữ liệu lớn và AI 2024",
+                                            "mimeType": "application/vnd.google-apps.folder"},
+                                      fields="id").execute()["id"]
+
+        people = seed_data.People()
+        invitees = seed_data.invitees(people)
+        for row in invitees:
+            row["send_invitation"] = False
+            row["invitation_status"] = "Chưa gửi"
+        delegation_names = {code: name for code, name, _, _ in seed_data.DELEGATIONS}
+        delegations = []
+        for code, name, quota, _domain in seed_data.DELEGATIONS:
+            contact = next((i for i in invitees if i["delegation"] == code), None)
+            delegations.append({"key": code, "name": name, "quota": quota if quota is not None else "",
+                                "registered": 0, "confirmed": 0, "waitlisted": 0,
+                                "contact_name": contact["full_name"] if contact else "",
+                                "contact_email": contact["email"] if contact else ""})
+        papers = seed_data.papers(people, config.event.topics, config.deadlines.papers.isoformat())
+        for paper in papers:
+            paper["reminder_count"] = 0
+        milestones = [dict(zip(("key", "content", "due", "applies_to", "remind_before"), m))
+                      for m in seed_data.MILESTONES]
+        tables = {"invitees": invitees, "delegations": delegations, "registrations": [],
+                  "papers": papers, "outbox": [], "milestones": milestones, "runs": []}
+        spreadsheet_id = _build_spreadsheet(ws, config, folder, tables)
+
+        e = config.event
+        registration_id = _create_form(
+            ws, f"Đăng ký tham dự {e.kind} \"{e.name}\"",
+            f"{e.kind} do {e.organiser} tổ chức, {e.venue}, {e.address}.\n\n{CONSENT_TEXT}",
+            _registration_items(config))
+        paper_id = _create_form(
+            ws, f"Gửi tham luận {e.kind} \"{e.name}\"",
+            f"Hạn gửi tham luận: {config.deadlines.papers:%d/%m/%Y}.\n\n{CONSENT_TEXT}",
+            _paper_items(config))
+        templates = {key: _template_doc(ws, config, title, folder) for key, title in DOC_TITLES.items()}
+
+        fields = config.google.forms.registration.fields
+        answers = [{fields[k]: v for k, v in r.items() if v != ""}
+                   for r in seed_data.sample_registrations(people, invitees, delegation_names)]
+        forms_api.submit_responses(server.store, registration_id, answers)
+
+        google = config.google.model_dump(mode="json")
+        google.update({
+            "backend": "sandbox", "sandbox_data": ".", "auth": "service_account",
+            "service_account_file": "credentials/service-account.json",
+            "spreadsheet_id": spreadsheet_id, "drive_folder_id": folder, "doc_templates": templates})
+        google["forms"]["registration"]["id"] = registration_id
+        google["forms"]["paper"]["id"] = paper_id
+        out = data_dir / "config.yaml"
+        out.write_text(_config_text(config.source or Path("config.yaml"), google), encoding="utf-8")
+        return out
+    finally:
+        server.stop()

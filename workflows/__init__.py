@@ -1,0 +1,1 @@
+"""One module per job: read -> decide (pure) -> write -> log."""

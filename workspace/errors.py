@@ -1,0 +1,45 @@
+"""One exception tree for the whole product; `run.py` turns each into one plain
+line on stderr (what is wrong and how to fix it) and a non-zero exit."""
+from __future__ import annotations
+
+
+class HoithaoError(Exception):
+    """A problem the user can fix; the message says what and how."""
+
+    exit_code = 1
+
+
+class ConfigError(HoithaoError):
+    """config.yaml (or a HOITHAO_* variable) is missing, malformed or invalid."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(problems[0] if len(problems) == 1 else
+                         f"{len(problems)} problems in the configuration: " + "; ".join(problems))
+
+
+class CredentialsError(HoithaoError):
+    """A key or token file is missing, unreadable, or too widely readable."""
+
+
+class SheetSchemaError(HoithaoError):
+    """A tab or header the configuration names is not in the spreadsheet."""
+
+
+class TemplateError(HoithaoError):
+    """A mail or document template cannot be rendered."""
+
+
+class ApiError(HoithaoError):
+    """Google (or the sandbox) refused a request in a way a retry will not fix."""
+
+    def __init__(self, message: str, code: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class NotBuiltYet(HoithaoError):
+    """A command whose job is not implemented yet (exit 2, never a pretend run)."""
+
+    exit_code = 2
