@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from sandbox.cli import app as sandbox_app
+from workflows.base import make_console
 from workspace.errors import HoithaoError, NotBuiltYet
 
 HERE = Path(__file__).resolve().parent
@@ -56,14 +57,12 @@ def _run(ctx: typer.Context, name: str, module: str, dry_run: bool, **options: o
     """Load config, open the workspace, run one job, print its summary."""
     import importlib
 
-    from rich.console import Console
-
     from workflows.base import JobContext, print_summary, run_job
     from workspace.clients import Workspace
 
     config = _config(ctx)
     job = importlib.import_module(f"workflows.{module}")
-    console = Console()
+    console = make_console()
     with Workspace.open(config) as ws:
         job_ctx = JobContext(config=config, ws=ws, dry_run=dry_run, console=console,
                              trigger=ctx.obj.get("trigger", "thủ công"))
@@ -80,6 +79,101 @@ def sync_registrations(ctx: typer.Context,
     _run(ctx, "sync-registrations", "sync_registrations", dry_run)
 
 
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Check the config, credentials, sheet tabs and headers, forms and templates;
+    report every problem found, not just the first."""
+    from workflows.check import run_check
+    from workspace.errors import ConfigError
+
+    console = make_console()
+    try:
+        config = _config(ctx)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]✗[/red] {problem}", highlight=False)
+        raise HoithaoError(f"check found {len(exc.problems)} problem(s) in the configuration; "
+                           f"nothing else was checked") from None
+    report = run_check(config)
+    for line in report.passed:
+        console.print(f"[green]✓[/green] {line}", highlight=False)
+    for line in report.problems:
+        console.print(f"[red]✗[/red] {line}", highlight=False)
+    if report.problems:
+        raise HoithaoError(f"check found {len(report.problems)} problem(s); fix them and run "
+                           f"`python run.py check` again")
+    console.print("Mọi thứ sẵn sàng.")
+
+
+@app.command()
+def status(ctx: typer.Context,
+           as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    """The event at a glance: invitations, registrations per delegation, papers, outbox, last runs."""
+    import json
+
+    from rich.table import Table
+
+    from workflows.status import collect
+    from workspace.clients import Workspace
+
+    config = _config(ctx)
+    with Workspace.open(config) as ws:
+        state = collect(config, ws)
+    if as_json:
+        typer.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    console = make_console()
+    console.print(f"[bold]{state['event']}[/bold]")
+    for title, key in (("Khách mời (thư mời)", "invitees"), ("Đăng ký", "registrations"),
+                       ("Tham luận", "papers"), ("Hộp thư đi", "outbox")):
+        parts = ", ".join(f"{k}: {v}" for k, v in sorted(state[key]["by_status"].items()))
+        console.print(f"{title}: {state[key]['total']}" + (f" ({parts})" if parts else ""))
+    table = Table(title="Đoàn", title_justify="left")
+    for col in ("Mã", "Tên đoàn", "Chỉ tiêu", "Đã đăng ký", "Đã xác nhận", "Danh sách chờ"):
+        table.add_column(col, justify="right" if col not in ("Mã", "Tên đoàn") else "left")
+    for d in state["delegations"]:
+        table.add_row(d["code"], d["name"], "" if d["quota"] is None else str(d["quota"]),
+                      str(d["registered"]), str(d["confirmed"]), str(d["waitlisted"]))
+    console.print(table)
+    for job, run in sorted(state["last_runs"].items()):
+        console.print(f"Lần chạy cuối của {job}: {run['finished']} — {run['result']}")
+
+
+@app.command("schedule")
+def schedule_cmd(ctx: typer.Context) -> None:
+    """Run each job on the timetable in config.yaml (`schedule:`) until stopped."""
+    import logging as _logging
+
+    from workflows import scheduler
+
+    config = _config(ctx)
+    log = _logging.getLogger("hoithao.schedule")
+    _logging.getLogger().setLevel(_logging.INFO)
+
+    def run_one(name: str) -> None:
+        step = next((s for s in JOBS if s[0] == name), None)
+        if step is None or step[1] is None:
+            log.warning("%s is not built yet; skipped", name)
+            return
+        ctx.obj["trigger"] = "lịch"
+        _run(ctx, name, step[1], dry_run=False)
+
+    timetable = scheduler.build(config, run_one)
+    for job in timetable.get_jobs():
+        log.info("planned: %s, next run %s", job.job_func.args[1], job.next_run)
+    make_console().print(f"Chạy theo lịch {len(timetable.get_jobs())} việc; Ctrl-C để dừng.")
+    scheduler.loop(timetable)
+
+
+# Every job: (command name, module in workflows/ or None while not built).
+JOBS = [
+    ("sync-registrations", "sync_registrations"),
+    ("send-invitations", None),
+    ("send-outbox", None),
+    ("chase-submissions", None),
+    ("generate-docs", None),
+]
+
 # The jobs in the order the demo runs them: (name, module, demo options).
 DEMO_STEPS = [
     ("sync-registrations", "sync_registrations", {}),
@@ -91,8 +185,6 @@ def demo(ctx: typer.Context,
          data: Path = typer.Option(Path("sandbox-data"), "--data", file_okay=False,
                                    help="Sandbox folder (seeded first if it holds no sandbox).")) -> None:
     """Seed a sandbox with the 2024 workshop, run every job in order, export, summarise."""
-    from rich.console import Console
-
     from sandbox.export import export
     from sandbox.seed import SeedError, seed
     from sandbox.store import DB_NAME
@@ -100,7 +192,7 @@ def demo(ctx: typer.Context,
     from workspace.clients import Workspace
     from workspace.config import load
 
-    console = Console()
+    console = make_console()
     data = data.resolve()
     if not (data / DB_NAME).exists():
         console.print(f"Tạo sandbox của hội thảo 2024 trong {data} …")

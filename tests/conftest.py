@@ -102,3 +102,59 @@ def service(sandbox: SandboxServer, credentials: service_account.Credentials) ->
         http = AuthorizedHttp(creds or credentials, http=new_http(sandbox.url))
         return build(name, version, http=http, static_discovery=True, cache_discovery=False)
     return make
+
+
+# -- a seeded 2024 workshop ---------------------------------------------------
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2024 workshop seeded once per test run (seeding takes a second or two)."""
+    from sandbox.seed import seed
+    from workspace.config import load
+
+    data = tmp_path_factory.mktemp("seeded") / "sandbox-data"
+    seed(data, load(ROOT / "config.yaml"))
+    return data
+
+
+@pytest.fixture
+def seeded(seeded_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded workshop: DIR with sandbox.db, credentials, config.yaml."""
+    import shutil
+
+    data = tmp_path / "sandbox-data"
+    shutil.copytree(seeded_template, data)
+    return data
+
+
+@pytest.fixture
+def seeded_config(seeded: Path) -> Any:
+    from workspace.config import load
+
+    return load(seeded / "config.yaml", environ={})
+
+
+@pytest.fixture
+def seeded_server(seeded: Path) -> Iterator[SandboxServer]:
+    """A server over the seeded copy; HOITHAO_GOOGLE_URL points the product at it."""
+    server = SandboxServer(seeded, options=Options(seed=99)).start()
+    old = os.environ.get("HOITHAO_GOOGLE_URL")
+    os.environ["HOITHAO_GOOGLE_URL"] = server.url
+    yield server
+    if old is None:
+        os.environ.pop("HOITHAO_GOOGLE_URL", None)
+    else:
+        os.environ["HOITHAO_GOOGLE_URL"] = old
+    server.stop()
+    if server.last_internal_error is not None:
+        raise AssertionError(f"sandbox internal error: {server.last_internal_error!r}")
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+            timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+    """`python run.py ARGS` in a child process (with the loopback guard)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
+                          env=env or child_env(), capture_output=True, text=True, timeout=timeout)

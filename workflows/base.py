@@ -22,6 +22,11 @@ from workspace.table import KeyedTable
 log = logging.getLogger(__name__)
 
 
+def make_console() -> Console:
+    """Console output that never wraps a line in two (piped output is 80 wide)."""
+    return Console(soft_wrap=True, highlight=False)
+
+
 @dataclass
 class Change:
     """One line of a job's plan, shown by --dry-run and in the summary."""
@@ -43,7 +48,7 @@ class JobContext:
     ws: Workspace
     dry_run: bool = False
     trigger: str = "thủ công"
-    console: Console = field(default_factory=lambda: Console(stderr=False))
+    console: Console = field(default_factory=lambda: make_console())
 
     @cached_property
     def spreadsheet(self) -> gspread.Spreadsheet:

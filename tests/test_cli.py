@@ -1,0 +1,152 @@
+"""The command contract of SPEC section 7, driven as a user would."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from tests.conftest import ROOT, child_env, run_cli
+
+COMMANDS = ["demo", "check", "sync-registrations", "send-invitations", "send-outbox",
+            "chase-submissions", "generate-docs", "status", "schedule", "sandbox"]
+SANDBOX_COMMANDS = ["seed", "serve", "submit", "export", "reset"]
+
+
+def test_every_command_has_help() -> None:
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout, command
+        assert run_cli(command, "--help").returncode == 0, command
+    for command in SANDBOX_COMMANDS:
+        assert run_cli("sandbox", command, "--help").returncode == 0, command
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in COMMANDS + [f"sandbox {c}" for c in SANDBOX_COMMANDS]:
+        assert f"`{command}" in readme, f"README does not describe `{command}`"
+
+
+def test_readme_has_exactly_the_two_setup_commands() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / ".ci" / "readme_commands.py"),
+                          str(ROOT / "README.md")], capture_output=True, text=True, check=True)
+    commands = out.stdout.splitlines()
+    assert len(commands) == 2
+    assert "pip install -r requirements.txt" in commands[0] and "run.py demo" in commands[0]
+    assert commands[1] == "python -m pytest"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "readme_commands.py README.md" in ci
+
+
+def test_bad_usage_exits_2() -> None:
+    assert run_cli("no-such-command").returncode == 2
+    assert run_cli("send-outbox", "--limit", "zero").returncode == 2
+
+
+def test_missing_config_is_one_line_exit_1(tmp_path: Path) -> None:
+    out = run_cli("--config", str(tmp_path / "nope.yaml"), "sync-registrations")
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_check_reports_all_three_mistakes_with_their_keys(seeded: Path) -> None:
+    text = (seeded / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace('daily_limit: 2000', 'daily_limit: -5')
+    text = text.replace('starts_at: "2024-11-22T08:00:00+07:00"', 'starts_at: "2024-11-22T08:00:00"')
+    text = text.replace("  invitees:\n    tab:", "  invitees:\n    colour: red\n    tab:")
+    bad = seeded / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    out = run_cli("--config", str(bad), "check")
+    assert out.returncode == 1
+    report = out.stdout
+    assert "mail.daily_limit" in report
+    assert "event.starts_at" in report
+    assert "sheets.invitees.colour" in report
+    assert re.search(r"bad\.yaml line \d+: mail\.daily_limit", report)
+    assert "3 problem" in out.stderr
+
+
+def test_check_passes_on_the_seeded_sandbox(seeded: Path) -> None:
+    out = run_cli("--config", str(seeded / "config.yaml"), "check")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "✗" not in out.stdout
+
+
+def test_check_finds_a_missing_header_and_a_loose_key(seeded: Path) -> None:
+    key = seeded / "credentials" / "service-account.json"
+    key.chmod(0o644)
+    out = run_cli("--config", str(seeded / "config.yaml"), "check")
+    assert out.returncode == 1
+    assert "chmod 600" in out.stdout
+
+
+def test_not_built_command_exits_2_and_says_so(seeded: Path) -> None:
+    out = run_cli("--config", str(seeded / "config.yaml"), "generate-docs")
+    assert out.returncode == 2
+    assert "not built yet" in out.stderr
+
+
+def test_sandbox_submit_prints_one_id_a_line_and_is_fast(seeded: Path, tmp_path: Path) -> None:
+    answers = [{"full_name": f"Đại Biểu {i}", "honorific": "Bà", "position": "Giáo viên",
+                "unit": "Trường THPT Gia Định", "delegation": "Sở GDĐT Thành phố Hồ Chí Minh",
+                "email": f"db{i}@thpt.example", "phone": "0912345678", "consent": "Tôi đồng ý"}
+               for i in range(10_000)]
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
+    out = run_cli("sandbox", "submit", "--data", str(seeded), "registration", str(path), timeout=120)
+    assert out.returncode == 0, out.stderr
+    ids = out.stdout.split()
+    assert len(ids) == 10_000 and len(set(ids)) == 10_000
+
+
+def test_sandbox_submit_edit_keeps_the_id(seeded: Path, tmp_path: Path) -> None:
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"full_name": "Lê Văn Tám", "honorific": "Ông", "position": "GV",
+                               "unit": "THPT", "delegation": "Sở GDĐT Cần Thơ",
+                               "email": "tam@x.example", "phone": "0912345678",
+                               "consent": "Tôi đồng ý"}, ensure_ascii=False), encoding="utf-8")
+    rid = run_cli("sandbox", "submit", "--data", str(seeded), "registration", str(one)).stdout.strip()
+    again = run_cli("sandbox", "submit", "--data", str(seeded), "registration", str(one), "--edit", rid)
+    assert again.returncode == 0 and again.stdout.strip() == rid
+
+
+def test_sandbox_submit_unknown_field_is_exit_1(seeded: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fullname": "x"}), encoding="utf-8")
+    out = run_cli("sandbox", "submit", "--data", str(seeded), "registration", str(bad))
+    assert out.returncode == 1 and "fullname" in out.stderr
+
+
+def test_demo_then_export_shows_registrations(tmp_path: Path) -> None:
+    data = tmp_path / "sandbox-data"
+    out = run_cli("demo", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    csv_path = data / "export" / "sheets" / "Đăng ký.csv"
+    rows = csv_path.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("Mã phản hồi,")
+    assert len(rows) > 20
+    assert (data / "export" / "docs").is_dir()
+    # The same folder again: nothing is seeded twice, the run is idempotent.
+    again = run_cli("demo", "--data", str(data))
+    assert again.returncode == 0, again.stderr
+    assert len((data / "export" / "sheets" / "Đăng ký.csv").read_text(encoding="utf-8").splitlines()) == len(rows)
+
+
+def test_seed_refuses_a_folder_that_holds_a_sandbox(seeded: Path) -> None:
+    out = run_cli("sandbox", "seed", "--data", str(seeded))
+    assert out.returncode == 1 and "already holds a sandbox" in out.stderr
+
+
+def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
+    out = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    sheets = sorted(p.name for p in (tmp_path / "out" / "sheets").iterdir())
+    assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 7
+    docs = list((tmp_path / "out" / "docs").glob("*.docx"))
+    assert len(docs) == 4
