@@ -78,8 +78,10 @@ class Workspace:
     """The run's Google session: one gspread client, one client per API, cached."""
 
     def __init__(self, credentials: Any, base_url: str | None = None,
-                 sender_credentials: Any = None, embedded: Any = None):
+                 sender_credentials: Any = None, embedded: Any = None,
+                 policy: RetryPolicy = DEFAULT_POLICY):
         self.credentials = credentials
+        self.policy = policy
         self.sender_credentials = sender_credentials or credentials
         self.base_url = base_url
         self._embedded = embedded
@@ -88,7 +90,7 @@ class Workspace:
         self._spreadsheets: dict[str, gspread.Spreadsheet] = {}
 
     @classmethod
-    def open(cls, config: Config) -> "Workspace":
+    def open(cls, config: Config, policy: RetryPolicy = DEFAULT_POLICY) -> "Workspace":
         base_url = os.environ.get(GOOGLE_URL_ENV) or None
         embedded = None
         if base_url is None and config.google.backend == "sandbox":
@@ -105,12 +107,13 @@ class Workspace:
         sender = creds
         if config.google.delegate_sender and config.google.auth == "service_account":
             sender = creds.with_subject(config.google.sender_mailbox)
-        return cls(creds, base_url, sender, embedded)
+        return cls(creds, base_url, sender, embedded, policy)
 
     @property
     def gspread(self) -> gspread.Client:
         if self._gspread is None:
-            client = gspread.Client(auth=self.credentials, http_client=RetryingHTTPClient)
+            http_client = type("WorkspaceHTTPClient", (RetryingHTTPClient,), {"policy": self.policy})
+            client = gspread.Client(auth=self.credentials, http_client=http_client)
             redirect_session(client.http_client.session, self.base_url)
             self._gspread = client
         return self._gspread
@@ -130,10 +133,10 @@ class Workspace:
                                         cache_discovery=False)
         return self._services[key]
 
-    def execute(self, request: Any, policy: RetryPolicy = DEFAULT_POLICY, what: str = "request") -> Any:
+    def execute(self, request: Any, what: str = "request") -> Any:
         """Execute a googleapiclient request under the bounded retry policy.
         Never use this for `messages.send`: call `.execute()` once instead."""
-        return policy.run(request.execute, what=what)
+        return self.policy.run(request.execute, what=what)
 
     def close(self) -> None:
         if self._embedded is not None:
