@@ -33,12 +33,28 @@ _REASON_BY_CODE = {
 }
 
 
+# APIs whose error bodies still carry the legacy `errors[]` array (Drive v3,
+# Gmail v1). Sheets v4, Docs v1 and Forms v1 answer `{code, message, status}`
+# plus `details` only; client code must not find an `errors[0].reason` there
+# that Google would not send.
+LEGACY_ERRORS_APIS = frozenset({"drive", "gmail"})
+
+SERVICES = {"sheets": "sheets.googleapis.com", "drive": "drive.googleapis.com",
+            "gmail": "gmail.googleapis.com", "docs": "docs.googleapis.com",
+            "forms": "forms.googleapis.com"}
+
+
 class GoogleError(Exception):
-    """An API error exactly as Google would report it."""
+    """An API error exactly as Google would report it.
+
+    `item_message` is the `errors[].message` when Google words it differently
+    from the top-level message (401: "Invalid Credentials"); `details` may hold
+    a `{service}` placeholder in ErrorInfo metadata, filled per API."""
 
     def __init__(self, code: int, message: str, *, status: str | None = None,
                  reason: str | None = None, domain: str = "global",
-                 location: str | None = None, details: list[dict[str, Any]] | None = None,
+                 location: str | None = None, location_type: str = "parameter",
+                 item_message: str | None = None, details: list[dict[str, Any]] | None = None,
                  headers: dict[str, str] | None = None):
         super().__init__(message)
         self.code = code
@@ -47,20 +63,34 @@ class GoogleError(Exception):
         self.reason = reason or _REASON_BY_CODE.get(code, "unknown")
         self.domain = domain
         self.location = location
+        self.location_type = location_type
+        self.item_message = item_message
         self.details = details
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"message": self.message, "domain": self.domain,
-                                "reason": self.reason}
-        if self.location:
-            item["location"] = self.location
-            item["locationType"] = "parameter"
-        error: dict[str, Any] = {"code": self.code, "message": self.message,
-                                 "errors": [item], "status": self.status}
+    def body(self, api: str | None = None) -> dict[str, Any]:
+        """The JSON body for `api` (None: the legacy shape, with `errors[]`)."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if api is None or api in LEGACY_ERRORS_APIS:
+            item: dict[str, Any] = {"message": self.item_message or self.message,
+                                    "domain": self.domain, "reason": self.reason}
+            if self.location:
+                item["location"] = self.location
+                item["locationType"] = self.location_type
+            error["errors"] = [item]
+        error["status"] = self.status
         if self.details:
-            error["details"] = self.details
+            service = SERVICES.get(api or "", "googleapis.com")
+            error["details"] = [_fill(d, service) for d in self.details]
         return {"error": error}
+
+
+def _fill(detail: dict[str, Any], service: str) -> dict[str, Any]:
+    if "metadata" not in detail:
+        return detail
+    meta = {k: (v.replace("{service}", service) if isinstance(v, str) else v)
+            for k, v in detail["metadata"].items()}
+    return {**detail, "metadata": meta}
 
 
 def invalid_argument(message: str, **kw: Any) -> GoogleError:
@@ -71,23 +101,54 @@ def not_found(message: str, **kw: Any) -> GoogleError:
     return GoogleError(404, message, **kw)
 
 
-def unauthenticated() -> GoogleError:
-    return GoogleError(
-        401,
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-        "login cookie or other valid authentication credential. "
-        "See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        reason="authError", location="Authorization")
+def _error_info(reason: str, **metadata: str) -> dict[str, Any]:
+    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+            "domain": "googleapis.com", "metadata": {"service": "{service}", **metadata}}
 
 
-def quota_exceeded(service: str, metric: str, limit_name: str) -> GoogleError:
+def unauthenticated(missing: bool = False) -> GoogleError:
+    """401 for a request without a token (`missing`) or with one Google rejects."""
+    tail = ("Expected OAuth 2 access token, login cookie or other valid authentication "
+            "credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
+    if missing:
+        return GoogleError(401, "Request is missing required authentication credential. " + tail,
+                           reason="required", item_message="Login Required.",
+                           location="Authorization", location_type="header",
+                           details=[_error_info("CREDENTIALS_MISSING")])
+    return GoogleError(401, "Request had invalid authentication credentials. " + tail,
+                       reason="authError", item_message="Invalid Credentials",
+                       location="Authorization", location_type="header",
+                       details=[_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED")])
+
+
+def insufficient_scopes() -> GoogleError:
+    """403 for a token whose scopes do not include any the method accepts."""
+    return GoogleError(403, "Request had insufficient authentication scopes.",
+                       reason="insufficientPermissions", item_message="Insufficient Permission",
+                       details=[_error_info("ACCESS_TOKEN_SCOPE_INSUFFICIENT")])
+
+
+def quota_exceeded(service: str, metric: str, limit_name: str, metric_id: str = "",
+                   limit_id: str = "", limit_value: int = 0) -> GoogleError:
+    """429 for a per-minute quota; the message is Google's word for word, the
+    ErrorInfo metadata uses the machine names (`sheets.googleapis.com/read_requests`)."""
     message = (f"Quota exceeded for quota metric '{metric}' and limit '{limit_name}' "
                f"of service '{service}' for consumer 'project_number:000000000000'.")
-    return GoogleError(429, message, reason="rateLimitExceeded",
-                       details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                 "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
-                                 "metadata": {"service": service, "quota_metric": metric,
-                                              "quota_limit": limit_name}}])
+    metadata = {"service": service, "quota_metric": metric_id or metric,
+                "quota_limit": limit_id or limit_name, "quota_location": "global",
+                "consumer": "projects/000000000000"}
+    if limit_value:
+        metadata["quota_limit_value"] = str(limit_value)
+    return GoogleError(429, message, reason="rateLimitExceeded", details=[
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+         "domain": "googleapis.com", "metadata": metadata},
+        {"@type": "type.googleapis.com/google.rpc.Help", "links": [
+            {"description": "Request a higher quota limit.",
+             "url": "https://cloud.google.com/docs/quotas/help/request_increase"}]}])
+
+
+def internal() -> GoogleError:
+    return GoogleError(500, "Internal error encountered.", reason="backendError")
 
 
 def transient(code: int) -> GoogleError:
@@ -97,4 +158,4 @@ def transient(code: int) -> GoogleError:
                            reason="rateLimitExceeded")
     if code == 503:
         return GoogleError(503, "The service is currently unavailable.", reason="backendError")
-    return GoogleError(500, "Internal error encountered.", reason="backendError")
+    return internal()

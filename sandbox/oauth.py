@@ -7,6 +7,7 @@ default; with `require_auth` only tokens issued here (and not expired) pass.
 """
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -52,6 +53,14 @@ class TokenError(Exception):
         return {"error": self.error, "error_description": self.description}
 
 
+@functools.lru_cache(maxsize=16)
+def _public_pem(private_pem: str) -> str:
+    """The public half of a PEM private key (cached: loading a key checks it, ~50 ms)."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def create_service_account(store: Store, client_email: str, project_id: str = "hoithao-sandbox",
                            token_uri: str = "https://oauth2.googleapis.com/token",
                            private_pem: str | None = None) -> dict[str, Any]:
@@ -62,10 +71,7 @@ def create_service_account(store: Store, client_email: str, project_id: str = "h
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()).decode()
-    else:
-        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public_pem = _public_pem(private_pem)
     key_id = secrets.token_hex(20)
     with store.transaction() as db:
         db.execute("INSERT INTO oauth_keys(key_id, client_email, public_pem) VALUES (?, ?, ?)",
@@ -104,7 +110,10 @@ def _issue(store: Store, principal: str, scopes: str) -> dict[str, Any]:
 
 def exchange(store: Store, body: bytes) -> dict[str, Any]:
     """Handle a POST to the token endpoint (form-encoded body)."""
-    form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
+    try:
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
+    except UnicodeDecodeError:
+        raise TokenError("invalid_request", "The request body is not form-encoded text.") from None
     grant = form.get("grant_type", "")
     if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
         assertion = form.get("assertion", "")
@@ -125,7 +134,7 @@ def exchange(store: Store, body: bytes) -> dict[str, Any]:
             raise TokenError("invalid_grant", f"Invalid JWT: {exc}") from None
         if claims.get("iss") != row["client_email"]:
             raise TokenError("invalid_grant", "Invalid JWT: issuer does not own this key.")
-        principal = claims.get("sub") or claims["iss"]
+        principal = claims.get("sub") or claims.get("iss")
         return _issue(store, principal, claims.get("scope", ""))
     if grant == "refresh_token":
         row = store._conn().execute("SELECT * FROM oauth_refresh_tokens WHERE refresh_token = ?",
@@ -151,6 +160,16 @@ def principal_for(store: Store, token: str, require_auth: bool) -> str | None:
     if token.startswith("user:") and "@" in token:
         return token[5:]
     return DEFAULT_PRINCIPAL
+
+
+def granted_scopes(store: Store, token: str) -> frozenset[str] | None:
+    """The scopes a token issued here was granted; None when unknown (a
+    development token, or a grant that named none), which is not checked."""
+    row = store._conn().execute("SELECT scopes FROM oauth_tokens WHERE token = ?",
+                                (token,)).fetchone()
+    if row is None or not row["scopes"].strip():
+        return None
+    return frozenset(row["scopes"].split())
 
 
 def token_response(result: dict[str, Any]) -> bytes:

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import discovery, fields, oauth
 from .api import HANDLERS, Call, Raw, load_all
-from .errors import GoogleError, quota_exceeded, transient, unauthenticated
+from .errors import (GoogleError, insufficient_scopes, internal, invalid_argument, quota_exceeded,
+                     transient, unauthenticated)
 from .store import Store
 
 load_all()
@@ -50,6 +51,13 @@ _QUOTA_NAMES = {
     "drive": ("drive.googleapis.com", {"read": "Queries", "write": "Queries"}),
     "gmail": ("gmail.googleapis.com", {"units": "Queries"}),
 }
+# The machine names Google puts in the 429's ErrorInfo metadata.
+_QUOTA_IDS = {"Read requests": ("read_requests", "ReadRequestsPerMinutePerUser"),
+              "Write requests": ("write_requests", "WriteRequestsPerMinutePerUser"),
+              "Queries": ("default", "defaultPerMinutePerUser")}
+
+# Google refuses JSON bodies above this ("Request payload size exceeds the limit").
+MAX_JSON_BODY = 10 * 1024 * 1024
 
 READ_METHODS_BY_POST = {"sheets.spreadsheets.getByDataFilter",
                         "sheets.spreadsheets.values.batchGetByDataFilter",
@@ -82,6 +90,10 @@ class Options:
         if isinstance(out["quotas"], str):
             out["quotas"] = QUOTA_PRESETS[out["quotas"]]
         return out
+
+
+def _json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def _kind(route: discovery.Route) -> str:
@@ -134,28 +146,46 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self._send(status, body, "application/json; charset=UTF-8", headers)
+        self._send(status, _json_bytes(payload), "application/json; charset=UTF-8", headers)
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _read_body(self, url_path: str) -> tuple[bytes, GoogleError | None]:
+        """The request body, or the 400 to answer once the request is routed
+        (a body that is too big is drained, so the client reads the answer)."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            return b"", invalid_argument("Invalid Content-Length header.")
+        if length > MAX_JSON_BODY and not url_path.startswith("/upload/"):
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 20))
+                if not chunk:
+                    break
+                length -= len(chunk)
+            return b"", invalid_argument(
+                f"Request payload size exceeds the limit: {MAX_JSON_BODY} bytes.")
+        return (self.rfile.read(length) if length > 0 else b""), None
 
     def _serve(self, http_method: str) -> None:
         server = self.server
         store = server.store
         url = urlsplit(self.path)
-        raw = self._read_body()
         if url.path.rstrip("/") in ("/token", "/oauth2/v4/token"):
-            self._token(raw)
+            self._token(url.path)
             return
-        api, method_id, principal, kind, units, status = "unknown", None, None, None, 1, 500
+        api, method_id, principal, kind, units = "unknown", None, None, None, 1
+        body_api: str | None = None  # which API's error shape to answer in
+        headers: dict[str, str] = {}
+        raw, body_error = self._read_body(url.path)
         try:
             settings = server.options.resolve(store.get_settings())
             route, path_params = discovery.match(http_method, url.path)
             api, method_id, kind = route.api, route.method_id, _kind(route)
+            body_api = api
             units = GMAIL_UNITS.get(method_id, 5) if api == "gmail" else 1
-            principal = self._authenticate(settings)
+            principal = self._authenticate(settings, route)
+            if body_error is not None:
+                raise body_error
             if settings["latency_ms"]:
                 time.sleep(settings["latency_ms"] / 1000)
             rng = server.rng
@@ -179,49 +209,66 @@ class _Handler(BaseHTTPRequestHandler):
                 # The work is done and committed, but the answer is lost on the way back.
                 raise transient(rng.choice([500, 503]))
             if isinstance(result, Raw):
-                status = result.status
-                self._send(result.status, result.content, result.content_type)
+                status, content, content_type = result.status, result.content, result.content_type
             else:
-                status = 200
-                if result is None:
-                    result = {}
-                self._send_json(200, fields.select(result, params.get("fields")))
+                status, content_type = 200, "application/json; charset=UTF-8"
+                content = _json_bytes(fields.select({} if result is None else result,
+                                                    params.get("fields")))
         except GoogleError as err:
-            status = err.code
+            status, content_type = err.code, "application/json; charset=UTF-8"
+            content = _json_bytes(err.body(body_api))
             headers = dict(err.headers)
             if err.code == 429:
                 headers.setdefault("Retry-After", "1")
-            self._send_json(err.code, err.body(), headers)
         except Exception as exc:  # a sandbox bug must still answer like a server
-            status = 500
-            self._send_json(500, GoogleError(500, f"Internal error encountered: {exc!r}").body())
+            status, content_type = 500, "application/json; charset=UTF-8"
+            # Google's words; the exception itself is kept for the test fixtures.
+            content = _json_bytes(internal().body(body_api))
             server.last_internal_error = exc
-        finally:
-            try:
-                store.log_request(api=api, method_id=method_id, http_method=http_method,
-                                  path=url.path, status=status, principal=principal, kind=kind,
-                                  units=units)
-            except Exception:  # never let the log hide the answer
-                pass
-
-    def _token(self, raw: bytes) -> None:
-        store = self.server.store
+        # Logged before the answer leaves, so a client that has its answer
+        # always finds its request in the log (tests count requests per method).
         try:
-            result = oauth.exchange(store, raw)
-            status = 200
-            self._send_json(200, result)
-        except oauth.TokenError as err:
-            status = err.status
-            self._send_json(err.status, err.body())
-        store.log_request(api="oauth", method_id="oauth.token", http_method="POST", path="/token",
-                          status=status, principal=None, kind="write", units=1)
+            store.log_request(api=api, method_id=method_id, http_method=http_method,
+                              path=url.path, status=status, principal=principal, kind=kind,
+                              units=units)
+        except Exception as exc:  # never let the log hide the answer
+            server.last_internal_error = exc
+        self._send(status, content, content_type, headers)
 
-    def _authenticate(self, settings: dict[str, Any]) -> str:
+    def _token(self, path: str) -> None:
+        store = self.server.store
+        raw, body_error = self._read_body(path)
+        try:
+            if body_error is not None:
+                raise oauth.TokenError("invalid_request", body_error.message)
+            status, payload = 200, oauth.exchange(store, raw)
+        except oauth.TokenError as err:
+            status, payload = err.status, err.body()
+        except Exception as exc:  # a sandbox bug: answer, and let the fixtures see it
+            status, payload = 500, {"error": "internal_failure", "error_description": "Internal error."}
+            self.server.last_internal_error = exc
+        try:
+            store.log_request(api="oauth", method_id="oauth.token", http_method="POST",
+                              path="/token", status=status, principal=None, kind="write", units=1)
+        except Exception as exc:
+            self.server.last_internal_error = exc
+        self._send_json(status, payload)
+
+    def _authenticate(self, settings: dict[str, Any], route: discovery.Route) -> str:
         header = self.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        principal = oauth.principal_for(self.server.store, token, settings["require_auth"])
+        if not token:
+            raise unauthenticated(missing=True)
+        store = self.server.store
+        principal = oauth.principal_for(store, token, settings["require_auth"])
         if principal is None:
             raise unauthenticated()
+        # A token issued here carries the scopes it was granted; Google refuses
+        # a method none of whose scopes the token holds (gmail.send cannot list mail).
+        granted = oauth.granted_scopes(store, token)
+        accepted = route.method.get("scopes") or []
+        if granted is not None and accepted and not granted.intersection(accepted):
+            raise insufficient_scopes()
         return principal
 
     def _check_quota(self, settings: dict[str, Any], api: str, principal: str, kind: str,
@@ -235,7 +282,10 @@ class _Handler(BaseHTTPRequestHandler):
         if used + (units if key == "units" else 1) > limit:
             service, names = _QUOTA_NAMES[api]
             metric = names.get(key, "Queries")
-            raise quota_exceeded(service, metric, f"{metric} per minute per user")
+            metric_id, limit_id = _QUOTA_IDS[metric]
+            raise quota_exceeded(service, metric, f"{metric} per minute per user",
+                                 metric_id=f"{service}/{metric_id}", limit_id=limit_id,
+                                 limit_value=limit)
 
     def _decode_body(self, route: discovery.Route, params: dict[str, Any],
                      raw: bytes) -> tuple[Any, bytes | None, str | None]:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 import gspread
 import pytest
+from google.auth.crypt import RSASigner
 from google.oauth2 import service_account
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
@@ -27,6 +28,9 @@ from workspace.transport import new_http, redirect_session  # noqa: E402
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets",
           "https://www.googleapis.com/auth/drive",
           "https://www.googleapis.com/auth/gmail.send",
+          # the sandbox tests read mail back and use drafts; the product holds only gmail.send
+          "https://www.googleapis.com/auth/gmail.readonly",
+          "https://www.googleapis.com/auth/gmail.compose",
           "https://www.googleapis.com/auth/documents",
           "https://www.googleapis.com/auth/forms"]
 
@@ -66,6 +70,9 @@ def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxServer]]:
     yield make
     for server in started:
         server.stop()
+    for server in started:
+        if server.last_internal_error is not None:
+            raise AssertionError(f"sandbox internal error: {server.last_internal_error!r}")
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +86,23 @@ def rsa_key_pem() -> str:
                              serialization.NoEncryption()).decode()
 
 
+@pytest.fixture(scope="session")
+def rsa_key(rsa_key_pem: str) -> Any:
+    """The session key loaded once: loading a PEM key checks it (~50 ms a time)."""
+    from cryptography.hazmat.primitives import serialization
+    return serialization.load_pem_private_key(rsa_key_pem.encode(), password=None)
+
+
 @pytest.fixture
-def credentials(sandbox: SandboxServer, rsa_key_pem: str) -> service_account.Credentials:
+def credentials(sandbox: SandboxServer, rsa_key_pem: str, rsa_key: Any) -> service_account.Credentials:
+    """Service-account credentials for a key the sandbox issued (its own key id per
+    test). Built from the already-loaded key; test_sandbox_core covers the full
+    from_service_account_info path."""
     info = create_service_account(sandbox.store, "hoithao@hoithao-sandbox.iam.gserviceaccount.com",
                                   private_pem=rsa_key_pem)
-    creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-    return creds.with_token_uri(sandbox.url + "/token")
+    signer = RSASigner(rsa_key, key_id=info["private_key_id"])
+    return service_account.Credentials(signer, info["client_email"], sandbox.url + "/token",
+                                       scopes=SCOPES, project_id=info["project_id"])
 
 
 @pytest.fixture
@@ -100,8 +118,15 @@ def service(sandbox: SandboxServer, credentials: service_account.Credentials) ->
     """`service("drive", "v3")`: a real googleapiclient resource aimed at the sandbox."""
     def make(name: str, version: str, creds: Any = None) -> Any:
         http = AuthorizedHttp(creds or credentials, http=new_http(sandbox.url))
-        return build(name, version, http=http, static_discovery=True, cache_discovery=False)
+        resource = build(name, version, http=http, static_discovery=True, cache_discovery=False)
+        # Each resource pretty-prints the discovery schemas into method docstrings
+        # (~0.1-0.2 s a test); share that cache of text across the session.
+        resource._schema.pretty = _PRETTY_SCHEMAS.setdefault((name, version), {})
+        return resource
     return make
+
+
+_PRETTY_SCHEMAS: dict[tuple[str, str], dict[str, str]] = {}
 
 
 # -- a seeded 2024 workshop ---------------------------------------------------
