@@ -33,11 +33,12 @@ _REASON_BY_CODE = {
 }
 
 
-# APIs whose error bodies still carry the legacy `errors[]` array (Drive v3,
-# Gmail v1). Sheets v4, Docs v1 and Forms v1 answer `{code, message, status}`
-# plus `details` only; client code must not find an `errors[0].reason` there
-# that Google would not send.
-LEGACY_ERRORS_APIS = frozenset({"drive", "gmail"})
+# APIs whose error bodies carry the `errors[]` array. Every one does here: the
+# sandbox's contract (issue #2) is `{"error": {"code", "message", "status",
+# "errors": [...]}}`, which is what googleapiclient and gspread parse. Google's
+# newer APIs (Sheets v4, Docs v1, Forms v1) now often omit `errors[]` and send
+# only `details`; product code must read either (workspace.retry.error_reason does).
+LEGACY_ERRORS_APIS = frozenset({"sheets", "docs", "forms", "drive", "gmail"})
 
 SERVICES = {"sheets": "sheets.googleapis.com", "drive": "drive.googleapis.com",
             "gmail": "gmail.googleapis.com", "docs": "docs.googleapis.com",

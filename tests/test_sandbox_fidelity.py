@@ -52,19 +52,21 @@ def _creds(server: Any, rsa_key_pem: str, rsa_key: Any, scopes: list[str]) -> An
 
 
 # -- error bodies ---------------------------------------------------------------
-def test_sheets_docs_forms_errors_have_no_legacy_errors_array(sandbox, service, gc) -> None:
+def test_every_api_error_has_code_message_status_and_errors(sandbox, service, gc) -> None:
     with pytest.raises(gspread.exceptions.APIError) as sheets_err:
         gc.http_client.values_get("khong-ton-tai", "A1")
-    assert sheets_err.value.response.json() == {"error": {
-        "code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+    body = sheets_err.value.response.json()["error"]
+    assert (body["code"], body["message"], body["status"]) == (
+        404, "Requested entity was not found.", "NOT_FOUND")
+    assert body["errors"][0]["reason"] == "notFound"
     for name, version, call in (("docs", "v1", lambda s: s.documents().get(documentId="x")),
                                 ("forms", "v1", lambda s: s.forms().get(formId="x"))):
         with pytest.raises(HttpError) as exc:
             call(service(name, version)).execute()
         assert exc.value.status_code == 404
-        assert "errors" not in json.loads(exc.value.content)["error"]
-        # with neither errors[] nor details[], googleapiclient falls back to the message
-        assert exc.value.error_details == "Requested entity was not found."
+        error = json.loads(exc.value.content)["error"]
+        assert {"code", "message", "status", "errors"} <= error.keys()
+        assert exc.value.error_details[0]["message"] == "Requested entity was not found."
 
 
 def test_drive_and_gmail_errors_keep_the_errors_array(service) -> None:
@@ -88,7 +90,7 @@ def test_missing_and_invalid_tokens_are_distinct_401s(make_sandbox) -> None:
                                         "locationType": "header"}]
     status, body = _raw(server, "GET", "/v4/spreadsheets/abc", headers={"Authorization": "Bearer nope"})
     assert status == 401 and body["error"]["status"] == "UNAUTHENTICATED"
-    assert "errors" not in body["error"]
+    assert body["error"]["errors"][0]["reason"] == "authError"
     assert body["error"]["details"][0]["metadata"] == {"service": "sheets.googleapis.com"}
 
 
@@ -126,7 +128,8 @@ def test_sheets_read_quota_429_is_googles_body(make_sandbox, rsa_key_pem, rsa_ke
         book.values_get("A1")
     assert exc.value.code == 429 and str(exc.value) == f"APIError: [429]: {SHEETS_READ_QUOTA}"
     error = exc.value.response.json()["error"]
-    assert error["status"] == "RESOURCE_EXHAUSTED" and "errors" not in error
+    assert error["status"] == "RESOURCE_EXHAUSTED"
+    assert error["errors"][0]["reason"] == "rateLimitExceeded"
     info = error["details"][0]
     assert info["reason"] == "RATE_LIMIT_EXCEEDED"
     assert info["metadata"]["quota_metric"] == "sheets.googleapis.com/read_requests"
@@ -168,10 +171,11 @@ def test_handler_exception_is_a_google_500_and_is_flagged(make_sandbox, monkeypa
     server = make_sandbox()
     status, body = _raw(server, "POST", "/v4/spreadsheets/abc:getByDataFilter", b"{}",
                         {"Content-Type": "application/json"})
-    assert (status, body) == (500, {"error": {"code": 500, "message": "Internal error encountered.",
-                                              "status": "INTERNAL"}})
-    assert isinstance(server.last_internal_error, KeyError)
-    server._httpd.last_internal_error = None  # seen; the fixture would otherwise fail this test
+    seen, server._httpd.last_internal_error = server.last_internal_error, None  # or the fixture fails
+    assert isinstance(seen, KeyError)
+    assert (status, body["error"]["message"], body["error"]["status"]) == (
+        500, "Internal error encountered.", "INTERNAL")
+    assert body["error"]["errors"][0]["reason"] == "backendError"
 
 
 # -- the request log --------------------------------------------------------------
