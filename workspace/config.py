@@ -37,7 +37,7 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "honorific": "Danh xưng", "position": "Chức vụ", "unit": "Đơn vị", "delegation": "Đoàn",
         "email": "Email", "phone": "Điện thoại", "invitee_code": "Mã khách mời",
         "status": "Trạng thái", "problem": "Vấn đề", "checkin_code": "Mã check-in",
-        "notes": "Ghi chú"}),
+        "notes": "Ghi chú", "withdrawn": "Rút đăng ký"}),
     "papers": ("Tham luận", {
         "key": "Mã tham luận", "author": "Tác giả", "email": "Email", "unit": "Đơn vị",
         "topic": "Chủ đề", "title": "Tên tham luận", "due": "Hạn nộp", "status": "Trạng thái",
@@ -158,6 +158,12 @@ class Mail(_Model):
     per_minute: int = Field(default=20, ge=1, le=600)
     daily_limit: int = Field(default=2000, ge=1, le=10_000)
     letter_template: str = ""
+    # The outbox ledger (SQLite), relative to the config file: the authority on what was sent.
+    ledger: Path = Path("outbox.db")
+    # Look an unclear send up in the mailbox by its Message-ID (needs the gmail.readonly scope).
+    lookup_sent: bool = False
+    # Seconds an unclear send must age before that lookup (Gmail may still be finishing it).
+    lookup_after_s: float = Field(default=2.0, ge=0, le=600)
 
 
 class Table(_Model):

@@ -1,0 +1,422 @@
+"""sync-registrations' rules (SPEC 3.1, issue #4): the pure decisions of
+workflows.registrations, then each rule on the seeded 2024 workshop with the
+real clients and forms filled in as people would."""
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter
+from typing import Any
+from urllib.parse import unquote
+
+from sandbox.api.forms import submit_responses
+from sandbox.seed_data import DELEGATIONS
+from tests.conftest import run_cli
+from workflows import sync_registrations
+from workflows.base import JobContext, run_job
+from workflows.registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, WITHDRAWN_NOTE,
+                                     build_lookup, decide)
+from workflows.sync_registrations import confirmations_to_queue
+from workspace.clients import Workspace
+from workspace.config import DEFAULT_TABLES
+from workspace.forms import Response
+from workspace.table import KeyedTable, quote_tab
+
+NAMES = {code: name for code, name, _, _ in DELEGATIONS}
+WRITES = {"sheets.spreadsheets.values.batchUpdate", "sheets.spreadsheets.values.append",
+          "sheets.spreadsheets.values.update", "sheets.spreadsheets.batchUpdate",
+          "sheets.spreadsheets.values.clear", "sheets.spreadsheets.values.batchClear"}
+LABELS = DEFAULT_TABLES["registrations"][1]
+
+
+# -- pure rules ------------------------------------------------------------------
+
+def _lookup(quota: Any = 2) -> Any:
+    return build_lookup(
+        invitees=[{"key": "KM001", "email": "giamdoc@sgddt.example", "delegation": "BRVT"}],
+        delegations=[{"key": "BRVT", "name": "Sở GDĐT Bà Rịa – Vũng Tàu", "quota": str(quota)},
+                     {"key": "KHAC", "name": "Đại biểu khác", "quota": ""}],
+        labels=LABELS)
+
+
+def _response(n: int, created: int | None = None, **answers: str) -> Response:
+    base = {"full_name": f"Người Số {n}", "honorific": "Ông", "position": "Giáo viên",
+            "unit": "Trường THPT Vũng Tàu", "delegation": "Sở GDĐT Bà Rịa – Vũng Tàu",
+            "email": f"nguoi{n}@thpt.example", "phone": f"0912{n:06d}", "consent": "Tôi đồng ý"}
+    base.update(answers)
+    stamp = lambda s: f"2024-10-01T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000001Z"  # noqa: E731
+    return Response(f"R{n:03d}", stamp(n if created is None else created), stamp(n),
+                    {k: [v] for k, v in base.items() if v != ""})
+
+
+def _codes() -> Any:
+    counter = iter(range(1000))
+    return lambda: f"CODE{next(counter):04d}"
+
+
+def test_decide_quota_confirms_earliest_and_waitlists_rest() -> None:
+    out = decide([_response(i) for i in range(1, 5)], _lookup(2), {}, "Asia/Ho_Chi_Minh", _codes())
+    assert [out.rows[f"R{i:03d}"]["status"] for i in range(1, 5)] == [
+        CONFIRMED, CONFIRMED, WAITLISTED, WAITLISTED]
+    assert out.counts["BRVT"] == {"registered": 4, "confirmed": 2, "waitlisted": 2}
+    assert [out.rows[f"R{i:03d}"]["checkin_code"] for i in range(1, 5)] == ["CODE0000", "CODE0001", "", ""]
+
+
+def test_decide_place_follows_first_submission_not_last_edit() -> None:
+    # R001 was created first and edited last: it keeps its place.
+    responses = [_response(2), _response(3), _response(9, created=1)]
+    out = decide(responses, _lookup(2), {}, "UTC", _codes())
+    assert out.rows["R009"]["status"] == CONFIRMED and out.rows["R003"]["status"] == WAITLISTED
+
+
+def test_decide_given_confirmation_is_kept_when_an_earlier_person_is_fixed() -> None:
+    # R001 was invalid (no consent) while R002 and R003 took both places; R001 fixes it.
+    existing = {"R002": {"status": CONFIRMED, "checkin_code": "AAAA2222"},
+                "R003": {"status": CONFIRMED, "checkin_code": "BBBB3333"},
+                "R001": {"status": INVALID}}
+    out = decide([_response(1), _response(2), _response(3)], _lookup(2), existing, "UTC", _codes())
+    assert [out.rows[k]["status"] for k in ("R001", "R002", "R003")] == [WAITLISTED, CONFIRMED, CONFIRMED]
+    assert out.rows["R003"]["checkin_code"] == "BBBB3333"
+
+
+def test_decide_withdrawn_person_frees_the_place_for_the_first_waiting() -> None:
+    existing = {"R001": {"status": CONFIRMED, "checkin_code": "AAAA1111", "withdrawn": "TRUE"},
+                "R002": {"status": CONFIRMED, "checkin_code": "AAAA2222"},
+                "R003": {"status": WAITLISTED}, "R004": {"status": WAITLISTED}}
+    out = decide([_response(i) for i in range(1, 5)], _lookup(2), existing, "UTC", _codes())
+    assert (out.rows["R001"]["status"], out.rows["R001"]["problem"]) == ("", WITHDRAWN_NOTE)
+    assert out.rows["R003"]["status"] == CONFIRMED and out.rows["R004"]["status"] == WAITLISTED
+    assert out.counts["BRVT"] == {"registered": 3, "confirmed": 2, "waitlisted": 1}
+    assert [c.row_key for c in out.confirmations if c.new] == ["R003"]
+
+
+def test_decide_resubmission_keeps_code_and_person_key() -> None:
+    existing = {"R001": {"status": CONFIRMED, "checkin_code": "KEEPME22"}}
+    again = _response(5, full_name="Người Số 1", email="NGUOI1@thpt.example", phone="0912000001")
+    out = decide([_response(1), again], _lookup(2), existing, "UTC", _codes())
+    assert out.rows["R001"]["status"] == DUPLICATE and "R005" in out.rows["R001"]["problem"]
+    assert out.rows["R001"]["checkin_code"] == ""
+    assert (out.rows["R005"]["status"], out.rows["R005"]["checkin_code"]) == (CONFIRMED, "KEEPME22")
+    people = confirmations_to_queue(out)
+    assert [(p["key"], p["checkin_code"]) for p in people] == [("R001", "KEEPME22")]
+    assert not out.confirmations[0].new
+
+
+def test_decide_duplicates_are_linked_through_a_third_response() -> None:
+    a = _response(1, email="a@x.example", phone="0912000001")
+    b = _response(2, email="b@x.example", phone="0912000001")     # same phone as a
+    c = _response(3, email="b@x.example", phone="0912000003")     # same email as b
+    out = decide([a, b, c], _lookup(5), {}, "UTC", _codes())
+    assert [out.rows[k]["status"] for k in ("R001", "R002", "R003")] == [DUPLICATE, DUPLICATE, CONFIRMED]
+    assert "cùng một người" in out.rows["R001"]["problem"]
+    assert "cùng email" in out.rows["R002"]["problem"]
+
+
+def test_decide_invalid_answers_are_explained_and_take_no_place() -> None:
+    responses = [_response(1, consent="", position=""), _response(2, delegation="Sở GDĐT Hà Giang"),
+                 _response(3, invitee_code="KM999"), _response(4)]
+    out = decide(responses, _lookup(1), {}, "UTC", _codes())
+    first, second, third = (out.rows[k] for k in ("R001", "R002", "R003"))
+    assert {first["status"], second["status"], third["status"]} == {INVALID}
+    assert first["problem"].startswith("Thiếu Chức vụ") and "Nghị định 13/2023" in first["problem"]
+    assert "không có trong trang Đoàn" in second["problem"]
+    assert second["delegation"] == "Sở GDĐT Hà Giang"     # what was chosen, for staff to see
+    assert "không có trong trang Khách mời" in third["problem"]
+    assert out.rows["R004"]["status"] == CONFIRMED    # the one valid person gets the only place
+    assert out.counts["BRVT"]["registered"] == 3       # R002's delegation is unknown: not counted
+
+
+def test_decide_invitee_matched_by_code_or_email_and_delegation_by_code() -> None:
+    by_code = _response(1, invitee_code="km001", delegation="")
+    by_email = _response(2, email="GiamDoc@sgddt.example", delegation="khac", phone="0912000777")
+    out = decide([by_code, by_email], _lookup(5), {}, "UTC", _codes())
+    assert out.rows["R001"]["invitee_code"] == "KM001" and out.rows["R001"]["delegation"] == "BRVT"
+    # Same invitee (by email) as R001: the later response is the registration.
+    assert out.rows["R002"]["invitee_code"] == "KM001" and out.rows["R002"]["delegation"] == "KHAC"
+    assert out.rows["R001"]["status"] == DUPLICATE and "mã khách mời" in out.rows["R001"]["problem"]
+
+
+def test_decide_quota_not_a_number_closes_the_delegation_with_a_note() -> None:
+    out = decide([_response(1)], _lookup("hai mươi"), {}, "UTC", _codes())
+    assert out.rows["R001"]["status"] == WAITLISTED
+    assert any("BRVT" in n and "Chỉ tiêu" in n for n in out.notes)
+
+
+def test_decide_lowered_quota_notes_people_who_lose_confirmation() -> None:
+    existing = {f"R00{i}": {"status": CONFIRMED, "checkin_code": f"C{i}"} for i in (1, 2, 3)}
+    out = decide([_response(i) for i in (1, 2, 3)], _lookup(1), existing, "UTC", _codes())
+    assert [out.rows[f"R00{i}"]["status"] for i in (1, 2, 3)] == [CONFIRMED, WAITLISTED, WAITLISTED]
+    assert any(n.startswith("2 người đã được xác nhận") for n in out.notes)
+
+
+# -- on the sandbox ----------------------------------------------------------------
+
+def _sync(config: Any, dry_run: bool = False) -> Any:
+    with Workspace.open(config) as ws:
+        return run_job("sync-registrations", sync_registrations.run,
+                       JobContext(config=config, ws=ws, dry_run=dry_run))
+
+
+def _snap(config: Any, name: str = "registrations") -> Any:
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        return KeyedTable(sh, getattr(config.sheets, name), name).read()
+
+
+def _answers(n: int, **over: str) -> dict[str, str]:
+    """One respondent's answers by canonical field (HCM delegation unless told)."""
+    base = {"full_name": f"Người Thứ {n}", "honorific": "Ông", "position": "Giáo viên",
+            "unit": "Trường THPT Lê Quý Đôn", "delegation": NAMES["HCM"],
+            "email": f"nguoi{n}@thpt.example", "phone": f"0912{n:06d}", "consent": "Tôi đồng ý"}
+    base.update(over)
+    return base
+
+
+def _submit(server: Any, config: Any, people: list[dict[str, str]], edit: str | None = None) -> list[str]:
+    form = config.google.forms.registration
+    titled = [{form.fields[k]: v for k, v in p.items() if v != ""} for p in people]
+    return submit_responses(server.store, form.id, titled, edit_response_id=edit)
+
+
+def _writes(server: Any, before: int) -> list[dict[str, Any]]:
+    return [r for r in server.store.requests(before) if r["method_id"] in WRITES]
+
+
+def test_sync_nfd_and_nfc_name_same_email_are_one_person(seeded_server, seeded_config) -> None:
+    name = "Nguyễn Thị Thủy Tiên"
+    nfd = unicodedata.normalize("NFD", name)
+    first, second = _submit(seeded_server, seeded_config, [
+        _answers(1, full_name=nfd, email="Tien.NTT@thpt.example"),
+        _answers(2, full_name=name, email="tien.ntt@thpt.example")])
+    _sync(seeded_config)
+    snap = _snap(seeded_config)
+    assert snap.by_key[first]["full_name"] == snap.by_key[second]["full_name"] == name
+    assert snap.by_key[first]["status"] == DUPLICATE and second in snap.by_key[first]["problem"]
+    assert snap.by_key[second]["status"] == CONFIRMED
+
+
+def test_sync_tone_mark_placement_never_merges_people_by_name(seeded_server, seeded_config) -> None:
+    a, b, c = _submit(seeded_server, seeded_config, [
+        _answers(1, full_name="Lê Văn Hoà"), _answers(2, full_name="Lê Văn Hòa"),
+        _answers(3, full_name="Lê Văn Hòa", email="nguoi1@thpt.example", phone="0912000333")])
+    _sync(seeded_config)
+    snap = _snap(seeded_config)
+    assert snap.by_key[a]["full_name"] == "Lê Văn Hoà" and snap.by_key[b]["full_name"] == "Lê Văn Hòa"
+    assert snap.by_key[b]["status"] == CONFIRMED          # a different person (email, phone)
+    assert snap.by_key[a]["status"] == DUPLICATE          # c is a by email, whatever the spelling
+    assert c in snap.by_key[a]["problem"] and "cùng email" in snap.by_key[a]["problem"]
+
+
+def test_sync_five_phone_shapes_are_one_number(seeded_server, seeded_config) -> None:
+    shapes = ["0912 345 678", "84912345678", "+84 912-345-678", "0912.345.678", "0912345678"]
+    ids = _submit(seeded_server, seeded_config, [_answers(i, phone=s) for i, s in enumerate(shapes)])
+    old = _submit(seeded_server, seeded_config, [_answers(9, phone="01689 123 456")])
+    _sync(seeded_config)
+    snap = _snap(seeded_config)
+    assert {snap.by_key[k]["phone"] for k in ids} == {"+84912345678"}
+    assert [snap.by_key[k]["status"] for k in ids] == [DUPLICATE] * 4 + [CONFIRMED]
+    assert all("cùng số điện thoại" in snap.by_key[k]["problem"] for k in ids[:4])
+    assert snap.by_key[old[0]]["phone"] == "+84389123456"
+
+
+def test_sync_quota_twenty_then_withdrawal_moves_first_waiting_up(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    ids = _submit(seeded_server, config, [_answers(100 + i, delegation=NAMES["BRVT"]) for i in range(23)])
+    _sync(config)
+    snap = _snap(config)
+    brvt = sorted((r for r in snap.records if r["delegation"] == "BRVT"), key=lambda r: r["submitted_at"])
+    assert len(brvt) == 25      # 2 seeded + 23 new
+    confirmed = [r.key for r in brvt if r["status"] == CONFIRMED]
+    waiting = [r.key for r in brvt if r["status"] == WAITLISTED]
+    assert len(confirmed) == 20 and waiting == ids[-5:]     # the last five, in submission order
+    assert all(snap.by_key[k]["checkin_code"] for k in confirmed)
+    assert not any(snap.by_key[k]["checkin_code"] for k in waiting)
+    counts = _snap(config, "delegations").by_key["BRVT"]
+    assert (counts["registered"], counts["confirmed"], counts["waitlisted"]) == ("25", "20", "5")
+
+    # Staff tick "Rút đăng ký" for one confirmed delegate (the sheet's own tick box).
+    gone = confirmed[7]
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        cell = f"{quote_tab(config.sheets.registrations.tab)}!O{snap.by_key[gone].row}"
+        sh.values_update(cell, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[True]]})
+    result = _sync(config)
+    after = _snap(config)
+    assert (after.by_key[gone]["status"], after.by_key[gone]["problem"]) == ("", WITHDRAWN_NOTE)
+    assert after.by_key[waiting[0]]["status"] == CONFIRMED and after.by_key[waiting[0]]["checkin_code"]
+    assert [after.by_key[k]["status"] for k in waiting[1:]] == [WAITLISTED] * 4
+    assert all(after.by_key[k]["checkin_code"] == snap.by_key[k]["checkin_code"] for k in confirmed)
+    assert result.figures["xác nhận mới"] == 1
+    counts = _snap(config, "delegations").by_key["BRVT"]
+    assert (counts["registered"], counts["confirmed"], counts["waitlisted"]) == ("24", "20", "4")
+
+
+def test_sync_edited_response_updates_its_own_row(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    key, = _submit(seeded_server, config, [_answers(1)])
+    _sync(config)
+    code = _snap(config).by_key[key]["checkin_code"]
+    _submit(seeded_server, config, [_answers(1, position="Phó Hiệu trưởng", phone="0903 111 222")], edit=key)
+    result = _sync(config)
+    snap = _snap(config)
+    row = snap.by_key[key]
+    assert (row["position"], row["phone"], row["status"], row["checkin_code"]) == (
+        "Phó Hiệu trưởng", "+84903111222", CONFIRMED, code)
+    assert result.figures["dòng mới"] == 0 and result.figures["dòng cập nhật"] == 1
+    assert len(snap.records) == 30      # 29 seeded + 1
+
+
+def test_sync_duplicate_across_email_case(seeded_server, seeded_config) -> None:
+    first, second = _submit(seeded_server, seeded_config, [
+        _answers(1, email="Lan.Nguyen@Truong.Example"), _answers(2, email="lan.nguyen@truong.example")])
+    _sync(seeded_config)
+    snap = _snap(seeded_config)
+    assert snap.by_key[first]["email"] == snap.by_key[second]["email"] == "lan.nguyen@truong.example"
+    assert snap.by_key[first]["status"] == DUPLICATE
+    assert snap.by_key[first]["problem"].startswith(f"Trùng lặp với phản hồi {second} (cùng email)")
+
+
+def test_sync_formula_in_every_text_field_is_stored_as_text(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    formulas = {"full_name": '=HYPERLINK("http://evil.example","Bấm vào")',
+                "position": '=IMPORTXML("http://evil.example","//a")', "unit": "=1+1",
+                "email": "=A1", "phone": "=2+2", "invitee_code": "=B2"}
+    key, = _submit(seeded_server, config, [_answers(1, **formulas)])
+    _sync(config)
+    row = _snap(config).by_key[key]
+    assert row["status"] == INVALID
+    for phrase in ("Họ và tên phải bắt đầu bằng chữ cái", "Chức vụ bắt đầu bằng dấu «=»",
+                   "Đơn vị bắt đầu bằng dấu «=»", "Email không đúng định dạng",
+                   "Số điện thoại không hợp lệ", "Mã khách mời không có"):
+        assert phrase in row["problem"]
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        tab = quote_tab(config.sheets.registrations.tab)
+        for option in ("FORMULA", "UNFORMATTED_VALUE"):
+            values = sh.values_get(f"{tab}!A{row.row}:J{row.row}",
+                                   params={"valueRenderOption": option})["values"][0]
+            # Text, exactly as typed: "=1+1" is not 2, and no formula came back.
+            assert values[2] == formulas["full_name"] and values[5] == "=1+1"
+            assert values[4] == formulas["position"] and values[8] == "=2+2"
+            assert values[9] == "=B2"
+
+
+def test_sync_line_breaks_and_zero_width_characters_removed_from_names(seeded_server, seeded_config) -> None:
+    key, = _submit(seeded_server, seeded_config, [_answers(
+        1, full_name="\u200bTrần\r\nThị\u200d\tLan\u202e\ufeff", unit="Trường\nTHCS  Hoa Lư")])
+    _sync(seeded_config)
+    row = _snap(seeded_config).by_key[key]
+    assert (row["full_name"], row["unit"], row["status"]) == ("Trần Thị Lan", "Trường THCS Hoa Lư", CONFIRMED)
+
+
+def test_sync_sixty_thousand_character_field_is_cut_and_flagged(seeded_server, seeded_config) -> None:
+    key, = _submit(seeded_server, seeded_config, [_answers(1, unit="Trường " + "A" * 60_000)])
+    result = _sync(seeded_config)
+    row = _snap(seeded_config).by_key[key]
+    assert len(row["unit"]) == 50_000 and row["status"] == INVALID
+    assert "Đơn vị dài quá 50.000 ký tự" in row["problem"]
+    assert result.figures[INVALID] == 1
+
+
+def test_sync_empty_form_writes_only_its_log_row(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    with Workspace.open(config) as ws:
+        forms = ws.service("forms", "v1").forms()
+        source = forms.get(formId=config.google.forms.registration.id).execute()
+        empty = forms.create(body={"info": {"title": "Đăng ký (trống)"}}).execute()["formId"]
+        items = [{"title": i["title"], "questionItem": {"question": {
+            k: v for k, v in i["questionItem"]["question"].items() if k != "questionId"}}}
+            for i in source["items"]]
+        forms.batchUpdate(formId=empty, body={"requests": [
+            {"createItem": {"item": item, "location": {"index": n}}} for n, item in enumerate(items)]}).execute()
+    config.google.forms.registration.id = empty
+    before = seeded_server.store.last_request_seq()
+    result = _sync(config)
+    writes = _writes(seeded_server, before)
+    assert result.figures["phản hồi"] == 0 and result.plan == []
+    assert len(writes) == 1 and "Nhật ký" in unquote(writes[0]["path"])
+    assert _snap(config).records == []
+
+
+def test_sync_call_count_same_for_5000_responses_as_for_50(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _sync(config)
+
+    def calls_for(new: list[dict[str, str]]) -> tuple[Counter, int]:
+        _submit(seeded_server, config, new)
+        before = seeded_server.store.last_request_seq()
+        _sync(config)
+        calls = [r["method_id"] for r in seeded_server.store.requests(before)
+                 if r["api"] in ("sheets", "forms")]
+        pages = calls.count("forms.forms.responses.list")
+        return Counter(c for c in calls if c != "forms.forms.responses.list"), pages
+
+    small, small_pages = calls_for([_answers(i) for i in range(50)])
+    large, large_pages = calls_for([_answers(i) for i in range(50, 5_000)])
+    assert small == large, (small, large)
+    total = 29 + 5_000
+    assert small_pages == 1 and large_pages == math.ceil(total / 5_000)
+    snap = _snap(config)
+    assert len(snap.records) == total
+    counts = _snap(config, "delegations").by_key["HCM"]
+    assert (counts["confirmed"], counts["waitlisted"]) == ("100", str(5 + 5_000 - 100))
+
+
+def test_second_sync_of_messy_input_writes_nothing_but_its_log_row(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _submit(seeded_server, config, [_answers(i, delegation=NAMES["BPC"]) for i in range(22)]
+            + [_answers(50, email="sai-dinh-dang"), _answers(51, email="NGUOI1@thpt.example")])
+    first = _sync(config)
+    assert first.figures[WAITLISTED] == 3 and first.figures[INVALID] == 1
+    before = seeded_server.store.last_request_seq()
+    second = _sync(config)
+    writes = _writes(seeded_server, before)
+    assert second.figures["dòng mới"] == second.figures["dòng cập nhật"] == 0
+    assert second.figures["đoàn cập nhật số liệu"] == 0 and second.figures["xác nhận mới"] == 0
+    assert len(writes) == 1 and "Nhật ký" in unquote(writes[0]["path"])
+
+
+def test_staff_sort_notes_and_ticks_between_syncs_stay_with_their_people(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _submit(seeded_server, config, [_answers(200 + i, delegation=NAMES["CTO"]) for i in range(20)])
+    _sync(config)
+    snap = _snap(config)
+    cto = [r for r in snap.records if r["delegation"] == "CTO"]
+    waiting = [r.key for r in cto if r["status"] == WAITLISTED]
+    confirmed = [r for r in cto if r["status"] == CONFIRMED]
+    assert len(waiting) == 2
+    gone = confirmed[3].key
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        tab = sh.worksheet(config.sheets.registrations.tab)
+        notes_col, withdrawn_col = snap.columns["notes"] + 1, snap.columns["withdrawn"] + 1
+        noted = {r.key: f"Đã gọi điện lần {i + 1}" for i, r in enumerate(confirmed[:6])}
+        for r in confirmed[:6]:
+            tab.update_cell(r.row, notes_col, noted[r.key])
+        tab.update_cell(snap.by_key[gone].row, withdrawn_col, True)
+        # Sort every column by name, Z first: every row moves.
+        tab.sort((snap.columns["full_name"] + 1, "des"), range=f"A2:O{len(snap.records) + 1}")
+    codes = {r.key: r["checkin_code"] for r in snap.records}
+    _submit(seeded_server, config, [_answers(300, delegation=NAMES["CTO"])])
+    _sync(config)
+    after = _snap(config)
+    assert all(after.by_key[k]["notes"] == note for k, note in noted.items())
+    assert after.by_key[gone]["withdrawn"] == "TRUE" and after.by_key[gone]["status"] == ""
+    assert [after.by_key[k]["status"] for k in waiting] == [CONFIRMED, WAITLISTED]
+    assert all(after.by_key[k]["checkin_code"] == c for k, c in codes.items() if c)
+    for r in snap.records:
+        assert after.by_key[r.key]["full_name"] == r["full_name"]
+        assert after.by_key[r.key]["email"] == r["email"]
+
+
+def test_dry_run_prints_the_plan_without_personal_data_and_writes_nothing(seeded, seeded_server,
+                                                                         seeded_config) -> None:
+    before = seeded_server.store.last_request_seq()
+    proc = run_cli("--config", str(seeded / "config.yaml"), "sync-registrations", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "kế hoạch" in proc.stdout and "thêm dòng mới" in proc.stdout
+    assert "Trạng thái: Đã xác nhận" in proc.stdout and "Trạng thái: Trùng lặp" in proc.stdout
+    assert "cập nhật số liệu đoàn" in proc.stdout
+    assert "@" not in proc.stdout and "+84" not in proc.stdout
+    assert _writes(seeded_server, before) == []
+    assert _snap(seeded_config).records == []

@@ -1,0 +1,157 @@
+"""Cleaning what people type into a form: text, emails, Vietnamese phone
+numbers, and a sort key for Vietnamese names. Pure functions, no I/O.
+
+Every cleaner returns the cleaned value and, when the value cannot be used,
+a short Vietnamese problem sentence (None when all is well): bad input is
+reported in the sheet, it never raises.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+MAX_CELL_CHARS = 50_000  # Google Sheets refuses a longer cell
+
+# Old 11-digit mobile prefixes, renumbered in 2018 (Ministry of Information and
+# Communications, Circular 22/2014 and decision 798/QĐ-BTTTT): old -> new, without the leading 0.
+OLD_MOBILE_PREFIXES = {
+    # Viettel
+    "162": "32", "163": "33", "164": "34", "165": "35", "166": "36", "167": "37",
+    "168": "38", "169": "39",
+    # MobiFone
+    "120": "70", "121": "79", "122": "77", "126": "76", "128": "78",
+    # VinaPhone
+    "123": "83", "124": "84", "125": "85", "127": "81", "129": "82",
+    # Vietnamobile, Gmobile
+    "186": "56", "188": "58", "199": "59",
+}
+
+_PHONE_CHARS = re.compile(r"^[0-9\s()+\-./]+$")
+
+
+def clean_text(value: str) -> str:
+    """NFC text on one line: control, zero-width and bidi characters removed,
+    runs of whitespace (CR/LF and tabs included) collapsed to one space."""
+    if not value:
+        return ""
+    if value.isprintable():
+        # Fast path: no control, format, line-break or non-ASCII space character.
+        return " ".join(unicodedata.normalize("NFC", value).split())
+    out = []
+    for ch in unicodedata.normalize("NFC", value):
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp"):
+            # Line breaks and tabs separate words: keep a space, drop the rest.
+            out.append(" " if ch in "\t\n\r\v\f\x85\u2028\u2029" else "")
+        elif cat in ("Cf", "Co", "Cs", "Cn"):
+            # Cf: zero-width space/joiners, bidi marks and overrides, BOM, soft hyphen.
+            continue
+        else:
+            out.append(ch)
+    # Removing a character between a letter and its mark can change composition.
+    return " ".join(unicodedata.normalize("NFC", "".join(out)).split())
+
+
+def cut(value: str, limit: int = MAX_CELL_CHARS) -> tuple[str, bool]:
+    """The value cut to `limit` characters, and whether it was cut."""
+    if len(value) <= limit:
+        return value, False
+    return value[:limit], True
+
+
+def normalise_email(value: str) -> tuple[str, str | None]:
+    """A trimmed, lower-cased address checked by email-validator (syntax only,
+    no DNS); the text as typed and a problem when it is not an address."""
+    text = clean_text(value)   # a space inside is an error to show, not to guess away
+    if not text:
+        return "", None
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return text, ("Email không đúng định dạng (ví dụ đúng: ten@donvi.edu.vn): "
+                      "liên hệ người đăng ký để lấy địa chỉ đúng")
+    return checked.normalized.lower(), None
+
+
+def normalise_phone(value: str) -> tuple[str, str | None]:
+    """A Vietnamese number in E.164 (`+84912345678`) from the shapes people type
+    (`0912 345 678`, `84912345678`, `+84 912-345-678`, `0912.345.678`, old
+    11-digit `0168…`, mapped to today's prefix); a foreign number given with
+    `+` is kept in E.164 too. The text as typed and a problem when it is not a number."""
+    text = clean_text(value)
+    if not text:
+        return "", None
+    problem = ("Số điện thoại không hợp lệ (ví dụ đúng: 0912 345 678 hoặc +84 912 345 678): "
+               "liên hệ người đăng ký để lấy số đúng")
+    if not _PHONE_CHARS.match(text):
+        return text, problem
+    digits = re.sub(r"\D", "", text)
+    foreign = text.startswith("+") and not digits.startswith("84")
+    if foreign:
+        candidate = "+" + digits
+    else:
+        if digits.startswith("0"):
+            national = digits[1:]
+        elif digits.startswith("84") and len(digits) >= 11:
+            national = digits[2:]
+        else:
+            national = digits
+        national = national[1:] if national.startswith("0") else national  # "+84 0912 …"
+        if len(national) == 10 and national[:3] in OLD_MOBILE_PREFIXES:
+            national = OLD_MOBILE_PREFIXES[national[:3]] + national[3:]
+        candidate = "+84" + national
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return text, problem
+    if not phonenumbers.is_valid_number(number):
+        return text, problem
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+# -- sorting Vietnamese names ---------------------------------------------------
+
+# Vietnamese alphabet order (with f, j, w, z for foreign names in Latin places).
+_ALPHABET = "a ă â b c d đ e ê f g h i j k l m n o ô ơ p q r s t u ư v w x y z".split()
+_LETTER_RANK = {letter: i for i, letter in enumerate(_ALPHABET)}
+_LETTER_MARKS = {"\u0306", "\u0302", "\u031b"}          # breve, circumflex, horn
+# Tones in dictionary order: ngang, huyền, hỏi, ngã, sắc, nặng.
+_TONE_RANK = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+
+
+def _word_key(word: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Letters first (the whole word), then tones: how a Vietnamese dictionary orders."""
+    letters: list[int] = []
+    tones: list[int] = []
+    decomposed = unicodedata.normalize("NFD", word.casefold())
+    i = 0
+    while i < len(decomposed):
+        base, tone = decomposed[i], 0
+        i += 1
+        while i < len(decomposed) and unicodedata.combining(decomposed[i]):
+            mark = decomposed[i]
+            if mark in _LETTER_MARKS:
+                base += mark
+            else:
+                tone = _TONE_RANK.get(mark, 6)
+            i += 1
+        letter = unicodedata.normalize("NFC", base)
+        letters.append(_LETTER_RANK.get(letter, 100 + ord(letter[0])))
+        tones.append(tone)
+    return tuple(letters), tuple(tones)
+
+
+def name_sort_key(full_name: str) -> tuple:
+    """Sort key for lists of people the Vietnamese way: by given name (the last
+    word), then family name (the first), then middle names, with Vietnamese
+    letter and tone order (a < ă < â, d < đ; no tone < huyền < hỏi < ngã < sắc < nặng)."""
+    words = clean_text(full_name).split()
+    if not words:
+        return ((), (), (), "")
+    given = _word_key(words[-1])
+    family = _word_key(words[0]) if len(words) > 1 else ((), ())
+    middle = tuple(_word_key(w) for w in words[1:-1])
+    return (given, family, middle, full_name)
