@@ -94,6 +94,8 @@ def check(ctx: typer.Context) -> None:
             console.print(f"[red]✗[/red] {problem}", highlight=False)
         raise HoithaoError(f"check found {len(exc.problems)} problem(s) in the configuration; "
                            f"nothing else was checked") from None
+    import workflows.mail  # noqa: F401  (registers the mail template check)
+
     report = run_check(config)
     for line in report.passed:
         console.print(f"[green]✓[/green] {line}", highlight=False)
@@ -168,8 +170,8 @@ def schedule_cmd(ctx: typer.Context) -> None:
 # Every job: (command name, module in workflows/ or None while not built).
 JOBS = [
     ("sync-registrations", "sync_registrations"),
-    ("send-invitations", None),
-    ("send-outbox", None),
+    ("send-invitations", "send_invitations"),
+    ("send-outbox", "send_outbox"),
     ("chase-submissions", None),
     ("generate-docs", None),
 ]
@@ -177,6 +179,9 @@ JOBS = [
 # The jobs in the order the demo runs them: (name, module, demo options).
 DEMO_STEPS = [
     ("sync-registrations", "sync_registrations", {}),
+    ("send-invitations", "send_invitations", {"all_": True}),
+    # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
+    ("send-outbox", "send_outbox", {"no_pacing": True}),
 ]
 
 
@@ -228,21 +233,27 @@ def _not_built(command: str, issue: int) -> None:
 
 
 @app.command("send-invitations")
-def send_invitations(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+def send_invitations(ctx: typer.Context,
+                     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
                      all_: bool = typer.Option(False, "--all", help="Everyone not yet invited."),
                      preview: int = typer.Option(0, "--preview", metavar="N", help="Print N rendered letters."),
                      test_to: Optional[str] = typer.Option(None, "--test-to", metavar="ADDR",
                                                            help="Send one sample to ADDR only.")) -> None:
     """Queue invitation letters for ticked invitees (or --all not yet invited)."""
-    _not_built("send-invitations", 5)
+    _run(ctx, "send-invitations", "send_invitations", dry_run or bool(preview), all_=all_,
+         preview=preview, test_to=test_to)
 
 
 @app.command("send-outbox")
-def send_outbox(dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; send nothing."),
+def send_outbox(ctx: typer.Context,
+                dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; send nothing."),
                 limit: Optional[int] = typer.Option(None, "--limit", metavar="N", min=1,
-                                                    help="Send at most N messages.")) -> None:
+                                                    help="Send at most N messages."),
+                resend: Optional[str] = typer.Option(
+                    None, "--resend", metavar="KEY",
+                    help="Send a 'Lỗi'/'Không rõ'/'Đã huỷ' message again (its Duyệt box ticked).")) -> None:
     """Send every due message exactly once, paced under Gmail's limits."""
-    _not_built("send-outbox", 5)
+    _run(ctx, "send-outbox", "send_outbox", dry_run, limit=limit, resend=resend)
 
 
 @app.command("chase-submissions")

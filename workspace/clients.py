@@ -37,6 +37,12 @@ SCOPES = {
     "gmail": ["https://www.googleapis.com/auth/gmail.send"],
 }
 ALL_SCOPES = sorted({s for scopes in SCOPES.values() for s in scopes})
+# Only with `mail.lookup_sent: true`: find a message whose send had no clear answer.
+LOOKUP_SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
+
+
+def scopes_for(config: Config) -> list[str]:
+    return ALL_SCOPES + [LOOKUP_SCOPE] if config.mail.lookup_sent else ALL_SCOPES
 
 
 def check_key_file(path: Path) -> None:
@@ -57,7 +63,7 @@ def load_credentials(config: Config, token_url: str | None = None) -> Any:
         check_key_file(path)
         try:
             info = json.loads(path.read_text(encoding="utf-8"))
-            creds = service_account.Credentials.from_service_account_info(info, scopes=ALL_SCOPES)
+            creds = service_account.Credentials.from_service_account_info(info, scopes=scopes_for(config))
         except (ValueError, KeyError) as exc:
             raise CredentialsError(f"{path} is not a service-account key file ({exc}): download a "
                                    f"new JSON key from the Google Cloud console") from None
@@ -68,7 +74,7 @@ def load_credentials(config: Config, token_url: str | None = None) -> Any:
         info = json.loads(path.read_text(encoding="utf-8"))
         if token_url:
             info["token_uri"] = token_url
-        return user_credentials.Credentials.from_authorized_user_info(info, scopes=ALL_SCOPES)
+        return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes_for(config))
     except (ValueError, KeyError) as exc:
         raise CredentialsError(f"{path} is not an OAuth token file ({exc}): run the sign-in "
                                f"step in credentials/README.md again") from None

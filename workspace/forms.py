@@ -44,6 +44,19 @@ class FormsAdapter:
                 f"(google.forms.*.fields)")
         return {by_title[_nfc(title)]: field for field, title in fields.items()}
 
+    def prefill_url(self, form_id: str, question_title: str) -> str:
+        """The form's public link pre-filling one question, to be completed with the
+        (URL-encoded) answer: `…/viewform?usp=pp_url&entry.<n>=`. A pre-filled
+        link's entry number is the question id (hexadecimal) read as a number."""
+        form = self.ws.execute(self.forms.get(formId=form_id), what="forms.get")
+        for item in form.get("items", []):
+            question = item.get("questionItem", {}).get("question")
+            if question and _nfc(item.get("title", "")) == _nfc(question_title):
+                entry = int(question["questionId"], 16)
+                return f"{form['responderUri']}?usp=pp_url&entry.{entry}="
+        raise HoithaoError(f"form {form_id} has no question titled {question_title!r}: fix the "
+                           f"question title in the form or google.forms.*.fields in config.yaml")
+
     def responses(self, form_id: str, fields: Mapping[str, str]) -> list[Response]:
         """Every response, oldest first, answers keyed by canonical field."""
         ids = self.question_ids(form_id, fields)

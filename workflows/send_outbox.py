@@ -1,0 +1,217 @@
+"""send-outbox: the only code that sends mail. Every due message exactly once.
+
+start:  take the sender's lock; SENDING rows of a run that died -> UNKNOWN;
+        UNKNOWN resolved by looking the Message-ID up in the mailbox (where the
+        config allows) or left for a person; ticked `Duyệt` approves; mirror
+send:   for each due message, oldest first, paced under mail.per_minute and
+        mail.daily_limit: commit SENDING (our Message-ID) -> Gmail once -> SENT
+        / FAILED / UNKNOWN, or back to QUEUED when Gmail refused it for a rate
+        or daily limit (the run then backs off or stops cleanly, exit 0)
+mirror: every MIRROR_EVERY messages and at the end, one write per table
+"""
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from workspace import outbox
+from workspace.errors import ApiError, HoithaoError
+from workspace.gmail import GmailAdapter, LookupNotAllowed, SendRefused, SendUnclear
+from workspace.outbox import Ledger
+
+from .base import Change, JobContext, JobResult
+from .mail import open_ledger
+from .mail_mirror import mirror
+
+DAY_S = 86_400
+MIRROR_EVERY = 25
+MAX_RATE_REFUSALS = 3     # consecutive rate-limit refusals before the run gives up for now
+BACKOFF_CAP_S = 32.0
+
+
+class Pacer:
+    """At most `per_minute` sends in any 60 seconds (a sliding window)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
+        self.sent: collections.deque[float] = collections.deque()
+
+    def wait(self) -> None:
+        now = self.clock()
+        while self.sent and self.sent[0] <= now - 60:
+            self.sent.popleft()
+        if len(self.sent) >= self.per_minute:
+            self.sleep(self.sent[0] + 60 - now)
+            self.sent.popleft()
+
+    def record(self) -> None:
+        self.sent.append(self.clock())
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    stop: str = ""            # "daily", "rate", or "" (finished or --limit)
+
+
+def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
+                    sleep: Callable[[float], None], clock: Callable[[], float]) -> list[str]:
+    """Settle UNKNOWN messages by their Message-ID: in the mailbox -> SENT, not
+    there -> due again. Without the lookup they wait for a person. Returns notes."""
+    unknown = ledger.in_state(outbox.UNKNOWN)
+    if not unknown:
+        return []
+    advice = (f"{len(unknown)} thư 'Không rõ' (có thể đã gửi): xem thư đã gửi trong Gmail; nếu "
+              f"chưa có, tích Duyệt ở dòng đó trong Hộp thư đi rồi chạy "
+              f"`python run.py send-outbox --resend MÃ_THƯ`.")
+    if not ctx.config.mail.lookup_sent:
+        return [advice]
+    # Gmail may still be finishing a send whose answer was lost: let it settle.
+    newest = max(m.sending_at or 0 for m in unknown)
+    wait = newest + ctx.config.mail.lookup_after_s - clock()
+    if wait > 0:
+        sleep(wait)
+    for m in unknown:
+        try:
+            found = gmail.find_by_message_id(m.message_id)
+        except LookupNotAllowed:
+            return [advice + " (Tài khoản chưa có quyền gmail.readonly để tự tra cứu.)"]
+        if found:
+            ledger.mark_sent(m.key, found)
+        else:
+            ledger.release(m.key, "không thấy trong thư đã gửi: sẽ gửi lại")
+    return []
+
+
+def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
+    """Ticked `Duyệt` releases messages awaiting approval; --resend KEY re-queues
+    one FAILED/UNKNOWN/CANCELLED message whose `Duyệt` a person has ticked."""
+    waiting = ledger.in_state(outbox.AWAITING_APPROVAL)
+    if not waiting and not resend:
+        return []
+    snap = ctx.table("outbox").read()
+    ticked = {r.key for r in snap.records if r["approve"].strip().upper() == "TRUE"}
+    ledger.approve(m.key for m in waiting if m.key in ticked)
+    if not resend:
+        return []
+    message = ledger.get(resend)
+    if message is None:
+        raise HoithaoError(f"--resend: no message {resend!r} in the outbox; copy the key from "
+                           f"the 'Mã thư' column of Hộp thư đi")
+    if message.state not in outbox.RESENDABLE:
+        raise HoithaoError(f"--resend: message {resend} is '{outbox.LABELS[message.state]}'; only "
+                           f"'Lỗi', 'Không rõ' or 'Đã huỷ' messages can be sent again")
+    if resend not in ticked:
+        raise HoithaoError(f"--resend: tick 'Duyệt' on the row of {resend} in Hộp thư đi first "
+                           f"(the second person's confirmation), then run this again")
+    ledger.resend(resend)
+    return [f"{resend}: gửi lại theo yêu cầu."]
+
+
+def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[outbox.Message],
+             pacer: Pacer | None, sleep: Callable[[float], None]) -> Tally:
+    """Send `batch` one by one; SENDING is committed before each hand-over."""
+    tally = Tally()
+    refusals = 0
+    progress = Progress(TextColumn("Gửi thư"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=ctx.console, transient=False)
+    with progress:
+        task = progress.add_task("send", total=len(batch))
+        for n, m in enumerate(batch, start=1):
+            if pacer:
+                pacer.wait()
+            claimed = ledger.claim(m.key)
+            try:
+                gmail_id = gmail.send(claimed.wire_bytes())
+            except SendUnclear as exc:
+                ledger.mark_unknown(m.key, str(exc))
+                tally.unknown += 1
+            except SendRefused as exc:
+                if exc.daily or exc.rate:
+                    ledger.release(m.key, str(exc))
+                    refusals += 1
+                    if exc.daily or refusals >= MAX_RATE_REFUSALS:
+                        tally.stop = "daily" if exc.daily else "rate"
+                        break
+                    sleep(min(exc.retry_after or 2 ** refusals, BACKOFF_CAP_S))
+                elif exc.code in (0, 401, 403):  # the account or the network: no use going on
+                    ledger.release(m.key, str(exc))
+                    mirror(ctx, ledger)
+                    raise ApiError(f"Gmail refused to send ({exc}); check google.sender_mailbox "
+                                   f"and the credentials, then run send-outbox again",
+                                   code=exc.code, reason=exc.reason) from None
+                else:
+                    ledger.mark_failed(m.key, str(exc))
+                    tally.failed += 1
+            else:
+                ledger.mark_sent(m.key, gmail_id)
+                tally.sent += 1
+                refusals = 0
+            if pacer:
+                pacer.record()
+            progress.advance(task)
+            if n % MIRROR_EVERY == 0:
+                mirror(ctx, ledger)
+    return tally
+
+
+def run(ctx: JobContext) -> JobResult:
+    config = ctx.config
+    clock: Callable[[], float] = getattr(ctx, "clock", time.time)
+    sleep: Callable[[float], None] = getattr(ctx, "sleep", time.sleep)
+    limit = getattr(ctx, "limit", None)
+    resend = getattr(ctx, "resend", None)
+    with open_ledger(config, clock) as ledger:
+        if ctx.dry_run:
+            return _plan(ctx, ledger, limit, clock)
+        ledger.lock()
+        result = JobResult()
+        recovered = ledger.recover()
+        gmail = GmailAdapter(ctx.ws)
+        result.notes += resolve_unknown(ctx, ledger, gmail, sleep, clock)
+        result.notes += approvals(ctx, ledger, resend)
+        mirror(ctx, ledger)
+
+        due = ledger.due()
+        room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
+        take = min(len(due), room, limit or len(due))
+        pacer = None if getattr(ctx, "no_pacing", False) else Pacer(config.mail.per_minute, clock, sleep)
+        tally = send_due(ctx, ledger, gmail, due[:take], pacer, sleep)
+        if not tally.stop and take < len(due) and take == room:
+            tally.stop = "daily"
+        note = mirror(ctx, ledger)
+        if note:
+            result.notes.append(note)
+
+        counts = ledger.counts()
+        left = counts.get(outbox.QUEUED, 0)
+        result.figures = {"đã gửi": tally.sent, "lỗi": tally.failed,
+                          "không rõ": counts.get(outbox.UNKNOWN, 0),
+                          "chờ duyệt": counts.get(outbox.AWAITING_APPROVAL, 0), "còn lại": left}
+        if recovered:
+            result.figures["gián đoạn lần trước"] = recovered
+        if tally.stop == "daily" and left:
+            result.notes.append(f"Còn {left} thư sẽ gửi ở lần chạy sau: đã đến giới hạn gửi "
+                                f"trong ngày của hộp thư ({config.mail.daily_limit} thư/24 giờ).")
+        elif tally.stop == "rate" and left:
+            result.notes.append(f"Gmail yêu cầu gửi chậm lại; còn {left} thư sẽ gửi ở lần chạy sau.")
+        return result
+
+
+def _plan(ctx: JobContext, ledger: Ledger, limit: int | None, clock: Callable[[], float]) -> JobResult:
+    """--dry-run: what a run would send now; nothing is written or sent."""
+    due = ledger.due()
+    room = max(0, ctx.config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
+    take = min(len(due), room, limit or len(due))
+    counts = ledger.counts()
+    plan = [Change(m.key, "gửi", outbox.LABELS[m.state]) for m in due[:take]]
+    return JobResult(plan=plan, figures={
+        "sẽ gửi": take, "còn lại sau lần chạy": len(due) - take,
+        "chờ duyệt": counts.get(outbox.AWAITING_APPROVAL, 0),
+        "không rõ": counts.get(outbox.UNKNOWN, 0) + counts.get(outbox.SENDING, 0)})

@@ -1,0 +1,287 @@
+"""The outbox ledger: an SQLite file on the server, the authority on what was sent.
+
+A message's key says what it is (`thu-moi:KM001:1` = kind, recipient key,
+step), so queuing it twice is a no-op. States:
+
+    QUEUED / AWAITING_APPROVAL -> SENDING -> SENT | FAILED | UNKNOWN
+    (any not yet sent) -> CANCELLED
+
+SENDING is committed, with a Message-ID of our own, *before* the message is
+handed to Gmail; a SENDING row found when a run starts belongs to a run that
+died mid-send and becomes UNKNOWN: it is looked up in the mailbox by that
+Message-ID (where the scope allows) or left for a person, never re-sent
+blindly. `Hộp thư đi` and the source rows mirror this file; when the mirror
+fails, this file is still right and the next run mirrors again.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+import fcntl
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .errors import HoithaoError
+
+QUEUED = "QUEUED"
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
+SENDING = "SENDING"
+SENT = "SENT"
+FAILED = "FAILED"
+UNKNOWN = "UNKNOWN"
+CANCELLED = "CANCELLED"
+
+# How each state reads in `Hộp thư đi` (SPEC section 2).
+LABELS = {AWAITING_APPROVAL: "Chờ duyệt", QUEUED: "Chờ gửi", SENDING: "Đang gửi", SENT: "Đã gửi",
+          FAILED: "Lỗi", UNKNOWN: "Không rõ", CANCELLED: "Đã huỷ"}
+# States a person may send again with `send-outbox --resend KEY`.
+RESENDABLE = (FAILED, UNKNOWN, CANCELLED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',      -- the table the recipient comes from (invitees, ...)
+    source_key TEXT NOT NULL DEFAULT '',  -- the recipient's key in that table
+    recipient TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    raw BLOB NOT NULL,                    -- the rendered message, without Message-ID and Date
+    state TEXT NOT NULL,
+    message_id TEXT NOT NULL DEFAULT '',
+    gmail_id TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    queued_at REAL NOT NULL,
+    sending_at REAL,
+    sent_at REAL,
+    version INTEGER NOT NULL DEFAULT 1,   -- bumped on every change
+    mirrored INTEGER NOT NULL DEFAULT 0   -- the version last written to the sheet
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages(state, queued_at, key);
+CREATE INDEX IF NOT EXISTS messages_sent ON messages(sent_at);
+"""
+
+
+class OutboxBusy(HoithaoError):
+    """Another process is sending from this ledger right now."""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A rendered message to queue."""
+    key: str
+    kind: str
+    email: str
+    subject: str
+    raw: bytes
+    recipient: str = ""
+    source: str = ""
+    source_key: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    key: str
+    kind: str
+    source: str
+    source_key: str
+    recipient: str
+    email: str
+    subject: str
+    raw: bytes
+    state: str
+    message_id: str
+    gmail_id: str
+    attempts: int
+    error: str
+    queued_at: float
+    sending_at: float | None
+    sent_at: float | None
+    version: int
+
+    def wire_bytes(self) -> bytes:
+        """The exact bytes handed to Gmail: our Message-ID and a Date, then the message."""
+        head = (f"Message-ID: {self.message_id}\r\n"
+                f"Date: {email.utils.format_datetime(_utc(self.sending_at or time.time()))}\r\n")
+        return head.encode("ascii") + self.raw
+
+
+def message_key(kind: str, recipient_key: str, step: int = 1) -> str:
+    """The key of a message: what it is, never when it was made."""
+    return f"{kind}:{recipient_key}:{step}"
+
+
+class Ledger:
+    """The outbox file. Every change is its own durable transaction."""
+
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
+                 msgid_domain: str = "hoithao.local"):
+        self.path = Path(path)
+        self.clock = clock
+        self.msgid_domain = msgid_domain
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a SENDING row must be on disk before the message leaves.
+        self.db.execute("PRAGMA synchronous=FULL")
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        self._lock_fd: int | None = None
+
+    def close(self) -> None:
+        self.unlock()
+        self.db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- the sender's lock ------------------------------------------------------
+    def lock(self) -> None:
+        """Take the sender's lock (one sending run at a time); released by close()
+        or by the operating system when the process dies, even by SIGKILL."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutboxBusy("another send-outbox run is sending right now; this one stopped "
+                             "without sending (run it again when that one has finished)") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, key: str) -> Message | None:
+        row = self.db.execute("SELECT * FROM messages WHERE key = ?", (key,)).fetchone()
+        return _message(row) if row else None
+
+    def keys(self, kind: str | None = None) -> set[str]:
+        if kind is None:
+            return {r[0] for r in self.db.execute("SELECT key FROM messages")}
+        return {r[0] for r in self.db.execute("SELECT key FROM messages WHERE kind = ?", (kind,))}
+
+    def in_state(self, *states: str) -> list[Message]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(f"SELECT * FROM messages WHERE state IN ({marks}) "
+                               f"ORDER BY queued_at, key", states).fetchall()
+        return [_message(r) for r in rows]
+
+    def due(self) -> list[Message]:
+        """Messages waiting to be sent, oldest first."""
+        return self.in_state(QUEUED)
+
+    def counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state")}
+
+    def sent_since(self, moment: float) -> int:
+        """Messages handed to Gmail since `moment` (the ledger's side of the daily limit);
+        SENDING and UNKNOWN count too: they may have gone."""
+        return self.db.execute("SELECT COUNT(*) FROM messages WHERE (state = ? AND sent_at > ?) OR "
+                               "(state IN (?, ?) AND sending_at > ?)",
+                               (SENT, moment, SENDING, UNKNOWN, moment)).fetchone()[0]
+
+    def unmirrored(self) -> list[Message]:
+        rows = self.db.execute("SELECT * FROM messages WHERE version != mirrored "
+                               "ORDER BY queued_at, key").fetchall()
+        return [_message(r) for r in rows]
+
+    # -- changes ----------------------------------------------------------------
+    def queue(self, messages: Iterable[NewMessage], awaiting_approval: bool = False) -> int:
+        """Add messages not yet in the ledger; return how many were new."""
+        state = AWAITING_APPROVAL if awaiting_approval else QUEUED
+        added = 0
+        with self._tx() as db:
+            for m in messages:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO messages(key, kind, source, source_key, recipient, email,"
+                    " subject, raw, state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.key, m.kind, m.source, m.source_key, m.recipient, m.email, m.subject,
+                     m.raw, state, self.clock()))
+                added += cur.rowcount
+        return added
+
+    def _move(self, key: str, from_states: tuple[str, ...], sets: str, args: tuple) -> bool:
+        marks = ",".join("?" * len(from_states))
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE messages SET {sets}, version = version + 1 "
+                             f"WHERE key = ? AND state IN ({marks})", (*args, key, *from_states))
+            return cur.rowcount == 1
+
+    def claim(self, key: str) -> Message:
+        """QUEUED -> SENDING with a fresh Message-ID, committed before anything is sent."""
+        mid = email.utils.make_msgid(idstring="hoithao", domain=self.msgid_domain)
+        if not self._move(key, (QUEUED,), "state = ?, message_id = ?, sending_at = ?, "
+                          "attempts = attempts + 1", (SENDING, mid, self.clock())):
+            raise ValueError(f"message {key} is not waiting to be sent")
+        return self.get(key)  # type: ignore[return-value]
+
+    def mark_sent(self, key: str, gmail_id: str) -> None:
+        self._move(key, (SENDING, UNKNOWN), "state = ?, gmail_id = ?, sent_at = ?, error = ''",
+                   (SENT, gmail_id, self.clock()))
+
+    def mark_failed(self, key: str, error: str) -> None:
+        self._move(key, (SENDING,), "state = ?, error = ?", (FAILED, error[:500]))
+
+    def mark_unknown(self, key: str, error: str) -> None:
+        self._move(key, (SENDING,), "state = ?, error = ?", (UNKNOWN, error[:500]))
+
+    def release(self, key: str, error: str = "") -> None:
+        """Back to QUEUED: Gmail certainly did not take it (refused, or not in the mailbox)."""
+        self._move(key, (SENDING, UNKNOWN), "state = ?, error = ?", (QUEUED, error[:500]))
+
+    def recover(self) -> int:
+        """SENDING rows left by a run that died -> UNKNOWN (call under the lock)."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE messages SET state = ?, version = version + 1, error = ? "
+                             "WHERE state = ?", (UNKNOWN, "lần gửi bị ngắt giữa chừng", SENDING))
+            return cur.rowcount
+
+    def approve(self, keys: Iterable[str]) -> int:
+        """AWAITING_APPROVAL -> QUEUED for the messages a person ticked."""
+        return sum(self._move(k, (AWAITING_APPROVAL,), "state = ?", (QUEUED,)) for k in keys)
+
+    def resend(self, key: str) -> bool:
+        """A person's explicit decision: send a FAILED/UNKNOWN/CANCELLED message again."""
+        return self._move(key, RESENDABLE, "state = ?, error = '', message_id = '', gmail_id = ''",
+                          (QUEUED,))
+
+    def cancel(self, key: str) -> bool:
+        return self._move(key, (QUEUED, AWAITING_APPROVAL), "state = ?", (CANCELLED,))
+
+    def mark_mirrored(self, versions: dict[str, int]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE messages SET mirrored = ? WHERE key = ?",
+                           [(v, k) for k, v in versions.items()])
+
+
+def _utc(moment: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(moment, dt.timezone.utc)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(**{k: row[k] for k in row.keys() if k != "mirrored"})
