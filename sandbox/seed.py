@@ -209,6 +209,9 @@ def seed(data_dir: Path, config: Config) -> Path:
         google.update({
             "backend": "sandbox", "sandbox_data": ".", "auth": "service_account",
             "service_account_file": "credentials/service-account.json",
+            # A service account has no mailbox of its own: it sends as the
+            # conference mailbox through domain-wide delegation, as in production.
+            "delegate_sender": True,
             "spreadsheet_id": spreadsheet_id, "drive_folder_id": folder, "doc_templates": templates})
         google["forms"]["registration"]["id"] = registration_id
         google["forms"]["paper"]["id"] = paper_id
