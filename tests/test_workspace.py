@@ -119,3 +119,20 @@ def test_env_overrides_config_keys(seeded: Path) -> None:
     config = load(seeded / "config.yaml", environ={"HOITHAO_MAIL__DAILY_LIMIT": "500",
                                                    "HOITHAO_GOOGLE_URL": "http://127.0.0.1:1"})
     assert config.mail.daily_limit == 500
+
+
+def test_delegated_sender_token_holds_only_gmail_scopes(seeded: Path, seeded_server) -> None:
+    import sqlite3
+
+    config = load(seeded / "config.yaml", environ={})
+    assert config.google.delegate_sender
+    with Workspace.open(config, policy=NO_WAIT) as ws:
+        ws.execute(ws.service("gmail", "v1").users().getProfile(userId="me"))
+        ws.spreadsheet(config.google.spreadsheet_id)
+    db = sqlite3.connect(seeded / "sandbox.db")
+    scopes = {principal: set(s.split()) for principal, s in
+              db.execute("SELECT principal, scopes FROM oauth_tokens").fetchall()}
+    sender = scopes[config.google.sender_mailbox]
+    assert sender and all("/auth/gmail." in s for s in sender)
+    own = scopes[json.loads((seeded / "credentials" / "service-account.json").read_text())["client_email"]]
+    assert own and not any("/auth/gmail." in s for s in own)

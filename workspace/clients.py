@@ -45,6 +45,11 @@ def scopes_for(config: Config) -> list[str]:
     return ALL_SCOPES + [LOOKUP_SCOPE] if config.mail.lookup_sent else ALL_SCOPES
 
 
+def gmail_scopes(config: Config) -> list[str]:
+    """What the sending mailbox is granted (domain-wide delegation: only these)."""
+    return SCOPES["gmail"] + ([LOOKUP_SCOPE] if config.mail.lookup_sent else [])
+
+
 def check_key_file(path: Path) -> None:
     """Refuse a missing key or one that others on the machine can read."""
     if not path.exists():
@@ -112,7 +117,12 @@ class Workspace:
         creds = load_credentials(config, token_url)
         sender = creds
         if config.google.delegate_sender and config.google.auth == "service_account":
-            sender = creds.with_subject(config.google.sender_mailbox)
+            # Delegation is granted for the Gmail scopes only: the delegated
+            # token asks for nothing else, and the service account's own token
+            # asks for no Gmail scope.
+            gmail = set(gmail_scopes(config))
+            sender = creds.with_scopes(sorted(gmail)).with_subject(config.google.sender_mailbox)
+            creds = creds.with_scopes([s for s in scopes_for(config) if s not in gmail])
         return cls(creds, base_url, sender, embedded, policy)
 
     @property
