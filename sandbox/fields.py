@@ -19,33 +19,8 @@ def parse(text: str) -> Mask:
         return GoogleError(400, f"Invalid field selection {text}", reason="invalidParameter",
                            location="fields")
 
-    def parse_list() -> Mask:
-        nonlocal pos
-        mask: Mask = {}
-        while True:
-            start = pos
-            while pos < len(text) and text[pos] not in ",()/":
-                pos += 1
-            name = text[start:pos].strip()
-            if not name:
-                raise fail()
-            node: Mask | None = None
-            if pos < len(text) and text[pos] == "/":
-                pos += 1
-                node = parse_path()
-            elif pos < len(text) and text[pos] == "(":
-                pos += 1
-                node = parse_list()
-                if pos >= len(text) or text[pos] != ")":
-                    raise fail()
-                pos += 1
-            merge(mask, name, node)
-            if pos < len(text) and text[pos] == ",":
-                pos += 1
-                continue
-            return mask
-
-    def parse_path() -> Mask:
+    def parse_item() -> tuple[str, Mask | None]:
+        """`name`, `name/sub…` or `name(list)`: the name and what is selected under it."""
         nonlocal pos
         start = pos
         while pos < len(text) and text[pos] not in ",()/":
@@ -56,14 +31,25 @@ def parse(text: str) -> Mask:
         node: Mask | None = None
         if pos < len(text) and text[pos] == "/":
             pos += 1
-            node = parse_path()
+            sub, subnode = parse_item()
+            node = {sub: subnode}
         elif pos < len(text) and text[pos] == "(":
             pos += 1
             node = parse_list()
             if pos >= len(text) or text[pos] != ")":
                 raise fail()
             pos += 1
-        return {name: node}
+        return name, node
+
+    def parse_list() -> Mask:
+        nonlocal pos
+        mask: Mask = {}
+        while True:
+            merge(mask, *parse_item())
+            if pos < len(text) and text[pos] == ",":
+                pos += 1
+                continue
+            return mask
 
     def merge(mask: Mask, name: str, node: Mask | None) -> None:
         if "." in name:  # `sheets.properties` is `sheets/properties`
