@@ -76,12 +76,13 @@ class Options:
     gmail_daily_limit: int | None = None
     gmail_daily_window_s: int | None = None
     gmail_max_recipients: int | None = None
+    clock_offset_s: float | None = None
     seed: int | None = None
 
     def resolve(self, stored: dict[str, Any]) -> dict[str, Any]:
         defaults = {"latency_ms": 0, "fail_rate": 0.0, "fail_after_rate": 0.0,
                     "require_auth": False, "quotas": {}, "gmail_daily_limit": 0,
-                    "gmail_daily_window_s": 86_400, "gmail_max_recipients": 100}
+                    "gmail_daily_window_s": 86_400, "clock_offset_s": 0, "gmail_max_recipients": 100}
         out = {**defaults, **{k: v for k, v in stored.items() if k in defaults}}
         for key in defaults:
             value = getattr(self, key)
@@ -201,9 +202,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise GoogleError(501, f"Method {method_id} is not implemented by the sandbox.",
                                   status="UNIMPLEMENTED", reason="notImplemented")
             with store.transaction(write=kind == "write") as db:
+                # `clock_offset_s` (a setting of the data folder) moves the sandbox's
+                # clock forward: "the next day" without waiting for it.
                 call = Call(db=db, store=store, method_id=method_id, params=params, body=body,
                             principal=principal, settings=settings, media=media,
-                            media_type=media_type)
+                            media_type=media_type,
+                            now=time.time() + float(settings["clock_offset_s"] or 0))
                 result = handler(call)
             if settings["fail_after_rate"] and kind == "write" and rng.random() < settings["fail_after_rate"]:
                 # The work is done and committed, but the answer is lost on the way back.

@@ -283,3 +283,17 @@ def test_to_operator_also_matches_cc(gmail) -> None:
     sent = _send(gmail, _message(to="a@example.edu.vn", Cc="Trưởng đoàn <lead@example.edu.vn>"))
     found = gmail.users().messages().list(userId="me", q="to:lead@example.edu.vn").execute()
     assert [m["id"] for m in found["messages"]] == [sent["id"]]
+
+
+def test_clock_offset_moves_the_daily_window(make_sandbox) -> None:
+    import base64
+    import requests
+
+    server = make_sandbox(gmail_daily_limit=1)
+    raw = base64.urlsafe_b64encode(b"To: a@x.example\r\nSubject: s\r\n\r\nb").decode()
+    send = lambda: requests.post(server.url + "/gmail/v1/users/me/messages/send",  # noqa: E731
+                                 json={"raw": raw}, headers={"Authorization": "Bearer t"}, timeout=5)
+    assert send().status_code == 200
+    assert send().status_code == 429
+    server.store.set_settings(clock_offset_s=86_401)  # a day later on the sandbox's clock
+    assert send().status_code == 200
