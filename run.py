@@ -289,6 +289,12 @@ def run() -> int:
         print("hoithao: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+        from workspace.retry import explain
+
+        known = explain(exc)
+        if known is not None and not debug:
+            print(f"hoithao: {known}", file=sys.stderr)
+            return known.exit_code
         if debug:
             raise
         print(f"hoithao: internal error ({type(exc).__name__}: {exc}); run again with --debug "

@@ -150,3 +150,37 @@ def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
     assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 7
     docs = list((tmp_path / "out" / "docs").glob("*.docx"))
     assert len(docs) == 4
+
+
+def test_wrong_spreadsheet_id_is_one_plain_line(seeded: Path) -> None:
+    env = child_env(HOITHAO_GOOGLE__SPREADSHEET_ID="khong-co-bang-nay")
+    for command in (["sync-registrations"], ["status"]):
+        out = run_cli("--config", str(seeded / "config.yaml"), *command, env=env)
+        assert out.returncode == 1, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "spreadsheet" in lines[0] and "internal error" not in lines[0]
+
+
+def test_missing_tab_points_at_check_not_at_retrying(seeded: Path) -> None:
+    env = child_env(HOITHAO_SHEETS__REGISTRATIONS__TAB="Dang ky")
+    out = run_cli("--config", str(seeded / "config.yaml"), "sync-registrations", env=env)
+    assert out.returncode == 1
+    assert "run `python run.py check`" in out.stderr and "busy" not in out.stderr
+
+
+def test_unreachable_google_is_one_plain_line(seeded: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = child_env(HOITHAO_GOOGLE_URL=f"http://127.0.0.1:{port}")
+    out = run_cli("--config", str(seeded / "config.yaml"), "status", env=env)
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("hoithao: cannot reach Google")
+
+
+def test_config_given_as_a_folder_says_which_file(seeded: Path) -> None:
+    out = run_cli("--config", str(seeded), "status")
+    assert out.returncode == 1
+    assert "is a folder" in out.stderr and "config.yaml" in out.stderr

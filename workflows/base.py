@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import secrets
 import time
@@ -12,14 +11,13 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import gspread
-from googleapiclient.errors import HttpError
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from workspace.clients import Workspace
 from workspace.config import Config
-from workspace.errors import ApiError, HoithaoError
-from workspace.retry import error_reason
+from workspace.errors import HoithaoError
+from workspace.retry import explain
 from workspace.table import KeyedTable
 
 log = logging.getLogger(__name__)
@@ -71,23 +69,6 @@ class JobContext:
 JobFn = Callable[[JobContext], JobResult]
 
 
-def api_error(exc: Exception) -> ApiError:
-    """A refusal from Google (after any retries) as one plain sentence."""
-    if isinstance(exc, HttpError):
-        code, body = exc.resp.status, exc.content
-    else:
-        code, body = exc.response.status_code, exc.response.content
-    try:
-        message = json.loads(body)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = (body or b"").decode("utf-8", "replace")[:200] if isinstance(body, bytes) else str(body)[:200]
-    hint = ("the account has no access: share the file with the tool's account" if code in (401, 403)
-            else "an id in config.yaml is wrong: run `python run.py check`" if code == 404
-            else "Google is busy or over quota: run the job again later (it is safe to re-run)")
-    return ApiError(f"Google answered {code} ({message}); {hint}", code=code,
-                    reason=error_reason(body))
-
-
 def _stamp(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -103,8 +84,10 @@ def run_job(name: str, fn: JobFn, ctx: JobContext) -> JobResult:
         result = fn(ctx)
     except HoithaoError as exc:
         error = exc
-    except (HttpError, gspread.exceptions.APIError) as exc:
-        error = api_error(exc)
+    except Exception as exc:
+        error = explain(exc)
+        if error is None:
+            raise
     log.info("%s finished in %.1f s: %s", name, time.monotonic() - t0, result.figures)
     if not ctx.dry_run:
         row = {"key": run_id, "job": name, "trigger": ctx.trigger, "started": _stamp(started),
@@ -116,7 +99,7 @@ def run_job(name: str, fn: JobFn, ctx: JobContext) -> JobResult:
         except Exception as exc:  # the job's own error matters more than the log's
             if error is None:
                 raise
-            log.warning("could not write the run log: %s", exc)
+            log.info("could not write the run log either: %s", type(exc).__name__)
     if error is not None:
         raise error
     return result

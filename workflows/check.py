@@ -3,7 +3,6 @@ once (config, credentials, spreadsheet tabs and headers, forms, templates)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from workspace.clients import Workspace, check_key_file
@@ -70,7 +69,7 @@ def _spreadsheet(config: Config, ws: Workspace, report: Report) -> None:
     headers = sh.values_batch_get([f"{quote_tab(t.tab)}!1:1" for _, t in present])["valueRanges"]
     for (name, table), vr in zip(present, headers):
         try:
-            KeyedTable(sh, table, name)._parse(vr.get("values", [])[:1] or [[]])
+            KeyedTable(sh, table, name).parse(vr.get("values", [])[:1] or [[]])
             report.ok(f"tab '{table.tab}': all {len(table.columns)} headers present")
         except HoithaoError as exc:
             report.fail(f"sheets.{name}.columns: {exc}")
@@ -118,6 +117,3 @@ def run_check(config: Config) -> Report:
         _forms(config, ws, report)
     return report
 
-
-def template_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "templates"

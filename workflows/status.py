@@ -6,7 +6,7 @@ from typing import Any
 
 from workspace.clients import Workspace
 from workspace.config import Config
-from workspace.table import KeyedTable, quote_tab
+from workspace.table import KeyedTable, read_many
 
 TABLES = ("invitees", "delegations", "registrations", "papers", "outbox", "runs")
 
@@ -21,11 +21,8 @@ def _int(text: str) -> int | None:
 def collect(config: Config, ws: Workspace) -> dict[str, Any]:
     """Counts per status and per delegation, and each job's last run."""
     sh = ws.spreadsheet(config.google.spreadsheet_id)
-    tables = {name: KeyedTable(sh, getattr(config.sheets, name), name) for name in TABLES}
-    ranges = [quote_tab(t.tab) for t in tables.values()]
-    result = sh.values_batch_get(ranges, params={"valueRenderOption": "UNFORMATTED_VALUE"})
-    snaps = {name: tables[name]._parse(vr.get("values", []))
-             for name, vr in zip(TABLES, result["valueRanges"])}
+    tables = [KeyedTable(sh, getattr(config.sheets, name), name) for name in TABLES]
+    snaps = dict(zip(TABLES, read_many(tables)))
 
     def by(name: str, field: str) -> dict[str, int]:
         return dict(Counter(r[field] or "(trống)" for r in snaps[name].records))

@@ -57,6 +57,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "finished": "Kết thúc", "result": "Kết quả", "figures": "Số liệu", "error": "Lỗi"}),
 }
 
+# Columns a tab may lack: the feature that uses one is off until staff add it.
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"}}
+
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
 PAPER_FIELDS = ("author", "email", "unit", "topic", "title", "file", "paper_code")
@@ -293,6 +296,9 @@ def load(path: Path | str, environ: dict[str, str] | None = None) -> Config:
     if not path.exists():
         raise ConfigError([f"config file {path} not found: pass --config PATH, or run "
                            f"`python run.py sandbox seed --data DIR` to make one"])
+    if path.is_dir():
+        hint = f"{path / 'config.yaml'}" if (path / "config.yaml").exists() else "the config file"
+        raise ConfigError([f"{path} is a folder: pass {hint} to --config"])
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text) or {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 import gspread
+import httplib2
 import requests
 from googleapiclient.errors import HttpError
 
@@ -42,6 +43,24 @@ def error_reason(body: Any) -> str | None:
         if isinstance(item, dict) and item.get("reason"):
             return str(item["reason"])
     return None
+
+
+def error_message(body: Any) -> str:
+    """The first line of a Google error body's message (or of the raw body)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    parsed: Any = body
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        text = str(parsed["error"].get("message") or "")
+    else:
+        text = str(body or "")
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def is_transient(status: int, body: Any) -> bool:
@@ -86,12 +105,55 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+def explain(exc: BaseException) -> "ApiError | None":
+    """A failure talking to Google (after any retries) as one plain sentence that
+    says what to do, or None if `exc` is not such a failure."""
+    from google.auth.exceptions import RefreshError, TransportError
+
+    from .errors import ApiError
+
+    if isinstance(exc, gspread.exceptions.SpreadsheetNotFound):
+        return ApiError("the spreadsheet in google.spreadsheet_id was not found: check the id (from "
+                        "its URL) and share it with the tool's account; `python run.py check` says more",
+                        code=404)
+    if isinstance(exc, (HttpError, gspread.exceptions.APIError)):
+        if isinstance(exc, HttpError):
+            code, body = exc.resp.status, exc.content
+        else:
+            code, body = exc.response.status_code, exc.response.content
+        message = error_message(body)
+        if code == 400 and "Unable to parse range" in message:
+            hint = "a tab named in config.yaml (sheets.*.tab) is missing: run `python run.py check`"
+        elif code in (401, 403) and error_reason(body) not in RATE_REASONS:
+            hint = "the account has no access: share the file with the tool's account"
+        elif code == 404:
+            hint = "an id in config.yaml is wrong: run `python run.py check`"
+        elif is_transient(code, body):
+            hint = "Google is busy or over quota: run the job again later (it is safe to re-run)"
+        else:
+            hint = "nothing more was written; run `python run.py check`, then the job again"
+        return ApiError(f"Google answered {code} ({message}); {hint}", code=code,
+                        reason=error_reason(body))
+    if isinstance(exc, RefreshError):
+        return ApiError(f"signing in to Google failed ({str(exc).splitlines()[0][:200]}): check the "
+                        f"key or token file and its delegation; see credentials/README.md")
+    if isinstance(exc, (TransportError, requests.ConnectionError, requests.Timeout, ConnectionError,
+                        TimeoutError, httplib2.HttpLib2Error)):
+        return ApiError("cannot reach Google (no network, a proxy, or the sandbox is not running): "
+                        "check the connection and run the job again (it is safe to re-run)")
+    return None
+
+
 class RetryingHTTPClient(gspread.HTTPClient):
     """gspread's transport with our bounded policy (its own BackOffHTTPClient
     never gives up)."""
 
     policy: RetryPolicy = DEFAULT_POLICY
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        return self.policy.run(lambda: super(RetryingHTTPClient, self).request(*args, **kwargs),
-                               what="sheets")
+    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> requests.Response:
+        call = lambda: super(RetryingHTTPClient, self).request(method, endpoint, *args, **kwargs)  # noqa: E731
+        if endpoint.endswith(":append"):
+            # Appending again after a lost answer would add the rows twice: the
+            # keyed table re-reads its keys and appends only what is missing.
+            return call()
+        return self.policy.run(call, what="sheets")

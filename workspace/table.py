@@ -2,21 +2,44 @@
 of changes written back in one batch.
 
 Rows are found by their key, never by a remembered row number: staff sort,
-filter, insert and delete rows at any time. Writing re-reads the tab first,
-touches only the cells of the columns the job owns whose value really
-changes, appends new keys at the end, and never deletes. Values are RAW, so a
-`=FORMULA` typed into a form stays text.
+filter, insert and delete rows at any time, also while a job runs. Writing
+re-reads the tab first, touches only the cells of the columns the job owns
+whose value really changes, then reads the tab again to verify that every
+written cell sits beside its key (a sort between the two requests would
+have moved rows under the write) and repairs what moved. New keys are
+appended at the end, never twice (an append whose answer is lost is checked
+by re-reading the keys, not repeated blindly); nothing is ever deleted.
+Values are RAW, so a `=FORMULA` typed into a form stays text.
 """
 from __future__ import annotations
 
+import logging
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import gspread
+import requests
 
+from .config import OPTIONAL_COLUMNS
 from .config import Table as TableConfig
-from .errors import SheetSchemaError
+from .errors import ApiError, SheetSchemaError
+from .retry import DEFAULT_POLICY, RetryPolicy, is_transient
+
+log = logging.getLogger(__name__)
+
+# What staff type into a tick-box column instead of ticking it, all meaning yes.
+_TICKED = {"true", "x", "có", "co", "yes", "y", "1", "✓", "✔", "☑"}
+_REPAIR_ROUNDS = 3
+# Passed as a copy each time: gspread adds its own keys (`ranges`) to the dict it is given.
+_READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
+
+
+def ticked(value: Any) -> bool:
+    """A staff tick box is ticked (TRUE), or holds what people type instead (x, có, 1, ✓)."""
+    if isinstance(value, bool):
+        return value
+    return " ".join(unicodedata.normalize("NFC", str(value or "")).split()).casefold() in _TICKED
 
 
 def col_letter(index: int) -> str:
@@ -79,26 +102,32 @@ class KeyedTable:
         self.config = config
         self.name = name or config.tab
         self.tab = unicodedata.normalize("NFC", config.tab)
+        self.optional = OPTIONAL_COLUMNS.get(self.name, set())
+
+    @property
+    def policy(self) -> RetryPolicy:
+        # gspread 6 keeps the HTTP client (ours, carrying the policy) as `.client`.
+        return getattr(getattr(self.spreadsheet, "client", None), "policy", DEFAULT_POLICY)
 
     # -- reading -----------------------------------------------------------
     def read(self) -> Snapshot:
         """The whole tab in one request, as records keyed by the key column."""
-        result = self.spreadsheet.values_get(
-            quote_tab(self.tab), params={"valueRenderOption": "UNFORMATTED_VALUE",
-                                         "dateTimeRenderOption": "FORMATTED_STRING"})
-        return self._parse(result.get("values", []))
+        result = self.spreadsheet.values_get(quote_tab(self.tab), params=dict(_READ_PARAMS))
+        return self.parse(result.get("values", []))
 
-    def _parse(self, rows: list[list[Any]]) -> Snapshot:
+    def parse(self, rows: list[list[Any]]) -> Snapshot:
+        """Records from the tab's values (header row first); a missing required
+        header is a SheetSchemaError that says how to fix it."""
         header = [cell_text(h).strip() for h in (rows[0] if rows else [])]
         positions = {label: i for i, label in reversed(list(enumerate(header))) if label}
-        missing = [label for label in self.config.columns.values() if label not in positions]
+        missing = [label for f, label in self.config.columns.items()
+                   if label not in positions and f not in self.optional]
         if missing:
             raise SheetSchemaError(
                 f"tab '{self.tab}' has no column {', '.join(repr(m) for m in missing)}: add the "
                 f"header(s) in row 1, or map the field to the right label in config.yaml "
                 f"(sheets.{self.name}.columns)")
-        columns = {f: positions[label] for f, label in self.config.columns.items()}
-        key_col = columns["key"]
+        columns = {f: positions[label] for f, label in self.config.columns.items() if label in positions}
         snap = Snapshot(header=header, columns=columns, records=[])
         for n, raw in enumerate(rows[1:], start=2):
             cells = [cell_text(c) for c in raw]
@@ -116,12 +145,15 @@ class KeyedTable:
             snap.by_key[key] = record
         return snap
 
+    _parse = parse  # transitional: callers move to read_many()/parse()
+
     # -- writing -----------------------------------------------------------
     def write(self, updates: Mapping[str, Mapping[str, Any]], inserts: Iterable[Mapping[str, Any]] = (),
               owned: Iterable[str] = ()) -> WriteResult:
         """Apply `updates` (key -> {field: value}) to the owned columns of existing
-        rows and append `inserts` (full records with a `key`), in at most one
-        read and two write requests. Only cells whose text changes are written."""
+        rows and append `inserts` (full records with a `key`). Requests: one read,
+        then per change one write and one verifying read (repeated only if staff
+        moved rows meanwhile), and one append. Only cells whose text changes are written."""
         owned = set(owned)
         stray = {f for change in updates.values() for f in change} - owned
         if stray:
@@ -131,59 +163,97 @@ class KeyedTable:
         if not updates and not inserts:
             return result
         snap = self.read()  # re-read: rows may have moved since the job decided
-        data = []
+        result.missing_keys = [k for k in updates if k not in snap.by_key]
+        # The state wanted for every cell of the columns being written: the new
+        # value where the job changes it, else what the cell held before, so a
+        # write that landed on a moved row is put back on the next round.
+        fields = {f for change in updates.values() for f in change if f in snap.columns}
+        wanted = {(r.key, f): r[f] for r in snap.records for f in fields}
         for key, change in updates.items():
-            record = snap.by_key.get(key)
-            if record is None:
-                result.missing_keys.append(key)
-                continue
-            for f, value in change.items():
-                if cell_text(value) == record[f]:
-                    continue
-                a1 = f"{col_letter(snap.columns[f])}{record.row}"
-                data.append({"range": f"{quote_tab(self.tab)}!{a1}", "values": [[_raw(value)]]})
-        if data:
+            if key in snap.by_key:
+                for f, value in change.items():
+                    if f in snap.columns:
+                        wanted[(key, f)] = _raw(value)
+        for _ in range(_REPAIR_ROUNDS):
+            data = self._diff(snap, wanted)
+            if not data:
+                break
             self.spreadsheet.values_batch_update({"valueInputOption": "RAW", "data": data})
-            result.updated_cells = len(data)
-        new_rows = [r for r in inserts if cell_text(r.get("key")) not in snap.by_key]
-        if new_rows:
-            width = max(snap.columns.values()) + 1
-            body = []
-            for rec in new_rows:
-                row: list[Any] = [""] * width
-                for f, i in snap.columns.items():
-                    if f in rec:
-                        row[i] = _raw(rec[f])
-                body.append(row)
-            # Google finds the table that starts at A1 and appends below its last row.
-            self.spreadsheet.values_append(
-                f"{quote_tab(self.tab)}!A1",
-                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                body={"values": body})
-            result.inserted_rows = len(new_rows)
+            result.updated_cells += len(data)
+            snap = self.read()  # verify: a sort between read and write moves rows under us
+        else:
+            if self._diff(snap, wanted):
+                raise ApiError(f"tab '{self.tab}' kept changing while the job wrote to it; nothing is "
+                               f"lost: run the job again when nobody is sorting the tab")
+        new = [r for r in inserts if cell_text(r.get("key")) not in snap.by_key]
+        result.inserted_rows = self._append(snap.columns, new)
         return result
 
+    def _diff(self, snap: Snapshot, wanted: Mapping[tuple[str, str], Any]) -> list[dict[str, Any]]:
+        data = []
+        for (key, f), value in wanted.items():
+            record = snap.by_key.get(key)
+            if record is None or cell_text(value) == record[f]:
+                continue
+            a1 = f"{col_letter(snap.columns[f])}{record.row}"
+            data.append({"range": f"{quote_tab(self.tab)}!{a1}", "values": [[_raw(value)]]})
+        return data
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Append records without looking for their keys (the run log: every run
-        adds a row). One request for the header, one for the rows."""
+        """Append records without comparing them with the rows already there (the
+        run log: every run adds a row). One request for the header, one for the rows."""
         records = list(records)
         if not records:
             return 0
         header = self.spreadsheet.values_get(f"{quote_tab(self.tab)}!1:1").get("values", [[]])
-        snap = self._parse(header[:1] or [[]])
-        width = max(snap.columns.values()) + 1
-        body = []
+        snap = self.parse(header[:1] or [[]])
+        return self._append(snap.columns, records)
+
+    def _append(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
+        """Append rows once. An append is never repeated blindly: when its answer
+        is lost, the keys are read back and only the rows still missing are sent again."""
+        if not records:
+            return 0
+        width = max(columns.values()) + 1
+        pending = []
         for rec in records:
             row: list[Any] = [""] * width
-            for f, i in snap.columns.items():
-                row[i] = _raw(rec.get(f, ""))
-            body.append(row)
-        self.spreadsheet.values_append(
-            f"{quote_tab(self.tab)}!A1",
-            params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-            body={"values": body})
-        return len(body)
+            for f, i in columns.items():
+                if f in rec:
+                    row[i] = _raw(rec[f])
+            pending.append((cell_text(rec.get("key")), row))
+        policy = self.policy
+        for attempt in range(policy.attempts):
+            try:
+                # Google finds the table that starts at A1 and appends below its last row.
+                self.spreadsheet.values_append(
+                    f"{quote_tab(self.tab)}!A1",
+                    params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                    body={"values": [row for _, row in pending]})
+                return len(records)
+            except gspread.exceptions.APIError as exc:
+                if not is_transient(exc.response.status_code, exc.response.content) \
+                        or attempt == policy.attempts - 1:
+                    raise
+            except (requests.ConnectionError, requests.Timeout):
+                if attempt == policy.attempts - 1:
+                    raise
+            log.info("append to a tab had no clear answer; checking which rows arrived")
+            policy.sleep(policy.delay(attempt))
+            present = self.read().by_key
+            pending = [(key, row) for key, row in pending if key not in present]
+            if not pending:
+                return len(records)
+        raise AssertionError("unreachable")
+
+
+def read_many(tables: Sequence[KeyedTable]) -> list[Snapshot]:
+    """Several tabs of one spreadsheet in a single request."""
+    if not tables:
+        return []
+    sheet = tables[0].spreadsheet
+    result = sheet.values_batch_get([quote_tab(t.tab) for t in tables], params=dict(_READ_PARAMS))
+    return [t.parse(vr.get("values", [])) for t, vr in zip(tables, result["valueRanges"])]
 
 
 def _raw(value: Any) -> Any:
