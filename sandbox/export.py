@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def export(data_dir: Path, out: Path) -> dict[str, int]:
         ws = Workspace(_credentials(data_dir, server.url), server.url)
         sheets_dir, mail_dir, docs_dir = out / "sheets", out / "mail", out / "docs"
         for d in (sheets_dir, mail_dir, docs_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            # An export is a snapshot: what an earlier export left must not mix in.
+            if d.exists():
+                shutil.rmtree(d)
+            d.mkdir(parents=True)
 
         spreadsheet_id = _spreadsheet_id(data_dir, ws)
         if spreadsheet_id:

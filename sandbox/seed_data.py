@@ -67,8 +67,9 @@ _GUESTS = [
     ("Doanh nghiệp", "Giám đốc", "Công ty Cổ phần Công nghệ Giáo dục Sao Việt", "KHAC", "saoviet-edtech.example"),
     ("Doanh nghiệp", "Giám đốc điều hành", "Công ty TNHH Học liệu số Phương Nam", "KHAC", "hoclieuso-pn.example"),
     ("Doanh nghiệp", "Giám đốc kỹ thuật", "Công ty Cổ phần Dữ liệu Giáo dục Mekong", "KHAC", "mekong-data.example"),
-    ("Chuyên gia", "Phó Giáo sư, Tiến sĩ", "Viện Trí tuệ nhân tạo ứng dụng", "KHAC", "vien-ai.example"),
-    ("Chuyên gia", "Tiến sĩ, Chuyên gia khoa học dữ liệu", "Trung tâm Nghiên cứu Giáo dục số", "KHAC", "ttgds.example"),
+    ("Chuyên gia", "Viện trưởng", "Viện Trí tuệ nhân tạo ứng dụng", "KHAC", "vien-ai.example"),
+    ("Chuyên gia", "Trưởng nhóm nghiên cứu khoa học dữ liệu", "Trung tâm Nghiên cứu Giáo dục số",
+     "KHAC", "ttgds.example"),
 ]
 
 MILESTONES = [
@@ -148,10 +149,13 @@ def invitees(people: People) -> list[dict[str, str]]:
             rows.append(("Đoàn các tỉnh", "Giám đốc", name, code, domain))
             rows.append(("Đoàn các tỉnh", "Trưởng phòng Giáo dục phổ thông", name, code, domain))
     for district in DISTRICTS:
-        rows.append(("Quận, huyện", "Phó Chủ tịch", f"Ủy ban nhân dân {district}", "KHAC",
-                     f"ubnd-{ascii_fold(district).lower().replace(' ', '')}.example"))
-        rows.append(("Quận, huyện", "Trưởng phòng", f"Phòng Giáo dục và Đào tạo {district}", "HCM",
-                     f"pgd-{ascii_fold(district).lower().replace(' ', '')}.example"))
+        # Inside a unit's name the kind of district is lower case: "Ủy ban nhân dân quận 3".
+        inner = district[0].lower() + district[1:]
+        slug = ascii_fold(district).lower().replace(" ", "")
+        rows.append(("Quận, huyện", "Phó Chủ tịch", f"Ủy ban nhân dân {inner}", "KHAC",
+                     f"ubnd-{slug}.example"))
+        rows.append(("Quận, huyện", "Trưởng phòng", f"Phòng Giáo dục và Đào tạo {inner}", "HCM",
+                     f"pgd-{slug}.example"))
     out = []
     for i, (group, position, unit, delegation, domain) in enumerate(rows, start=1):
         p = people.person(domain)
@@ -166,7 +170,7 @@ def papers(people: People, topics: list[str], due: str) -> list[dict[str, str]]:
              ("Trường Đại học Sài Gòn", "dhsg.example"),
              ("Đại học Quốc gia Thành phố Hồ Chí Minh", "dhqg-hcm.example"),
              ("Công ty Cổ phần Công nghệ Giáo dục Sao Việt", "saoviet-edtech.example"),
-             ("Phòng Giáo dục và Đào tạo Thành phố Thủ Đức", "pgd-thanhphothuduc.example"),
+             ("Phòng Giáo dục và Đào tạo thành phố Thủ Đức", "pgd-thanhphothuduc.example"),
              ("Trường THPT Nguyễn Thị Minh Khai", "thpt-ntmk.example"),
              ("Viện Trí tuệ nhân tạo ứng dụng", "vien-ai.example")]
     out = []

@@ -184,3 +184,11 @@ def test_config_given_as_a_folder_says_which_file(seeded: Path) -> None:
     out = run_cli("--config", str(seeded), "status")
     assert out.returncode == 1
     assert "is a folder" in out.stderr and "config.yaml" in out.stderr
+
+
+def test_export_twice_into_one_folder_is_a_fresh_snapshot(seeded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out)).returncode == 0
+    assert len(list((out / "docs").glob("*.docx"))) == 4
+    assert len(list((out / "sheets").glob("*.csv"))) == 7
