@@ -64,6 +64,22 @@ def test_normalise_email_malformed_gives_a_vietnamese_problem(bad: str) -> None:
     assert value  # what was typed stays visible for staff
 
 
+def test_normalise_email_accented_local_part_refused_with_a_sentence() -> None:
+    value, problem = normalise_email("Bình.Lê@gmail.com")
+    assert value == "Bình.Lê@gmail.com"
+    assert problem and "chữ có dấu" in problem and "không dấu" in problem
+
+
+def test_normalise_email_accented_domain_becomes_its_ascii_form() -> None:
+    assert normalise_email("Lan@Sở.vn") == ("lan@xn--s-lym.vn", None)
+    address, _ = normalise_email(unicodedata.normalize("NFD", "lan@sở.vn"))
+    assert address == "lan@xn--s-lym.vn" and address.isascii()
+
+
+def test_clean_text_accepts_none_and_non_text() -> None:
+    assert clean_text(None) == "" and clean_text(20) == "20"
+
+
 def test_normalise_email_blank_is_no_problem_here() -> None:
     assert normalise_email("  ") == ("", None)   # a missing answer is reported as missing
 

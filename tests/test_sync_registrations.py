@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
 from pathlib import Path
 from urllib.parse import unquote
 
 from sandbox.api.forms import submit_responses
 from sandbox.seed_data import DELEGATIONS
-from workflows import sync_registrations
+from workflows import mail, sync_registrations
 from workflows.base import JobContext, run_job
 from workspace.clients import Workspace
-from workspace.table import KeyedTable
+from workspace import outbox
+from workspace.outbox import message_key
+from workspace.table import KeyedTable, col_letter, quote_tab
 
 DELEGATION_NAMES = {code: name for code, name, _, _ in DELEGATIONS}
 WRITES = {"sheets.spreadsheets.values.batchUpdate", "sheets.spreadsheets.values.append",
@@ -64,9 +67,10 @@ def test_sync_request_count_does_not_grow_with_responses(seeded_server, seeded_c
     before = seeded_server.store.last_request_seq()
     _sync(seeded_config)
     calls = [r for r in seeded_server.store.requests(before) if r["api"] in ("sheets", "forms")]
-    # forms.get + 1 page, spreadsheet open, 1 batch read, Đăng ký re-read + update + append,
-    # Đoàn re-read + update, run log header + append: at most 11, whatever the number of rows.
-    assert len(calls) <= 11, [r["method_id"] for r in calls]
+    # forms.get + 1 page, spreadsheet open, 1 batch read; Đăng ký re-read + update + verify +
+    # append; Đoàn re-read + update + verify; Hộp thư đi mirror (2 reads + append) for the new
+    # confirmations; run log header + append: at most 16, whatever the number of rows.
+    assert len(calls) <= 16, "\n".join(r["method_id"] for r in calls)
     assert len(_registrations(seeded_config).records) == 529
 
 
@@ -79,11 +83,17 @@ def test_staff_sort_and_notes_between_syncs_keep_rows_with_their_keys(seeded_ser
         ws_tab = sh.worksheet(config.sheets.registrations.tab)
         snap = KeyedTable(sh, config.sheets.registrations, "registrations").read()
         notes_col = snap.columns["notes"] + 1
-        # A member of staff types a note beside a few people, then sorts by name, Z first.
+        # A member of staff types a note beside a few people, ticks one confirmed
+        # person's withdrawal, then sorts the whole table (every column) by name, Z first.
         noted = {r.key: f"Gọi lại lúc {i + 8} giờ" for i, r in enumerate(snap.records[:5])}
         for r in snap.records[:5]:
             ws_tab.update_cell(r.row, notes_col, noted[r.key])
-        ws_tab.sort((snap.columns["full_name"] + 1, "des"), range=f"A2:N{len(snap.records) + 1}")
+        gone = next(r for r in snap.records[5:] if r["status"] == "Đã xác nhận")
+        ws_tab.update_cell(gone.row, snap.columns["withdrawn"] + 1, True)
+        last = col_letter(len(snap.header) - 1)
+        assert last == col_letter(max(snap.columns.values()))
+        ws_tab.sort((snap.columns["full_name"] + 1, "des"), range=f"A2:{last}{len(snap.records) + 1}")
+    _later()
     # Meanwhile someone corrects their answer and a new person registers.
     victim = snap.records[3]
     form_id = config.google.forms.registration.id
@@ -104,12 +114,17 @@ def test_staff_sort_and_notes_between_syncs_keep_rows_with_their_keys(seeded_ser
     assert len(after.records) == 30
     for key, note in noted.items():
         assert after.by_key[key]["notes"] == note
+    assert after.by_key[gone.key]["withdrawn"] == "TRUE" and after.by_key[gone.key]["status"] == ""
+    assert after.by_key[gone.key]["checkin_code"] == "Đã huỷ: " + gone["checkin_code"]
+    assert sum(r["withdrawn"] == "TRUE" for r in after.records) == 1
     assert after.by_key[victim.key]["position"] == "Phó Hiệu trưởng"
     for r in snap.records:
         if r.key != victim.key:
             now = after.by_key[r.key]
-            assert (now["full_name"], now["email"], now["position"]) == (
-                r["full_name"], r["email"], r["position"])
+            assert (now["full_name"], now["email"], now["position"], now["submitted_at"]) == (
+                r["full_name"], r["email"], r["position"], r["submitted_at"])
+            if r.key != gone.key and r["status"] == "Đã xác nhận":
+                assert now["checkin_code"] == r["checkin_code"]
 
 
 def test_logs_carry_no_personal_data(seeded_server, seeded_config, caplog) -> None:
@@ -133,3 +148,182 @@ def test_dry_run_writes_nothing(seeded_server, seeded_config) -> None:
     assert result.figures["dòng mới"] == 29 and len(new_rows) == 29
     writes = [r for r in seeded_server.store.requests(before) if r["method_id"] in WRITES]
     assert writes == []
+    assert result.figures["thư xác nhận xếp hàng"] == result.figures["Đã xác nhận"] > 0
+    assert not seeded_config.resolve(seeded_config.mail.ledger).exists()   # no outbox made
+
+
+# -- confirmations, corrections, re-submissions, the sheet's shape (review of issue #4) ----
+
+def _answers(n: int, delegation: str = "HCM", **over: str) -> dict[str, str]:
+    base = {"full_name": f"Người Thứ {n}", "honorific": "Bà", "position": "Giáo viên",
+            "unit": "Trường THPT Gia Định", "delegation": DELEGATION_NAMES[delegation],
+            "email": f"nguoi{n}@thpt.example", "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
+    base.update(over)
+    return base
+
+
+def _submit(server, config, people, edit=None):
+    form = config.google.forms.registration
+    titled = [{form.fields[k]: v for k, v in p.items() if v != ""} for p in people]
+    return submit_responses(server.store, form.id, titled, edit_response_id=edit)
+
+
+def _later() -> None:
+    """`Thời gian gửi` shows whole seconds: an edit made in the same second as
+    the submission it edits would look unedited. People take longer than that."""
+    time.sleep(1.05)
+
+
+def _confirmation_keys(config) -> set[str]:
+    with mail.open_ledger(config) as ledger:
+        return ledger.keys(mail.CONFIRMATION)
+
+
+def _set_cell(config, tab_name: str, key: str, field: str, value) -> None:
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        table = getattr(config.sheets, tab_name)
+        snap = KeyedTable(sh, table, tab_name).read()
+        cell = f"{quote_tab(table.tab)}!{col_letter(snap.columns[field])}{snap.by_key[key].row}"
+        sh.values_update(cell, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[value]]})
+
+
+def test_edit_of_a_first_response_queues_no_second_confirmation(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    r1, r2 = _submit(seeded_server, config, [_answers(1), _answers(2, email="nguoi1@thpt.example")])
+    _sync(config)
+    before = _confirmation_keys(config)
+    assert message_key(mail.CONFIRMATION, r1) in before
+    _later()
+    _submit(seeded_server, config, [_answers(1, position="Tổ trưởng chuyên môn")], edit=r1)
+    result = _sync(config)
+    snap = _registrations(config)
+    assert (snap.by_key[r1]["status"], snap.by_key[r1]["position"]) == ("Đã xác nhận", "Tổ trưởng chuyên môn")
+    assert snap.by_key[r2]["status"] == "Trùng lặp" and not snap.by_key[r2]["checkin_code"]
+    assert _confirmation_keys(config) == before          # still one letter for this person
+    assert message_key(mail.CONFIRMATION, r2) not in before
+    assert result.figures["xác nhận mới"] == 0
+
+
+def test_bad_resubmission_keeps_the_place_and_emails_nobody_new(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _sync(config)
+    seeded = sum(r["delegation"] == "BPC" for r in _registrations(config).records)
+    _set_cell(config, "delegations", "BPC", "quota", seeded + 2)
+    a, b, c = _submit(seeded_server, config, [_answers(i, "BPC") for i in (1, 2, 3)])
+    _sync(config)
+    code = _registrations(config).by_key[a]["checkin_code"]
+    letters = _confirmation_keys(config)
+    assert message_key(mail.CONFIRMATION, c) not in letters
+
+    typo, = _submit(seeded_server, config, [_answers(1, "BPC", phone="09")])
+    _sync(config)
+    snap = _registrations(config)
+    assert (snap.by_key[a]["status"], snap.by_key[a]["checkin_code"]) == ("Đã xác nhận", code)
+    assert snap.by_key[typo]["status"] == "Không hợp lệ" and a in snap.by_key[typo]["problem"]
+    assert snap.by_key[c]["status"] == "Danh sách chờ"
+    assert _confirmation_keys(config) == letters
+
+    fixed, = _submit(seeded_server, config, [_answers(1, "BPC", phone="0913 999 001")])
+    _sync(config)
+    snap = _registrations(config)
+    assert (snap.by_key[fixed]["status"], snap.by_key[fixed]["checkin_code"]) == ("Đã xác nhận", code)
+    assert snap.by_key[a]["status"] == snap.by_key[typo]["status"] == "Trùng lặp"
+    assert snap.by_key[c]["status"] == "Danh sách chờ" and not snap.by_key[c]["checkin_code"]
+    assert _confirmation_keys(config) == letters
+
+
+def test_staff_correction_kept_until_the_person_edits(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    key, = _submit(seeded_server, config, [_answers(1, email="nguoi1@thpt.exmaple")])
+    _sync(config)
+    _set_cell(config, "registrations", key, "email", "nguoi1@thpt.example")   # staff fix a typo
+    _set_cell(config, "registrations", key, "full_name", "Nguyễn Thị Thứ Nhất")
+    _sync(config)
+    row = _registrations(config).by_key[key]
+    assert (row["email"], row["full_name"]) == ("nguoi1@thpt.example", "Nguyễn Thị Thứ Nhất")
+    before = seeded_server.store.last_request_seq()
+    _sync(config)
+    assert len([r for r in seeded_server.store.requests(before) if r["method_id"] in WRITES]) == 1
+    _later()
+    _submit(seeded_server, config, [_answers(1, email="moi@thpt.example")], edit=key)
+    _sync(config)
+    row = _registrations(config).by_key[key]
+    assert (row["email"], row["full_name"]) == ("moi@thpt.example", "Người Thứ 1")
+
+
+def test_sync_works_on_a_sheet_without_the_withdrawal_column(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        tab = sh.worksheet(config.sheets.registrations.tab)
+        column = tab.row_values(1).index(config.sheets.registrations.columns["withdrawn"])
+        sh.batch_update({"requests": [{"deleteDimension": {"range": {
+            "sheetId": tab.id, "dimension": "COLUMNS", "startIndex": column, "endIndex": column + 1}}}]})
+        assert "Rút đăng ký" not in tab.row_values(1)
+    result = _sync(config)
+    snap = _registrations(config)
+    assert "withdrawn" not in snap.columns and len(snap.records) == 29
+    assert result.figures["Đã xác nhận"] > 0
+    assert any("Rút đăng ký" in n for n in result.notes)
+    before = seeded_server.store.last_request_seq()
+    second = _sync(config)
+    writes = [r for r in seeded_server.store.requests(before) if r["method_id"] in WRITES]
+    assert second.figures["dòng cập nhật"] == 0 and len(writes) == 1
+
+
+def test_sync_reports_rows_with_a_repeated_or_missing_key(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _sync(config)
+    snap = _registrations(config)
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        tab = quote_tab(config.sheets.registrations.tab)
+        width = len(snap.header)
+        # Staff copy a row (its key too) and type a note on a row without a key.
+        line = [""] * width
+        for f, i in snap.columns.items():
+            line[i] = snap.records[0][f]
+        blank = [""] * width
+        blank[snap.columns["notes"]] = "Khách gọi điện đăng ký"
+        sh.values_append(f"{tab}!A1", params={"valueInputOption": "RAW"}, body={"values": [line, blank]})
+    result = _sync(config)
+    assert result.figures["dòng trùng mã bị bỏ qua"] == 1 and result.figures["dòng thiếu mã bị bỏ qua"] == 1
+    assert any(snap.records[0].key in n and "Mã phản hồi" in n for n in result.notes)
+    assert any(f"dòng {len(snap.records) + 3}" in n for n in result.notes)
+    assert all("@" not in n for n in result.notes)
+
+
+def test_sync_empty_submission_is_invalid_with_a_sentence(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    form_id = config.google.forms.registration.id
+    with Workspace.open(config) as ws:
+        forms = ws.service("forms", "v1").forms()
+        items = forms.get(formId=form_id).execute()["items"]
+        # A form whose author left every question optional.
+        forms.batchUpdate(formId=form_id, body={"requests": [{"updateItem": {
+            "item": {"questionItem": {"question": {"required": False}}}, "location": {"index": n},
+            "updateMask": "questionItem.question.required"}} for n in range(len(items))]}).execute()
+    key, = submit_responses(seeded_server.store, form_id, [{}])
+    result = _sync(config)
+    row = _registrations(config).by_key[key]
+    assert row["status"] == "Không hợp lệ" and not row["checkin_code"]
+    assert row["problem"].startswith("Thiếu Họ và tên") and "Nghị định 13/2023" in row["problem"]
+    assert result.figures["Không hợp lệ"] == 1
+
+
+def test_withdrawal_cancels_the_unsent_confirmation_and_voids_the_code(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    key, = _submit(seeded_server, config, [_answers(1)])
+    _sync(config)
+    letter = message_key(mail.CONFIRMATION, key)
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(letter).state in outbox.CANCELLABLE
+    code = _registrations(config).by_key[key]["checkin_code"]
+    _set_cell(config, "registrations", key, "withdrawn", True)
+    result = _sync(config)
+    row = _registrations(config).by_key[key]
+    assert row["status"] == "" and row["checkin_code"] == f"Đã huỷ: {code}"
+    assert result.figures["thư xác nhận huỷ"] == 1
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(letter).state == outbox.CANCELLED

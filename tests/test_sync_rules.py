@@ -4,6 +4,7 @@ real clients and forms filled in as people would."""
 from __future__ import annotations
 
 import math
+import time
 import unicodedata
 from collections import Counter
 from typing import Any
@@ -14,13 +15,13 @@ from sandbox.seed_data import DELEGATIONS
 from tests.conftest import run_cli
 from workflows import sync_registrations
 from workflows.base import JobContext, run_job
-from workflows.registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, WITHDRAWN_NOTE,
-                                     build_lookup, decide)
+from workflows.registrations import (CONFIRMED, DUPLICATE, INVALID, VOID_MARKS, WAITLISTED,
+                                     WITHDRAWN_NOTE, build_lookup, decide)
 from workflows.sync_registrations import confirmations_to_queue
 from workspace.clients import Workspace
 from workspace.config import DEFAULT_TABLES
 from workspace.forms import Response
-from workspace.table import KeyedTable, quote_tab
+from workspace.table import KeyedTable, col_letter, quote_tab
 
 NAMES = {code: name for code, name, _, _ in DELEGATIONS}
 WRITES = {"sheets.spreadsheets.values.batchUpdate", "sheets.spreadsheets.values.append",
@@ -80,14 +81,106 @@ def test_decide_given_confirmation_is_kept_when_an_earlier_person_is_fixed() -> 
 
 
 def test_decide_withdrawn_person_frees_the_place_for_the_first_waiting() -> None:
-    existing = {"R001": {"status": CONFIRMED, "checkin_code": "AAAA1111", "withdrawn": "TRUE"},
+    existing = {"R001": {"status": CONFIRMED, "checkin_code": "AAAA1111"},
                 "R002": {"status": CONFIRMED, "checkin_code": "AAAA2222"},
                 "R003": {"status": WAITLISTED}, "R004": {"status": WAITLISTED}}
-    out = decide([_response(i) for i in range(1, 5)], _lookup(2), existing, "UTC", _codes())
+    out = decide([_response(i) for i in range(1, 5)], _lookup(2), existing, "UTC", _codes(),
+                 withdrawn={"R001"})
     assert (out.rows["R001"]["status"], out.rows["R001"]["problem"]) == ("", WITHDRAWN_NOTE)
+    # The code they were sent no longer admits them, but stays visible to staff.
+    assert out.rows["R001"]["checkin_code"] == VOID_MARKS[0] + "AAAA1111"
     assert out.rows["R003"]["status"] == CONFIRMED and out.rows["R004"]["status"] == WAITLISTED
     assert out.counts["BRVT"] == {"registered": 3, "confirmed": 2, "waitlisted": 1}
     assert [c.row_key for c in out.confirmations if c.new] == ["R003"]
+
+
+def test_decide_withdrawn_person_back_waits_first_then_gets_the_same_code() -> None:
+    responses = [_response(i) for i in range(1, 5)]
+    once = decide(responses, _lookup(2), {}, "UTC", _codes())
+    gone = decide(responses, _lookup(2), once.rows, "UTC", _codes(), withdrawn={"R001"})
+    back = decide(responses, _lookup(2), gone.rows, "UTC", _codes())        # box unticked
+    # R003 was promoted and told so: R001 does not take the place back, but is
+    # first in line, ahead of R004 who never had one.
+    assert [back.rows[f"R00{i}"]["status"] for i in range(1, 5)] == [
+        WAITLISTED, CONFIRMED, CONFIRMED, WAITLISTED]
+    assert back.rows["R001"]["checkin_code"] == VOID_MARKS[0] + once.rows["R001"]["checkin_code"]
+    more = decide(responses, _lookup(3), back.rows, "UTC", _codes())
+    assert more.rows["R001"]["status"] == CONFIRMED and more.rows["R004"]["status"] == WAITLISTED
+    assert more.rows["R001"]["checkin_code"] == once.rows["R001"]["checkin_code"]
+
+
+def test_decide_confirmation_key_is_first_submission_when_the_first_is_edited_last() -> None:
+    # R001 (created first) and R002 are one person (same email); R001 is then edited.
+    first = _response(1)
+    second = _response(2, email="nguoi1@thpt.example")
+    edited = _response(9, created=1, position="Hiệu trưởng", email="nguoi1@thpt.example",
+                       phone="0912000001")
+    edited.response_id = "R001"
+    before = decide([first, second], _lookup(2), {}, "UTC", _codes())
+    after = decide([edited, second], _lookup(2), before.rows, "UTC", _codes())
+    assert [c.key for c in before.confirmations] == [c.key for c in after.confirmations] == ["R001"]
+    assert after.rows["R001"]["status"] == CONFIRMED and after.rows["R002"]["status"] == DUPLICATE
+    assert after.rows["R001"]["checkin_code"] == before.rows["R002"]["checkin_code"]
+    assert not any(c.new for c in after.confirmations)
+
+
+def test_decide_invalid_resubmission_never_displaces_a_confirmed_person() -> None:
+    # The reviewer's scenario, quota 2: R001, R002 confirmed, R003 waiting.
+    run1 = decide([_response(i) for i in (1, 2, 3)], _lookup(2), {}, "UTC", _codes())
+    code = run1.rows["R001"]["checkin_code"]
+    # R001's person submits again with a typo in the phone number.
+    typo = _response(4, full_name="Người Số 1", email="nguoi1@thpt.example", phone="09")
+    run2 = decide([_response(1), _response(2), _response(3), typo], _lookup(2), run1.rows, "UTC", _codes())
+    assert (run2.rows["R001"]["status"], run2.rows["R001"]["checkin_code"]) == (CONFIRMED, code)
+    assert run2.rows["R004"]["status"] == INVALID
+    assert "Số điện thoại không hợp lệ" in run2.rows["R004"]["problem"]
+    assert "vẫn là phản hồi R001" in run2.rows["R004"]["problem"]
+    assert run2.rows["R003"]["status"] == WAITLISTED
+    assert not any(c.new for c in run2.confirmations)
+    # Then a fixed submission: it becomes the registration and carries the code.
+    fixed = _response(5, full_name="Người Số 1", email="nguoi1@thpt.example", phone="0912000001")
+    run3 = decide([_response(1), _response(2), _response(3), typo, fixed], _lookup(2), run2.rows,
+                  "UTC", _codes())
+    assert [run3.rows[f"R00{i}"]["status"] for i in range(1, 6)] == [
+        DUPLICATE, CONFIRMED, WAITLISTED, DUPLICATE, CONFIRMED]
+    assert run3.rows["R005"]["checkin_code"] == code
+    assert run3.rows["R001"]["checkin_code"] == run3.rows["R004"]["checkin_code"] == ""
+    assert [c.key for c in run3.confirmations if c.row_key == "R005"] == ["R001"]
+    assert not any(c.new for c in run3.confirmations)
+
+
+def test_decide_check_in_code_alone_keeps_the_place_when_status_was_rewritten() -> None:
+    # Trạng thái no longer says so (a staff edit, an older version), the code does.
+    existing = {"R003": {"status": "", "checkin_code": "KEEP3333"}}
+    out = decide([_response(i) for i in (1, 2, 3)], _lookup(1), existing, "UTC", _codes())
+    assert (out.rows["R003"]["status"], out.rows["R003"]["checkin_code"]) == (CONFIRMED, "KEEP3333")
+    assert [out.rows[k]["status"] for k in ("R001", "R002")] == [WAITLISTED, WAITLISTED]
+
+
+def test_decide_staff_correction_wins_until_the_person_edits() -> None:
+    first = decide([_response(1, phone="09")], _lookup(2), {}, "UTC", _codes())
+    assert first.rows["R001"]["status"] == INVALID
+    assert "sửa ô Điện thoại trên dòng này" in first.rows["R001"]["problem"]
+    sheet = {"R001": {**first.rows["R001"], "phone": "0912 000 111", "email": "Dung@THPT.example"}}
+    fixed = decide([_response(1, phone="09")], _lookup(2), sheet, "UTC", _codes())
+    row = fixed.rows["R001"]
+    assert (row["phone"], row["email"], row["status"]) == ("+84912000111", "dung@thpt.example", CONFIRMED)
+    again = decide([_response(1, phone="09")], _lookup(2), fixed.rows, "UTC", _codes())
+    assert again.rows == fixed.rows                  # stable: nothing to write next time
+    edited = _response(1, phone="0903 222 333")
+    edited.submitted = edited.submitted.replace("00:00:01", "00:05:00")
+    out = decide([edited], _lookup(2), fixed.rows, "UTC", _codes())
+    assert (out.rows["R001"]["phone"], out.rows["R001"]["email"]) == ("+84903222333", "nguoi1@thpt.example")
+
+
+def test_decide_empty_submission_is_invalid_with_a_sentence() -> None:
+    empty = Response("R001", "2024-10-01T00:00:01Z", "2024-10-01T00:00:01Z", {})
+    out = decide([empty], _lookup(2), {}, "UTC", _codes())
+    row = out.rows["R001"]
+    assert row["status"] == INVALID and row["checkin_code"] == ""
+    assert row["problem"].startswith("Thiếu Họ và tên, Danh xưng, Chức vụ, Đơn vị, Đoàn, Email, "
+                                     "Điện thoại") and "Nghị định 13/2023" in row["problem"]
+    assert out.confirmations == []
 
 
 def test_decide_resubmission_keeps_code_and_person_key() -> None:
@@ -133,7 +226,22 @@ def test_decide_invitee_matched_by_code_or_email_and_delegation_by_code() -> Non
     assert out.rows["R001"]["invitee_code"] == "KM001" and out.rows["R001"]["delegation"] == "BRVT"
     # Same invitee (by email) as R001: the later response is the registration.
     assert out.rows["R002"]["invitee_code"] == "KM001" and out.rows["R002"]["delegation"] == "KHAC"
-    assert out.rows["R001"]["status"] == DUPLICATE and "mã khách mời" in out.rows["R001"]["problem"]
+    # Different email and phone: two people claim KM001 (a forwarded link). Neither
+    # displaces the other; both rows tell staff to check who the invitee is.
+    assert out.rows["R001"]["status"] == out.rows["R002"]["status"] == CONFIRMED
+    for key, other in (("R001", "R002"), ("R002", "R001")):
+        assert "Mã khách mời KM001 cũng được một người khác dùng" in out.rows[key]["problem"]
+        assert other in out.rows[key]["problem"]
+
+
+def test_decide_forwarded_invitation_link_does_not_take_the_invitees_place() -> None:
+    deputy = _response(1, invitee_code="KM001", email="pho.phong@sgddt.example", phone="0912000111")
+    director = _response(2, invitee_code="KM001", email="giamdoc@sgddt.example", phone="0912000222")
+    out = decide([deputy, director], _lookup(5), {}, "UTC", _codes())
+    assert out.rows["R001"]["status"] == out.rows["R002"]["status"] == CONFIRMED
+    codes = {out.rows[k]["checkin_code"] for k in ("R001", "R002")}
+    assert len(codes) == 2 and "" not in codes      # each person their own check-in code
+    assert {c.key for c in out.confirmations} == {"R001", "R002"}   # both are told
 
 
 def test_decide_quota_not_a_number_closes_the_delegation_with_a_note() -> None:
@@ -238,14 +346,17 @@ def test_sync_quota_twenty_then_withdrawal_moves_first_waiting_up(seeded_server,
     gone = confirmed[7]
     with Workspace.open(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
-        cell = f"{quote_tab(config.sheets.registrations.tab)}!O{snap.by_key[gone].row}"
+        column = col_letter(snap.columns["withdrawn"])
+        cell = f"{quote_tab(config.sheets.registrations.tab)}!{column}{snap.by_key[gone].row}"
         sh.values_update(cell, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[True]]})
     result = _sync(config)
     after = _snap(config)
     assert (after.by_key[gone]["status"], after.by_key[gone]["problem"]) == ("", WITHDRAWN_NOTE)
     assert after.by_key[waiting[0]]["status"] == CONFIRMED and after.by_key[waiting[0]]["checkin_code"]
     assert [after.by_key[k]["status"] for k in waiting[1:]] == [WAITLISTED] * 4
-    assert all(after.by_key[k]["checkin_code"] == snap.by_key[k]["checkin_code"] for k in confirmed)
+    assert all(after.by_key[k]["checkin_code"] == snap.by_key[k]["checkin_code"]
+               for k in confirmed if k != gone)
+    assert after.by_key[gone]["checkin_code"] == VOID_MARKS[0] + snap.by_key[gone]["checkin_code"]
     assert result.figures["xác nhận mới"] == 1
     counts = _snap(config, "delegations").by_key["BRVT"]
     assert (counts["registered"], counts["confirmed"], counts["waitlisted"]) == ("24", "20", "4")
@@ -256,6 +367,7 @@ def test_sync_edited_response_updates_its_own_row(seeded_server, seeded_config) 
     key, = _submit(seeded_server, config, [_answers(1)])
     _sync(config)
     code = _snap(config).by_key[key]["checkin_code"]
+    time.sleep(1.05)       # `Thời gian gửi` shows whole seconds; people edit later than that
     _submit(seeded_server, config, [_answers(1, position="Phó Hiệu trưởng", phone="0903 111 222")], edit=key)
     result = _sync(config)
     snap = _snap(config)
@@ -395,15 +507,17 @@ def test_staff_sort_notes_and_ticks_between_syncs_stay_with_their_people(seeded_
             tab.update_cell(r.row, notes_col, noted[r.key])
         tab.update_cell(snap.by_key[gone].row, withdrawn_col, True)
         # Sort every column by name, Z first: every row moves.
-        tab.sort((snap.columns["full_name"] + 1, "des"), range=f"A2:O{len(snap.records) + 1}")
+        last = col_letter(len(snap.header) - 1)      # the whole row, the last column included
+        tab.sort((snap.columns["full_name"] + 1, "des"), range=f"A2:{last}{len(snap.records) + 1}")
     codes = {r.key: r["checkin_code"] for r in snap.records}
     _submit(seeded_server, config, [_answers(300, delegation=NAMES["CTO"])])
     _sync(config)
     after = _snap(config)
     assert all(after.by_key[k]["notes"] == note for k, note in noted.items())
     assert after.by_key[gone]["withdrawn"] == "TRUE" and after.by_key[gone]["status"] == ""
+    assert after.by_key[gone]["checkin_code"] == VOID_MARKS[0] + codes[gone]
     assert [after.by_key[k]["status"] for k in waiting] == [CONFIRMED, WAITLISTED]
-    assert all(after.by_key[k]["checkin_code"] == c for k, c in codes.items() if c)
+    assert all(after.by_key[k]["checkin_code"] == c for k, c in codes.items() if c and k != gone)
     for r in snap.records:
         assert after.by_key[r.key]["full_name"] == r["full_name"]
         assert after.by_key[r.key]["email"] == r["email"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -32,11 +33,14 @@ OLD_MOBILE_PREFIXES = {
 _PHONE_CHARS = re.compile(r"^[0-9\s()+\-./]+$")
 
 
-def clean_text(value: str) -> str:
-    """NFC text on one line: control, zero-width and bidi characters removed,
-    runs of whitespace (CR/LF and tabs included) collapsed to one space."""
-    if not value:
+def clean_text(value: Any) -> str:
+    """Returns a `str`: NFC text on one line, control, zero-width and bidi
+    characters removed, runs of whitespace (CR/LF and tabs included) collapsed
+    to one space, trimmed. None is ""; any other value is read as `str(value)`."""
+    if value is None or value == "":
         return ""
+    if not isinstance(value, str):
+        value = str(value)
     if value.isprintable():
         # Fast path: no control, format, line-break or non-ASCII space character.
         return " ".join(unicodedata.normalize("NFC", value).split())
@@ -63,17 +67,29 @@ def cut(value: str, limit: int = MAX_CELL_CHARS) -> tuple[str, bool]:
 
 
 def normalise_email(value: str) -> tuple[str, str | None]:
-    """A trimmed, lower-cased address checked by email-validator (syntax only,
-    no DNS); the text as typed and a problem when it is not an address."""
+    """Returns `(address, problem)`.
+
+    Valid: `(ascii_address, None)`, the address trimmed, lower-cased and in its
+    ASCII form (an accented domain in punycode, `a@sở.vn` -> `a@xn--s-lym.vn`),
+    the form every mail header and the ledger can carry. Invalid: `(text as
+    typed, cleaned, Vietnamese problem sentence)`, so staff still see what was
+    typed. Blank: `("", None)` (a missing answer is reported as missing).
+    Checked by email-validator (syntax only, no DNS); accented letters before
+    the @ are refused: few mail servers accept them (SMTPUTF8)."""
     text = clean_text(value)   # a space inside is an error to show, not to guess away
     if not text:
         return "", None
     try:
-        checked = validate_email(text, check_deliverability=False)
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
+        local = text.rpartition("@")[0]
+        if local and not local.isascii():
+            return text, ("Email có chữ có dấu hoặc ký tự đặc biệt trước dấu @, nhiều hệ thống thư "
+                          "không nhận được: liên hệ người đăng ký để lấy địa chỉ viết không dấu "
+                          "(ví dụ: binh.le@donvi.edu.vn)")
         return text, ("Email không đúng định dạng (ví dụ đúng: ten@donvi.edu.vn): "
                       "liên hệ người đăng ký để lấy địa chỉ đúng")
-    return checked.normalized.lower(), None
+    return checked.ascii_email.lower(), None
 
 
 def normalise_phone(value: str) -> tuple[str, str | None]:

@@ -5,23 +5,34 @@ in, the rows and counts the sheet should hold out.
 The rules, in the order they apply:
 - Each response is cleaned (workflows.normalise) and checked; a response
   that cannot be used is `Không hợp lệ` with a Vietnamese `Vấn đề` sentence.
+  A copied field (name, email, …) that staff corrected in the sheet is used
+  instead of the answer until the person edits the response (its submission
+  time then differs from `Thời gian gửi`): corrections are never overwritten.
 - Identity: the invitee code of the pre-filled link (it must exist in
   `Khách mời`), else the email matched against `Khách mời`. Responses sharing
   an email, a phone number or an invitee code are one person; names are never
   compared (`Hoà`/`Hòa`, two people may share a name). The person's latest
-  submission is their registration; the earlier ones are `Trùng lặp`.
+  VALID submission is their registration (the latest one if none is valid);
+  earlier ones are `Trùng lặp`, later invalid ones `Không hợp lệ` naming the
+  kept one, so a re-submission with a typo never costs a place.
   An edited response keeps its id, so it updates its own row.
-- Places: per delegation, people are ordered by the FIRST submission of the
-  person (an edit or a resubmission keeps the place); the first `Chỉ tiêu`
-  are `Đã xác nhận`, the rest `Danh sách chờ`. A confirmation already given
-  is kept ahead of the order (a person fixing an earlier invalid answer does
-  not push out someone already told they are confirmed); it is only lost if
-  staff lower the quota below the confirmed count.
-- Withdrawal: staff tick `Rút đăng ký` on the person's row; the row keeps an
-  empty status with a `Vấn đề` note, the place goes to the first waiting.
+- Places: per delegation, people confirmed now come first (a place given is
+  kept), then people confirmed before (withdrawn and back, or cut by a lower
+  quota), then everyone else; each group by the person's FIRST submission (an
+  edit or a resubmission keeps the place). The first `Chỉ tiêu` are
+  `Đã xác nhận`, the rest `Danh sách chờ`. "Confirmed now" is read from the
+  check-in code on the person's rows, a lasting sign even when `Trạng thái`
+  was rewritten.
+- Withdrawal: staff tick `Rút đăng ký` on any of the person's rows; the
+  registration row keeps an empty status with a `Vấn đề` note, the place goes
+  to the first waiting.
 - Check-in code: 8 characters from an alphabet without look-alikes, made
-  once for a person when first confirmed and then kept (read back from the
-  sheet each run; it moves with the person to their latest row).
+  once for a person when first confirmed and then kept on their registration
+  row. When they leave `Đã xác nhận` (withdrawn, quota cut, no valid answer
+  left) it stays behind the mark `Đã huỷ: ` so the door cannot admit them,
+  and comes back unchanged (the code they were sent) if they are confirmed again.
+- The confirmation for the mail ledger is keyed by the person's FIRST
+  submission (earliest createTime), which edits and re-submissions keep.
 """
 from __future__ import annotations
 
@@ -30,7 +41,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from .normalise import MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone
@@ -46,18 +57,15 @@ TEXT_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "emai
 REQUIRED = ("full_name", "honorific", "position", "unit", "delegation", "email", "phone")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 8
-_TICKED = {"true", "x", "có", "co", "yes", "1", "✓", "✔"}
+# A code of someone no longer confirmed stays in the row behind this mark: it
+# no longer matches what they were sent, yet comes back if they are confirmed again.
+VOID_MARKS = ("Đã huỷ: ", "Đã hủy: ")
 _SAME = {"email": "cùng email", "phone": "cùng số điện thoại", "code": "cùng mã khách mời"}
 
 
 def random_code() -> str:
     """8 unguessable characters (40 bits), easy to read out and type."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def ticked(value: str) -> bool:
-    """A staff tick box (TRUE) or what people type instead of one (x, có)."""
-    return clean_text(value).casefold() in _TICKED
 
 
 def instant(rfc3339: str) -> tuple[int, int]:
@@ -154,9 +162,24 @@ def _label(lookup: Lookup, name: str) -> str:
     return lookup.labels.get(name, name)
 
 
-def check_response(response: "Response", lookup: Lookup, tz: str) -> Entry:
-    """Clean every answer, resolve invitee and delegation, list what is wrong."""
-    answers = response.answers
+def check_response(response: "Response", lookup: Lookup, tz: str,
+                   row: Mapping[str, str] | None = None) -> Entry:
+    """Clean every answer, resolve invitee and delegation, list what is wrong.
+
+    `row` is the response's row as the sheet holds it. While its `submitted_at`
+    is the response's own time (the person has not edited since), a copied
+    field that staff changed in the sheet wins over the answer: it is cleaned
+    and checked in its place, so a correction is kept and can make the row
+    valid. Once the person edits the response, the answers win again."""
+    entry = _check(response, response.answers, lookup, tz)
+    if row is None or row.get("submitted_at", "") != entry.record["submitted_at"]:
+        return entry
+    corrected = {f: [row.get(f, "")] for f in TEXT_FIELDS if f in row
+                 and clean_text(row.get(f, "")) != entry.record[f]}
+    return _check(response, {**response.answers, **corrected}, lookup, tz) if corrected else entry
+
+
+def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Lookup, tz: str) -> Entry:
     rec: dict[str, str] = {"submitted_at": local_time(response.submitted, tz)}
     problems: list[str] = []
     too_long: list[str] = []
@@ -167,14 +190,15 @@ def check_response(response: "Response", lookup: Lookup, tz: str) -> Entry:
             too_long.append(_label(lookup, name))
     identities: dict[str, str] = {}
 
+    fix_here = " rồi sửa ô {} trên dòng này (hoặc nhờ người đăng ký sửa câu trả lời)."
     rec["email"], problem = normalise_email(rec["email"])
     if problem:
-        problems.append(problem + ".")
+        problems.append(problem + fix_here.format(_label(lookup, "email")))
     elif rec["email"]:
         identities["email"] = rec["email"]
     rec["phone"], problem = normalise_phone(rec["phone"])
     if problem:
-        problems.append(problem + ".")
+        problems.append(problem + fix_here.format(_label(lookup, "phone")))
     elif rec["phone"]:
         identities["phone"] = rec["phone"]
 
@@ -199,8 +223,8 @@ def check_response(response: "Response", lookup: Lookup, tz: str) -> Entry:
 
     missing = [_label(lookup, f) for f in REQUIRED if not rec[f]]
     if missing:
-        problems.insert(0, f"Thiếu {', '.join(missing)}: nhờ người đăng ký sửa câu trả lời trong "
-                           f"biểu mẫu.")
+        problems.insert(0, f"Thiếu {', '.join(missing)}: điền vào ô trên dòng này, hoặc nhờ người "
+                           f"đăng ký sửa câu trả lời trong biểu mẫu.")
     if not clean_text(", ".join(answers.get("consent", []))):
         problems.append("Chưa đồng ý cho xử lý dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): chỉ xác nhận "
                         "được khi người đăng ký đánh dấu đồng ý trong biểu mẫu.")
@@ -224,8 +248,11 @@ def check_response(response: "Response", lookup: Lookup, tz: str) -> Entry:
 # -- people and places -----------------------------------------------------------
 
 def group_people(entries: list[Entry]) -> list[list[Entry]]:
-    """Responses that share an email, phone or invitee code (directly or through
-    another response) as one list per person, oldest submission first."""
+    """Responses that share an email or phone (directly or through another
+    response) as one list per person, oldest submission first. An invitee code
+    links a response to its invitee, not two responses to each other: invitation
+    links get forwarded, and a deputy using the director's link is another person
+    (see `shared_code_notes`)."""
     parent = list(range(len(entries)))
 
     def root(i: int) -> int:
@@ -237,6 +264,8 @@ def group_people(entries: list[Entry]) -> list[list[Entry]]:
     owner: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(entries):
         for ident in entry.identities.items():
+            if ident[0] == "code":
+                continue
             j = owner.setdefault(ident, i)
             parent[root(i)] = root(j)
     groups: dict[int, list[Entry]] = {}
@@ -270,6 +299,24 @@ class Outcome:
     notes: list[str]
 
 
+def shared_code_notes(kept_entries: list[Entry]) -> dict[str, str]:
+    """A sentence for each registration whose invitee code another person used too."""
+    by_code: dict[str, list[Entry]] = {}
+    for e in kept_entries:
+        if e.identities.get("code"):
+            by_code.setdefault(e.identities["code"], []).append(e)
+    notes: dict[str, str] = {}
+    for code, users in by_code.items():
+        if len(users) < 2:
+            continue
+        for e in users:
+            others = ", ".join(o.key for o in users if o is not e)
+            notes[e.key] = (f"Mã khách mời {code} cũng được một người khác dùng (phản hồi {others}, "
+                            f"khác email và số điện thoại): có thể đường dẫn mời đã được chuyển tiếp; "
+                            f"Ban Tổ chức kiểm tra ai là khách mời và sửa ô Mã khách mời của người kia.")
+    return notes
+
+
 def _duplicate_note(entry: Entry, kept: Entry) -> str:
     shared = [_SAME[k] for k, v in entry.identities.items() if kept.identities.get(k) == v]
     why = ", ".join(shared) or "cùng một người qua các phản hồi khác"
@@ -277,77 +324,115 @@ def _duplicate_note(entry: Entry, kept: Entry) -> str:
             f"dòng này không cần xử lý.")
 
 
+def _code_of(text: str) -> tuple[str, bool]:
+    """The check-in code a cell holds, and whether it is still valid (not voided)."""
+    text = clean_text(text)
+    for mark in VOID_MARKS:
+        if text.casefold().startswith(mark.casefold()):
+            return text[len(mark):].strip(), False
+    return text, True
+
+
+def _person(group: list[Entry], existing: Mapping[str, Mapping[str, str]]
+            ) -> tuple[Entry, Entry, int, str]:
+    """The registration (latest VALID submission, else the latest), the first
+    submission (its key names the person for the mail ledger), the person's
+    standing (0 confirmed now, 1 confirmed before, 2 never) and their code."""
+    valid = [e for e in group if not e.problems]
+    kept = valid[-1] if valid else group[-1]
+    first = min(group, key=lambda e: (e.created, e.key))
+    standing, code = 2, ""
+    for e in [kept, *reversed(group)]:
+        row = existing.get(e.key, {})
+        held, active = _code_of(row.get("checkin_code", ""))
+        if held and not code:
+            code = held
+        if (held and active) or row.get("status") == CONFIRMED:
+            standing = 0
+        elif held:
+            standing = min(standing, 1)
+    return kept, first, standing, code
+
+
 def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[str, Mapping[str, str]],
-           tz: str, new_code: Callable[[], str] = random_code) -> Outcome:
+           tz: str, new_code: Callable[[], str] = random_code, withdrawn: Collection[str] = ()
+           ) -> Outcome:
     """The job's columns for every response, the counts per delegation, and
     every confirmed person. `existing` is the tab as read (key -> field -> text):
-    it supplies staff ticks in `withdrawn`, earlier confirmations and check-in codes."""
-    entries = [check_response(r, lookup, tz) for r in responses]
-    people = group_people(entries)
+    staff corrections, earlier confirmations and check-in codes; `withdrawn`
+    holds the keys of rows whose `Rút đăng ký` box is ticked."""
+    entries = [check_response(r, lookup, tz, existing.get(r.response_id)) for r in responses]
+    people = [(group, *_person(group, existing)) for group in group_people(entries)]
+    withdrawn = set(withdrawn)
     rows: dict[str, dict[str, str]] = {}
     notes = list(lookup.notes)
-    taken = {v["checkin_code"] for v in existing.values() if v.get("checkin_code")}
+    taken = {_code_of(v.get("checkin_code", ""))[0] for v in existing.values()} - {""}
 
-    # Who may take a place, per delegation.
-    candidates: dict[str, list[tuple[tuple, list[Entry], bool]]] = {}
-    state: dict[str, tuple[str, str]] = {}         # kept key -> (status, problem)
-    for group in people:
-        kept = group[-1]
-        old = [existing.get(e.key, {}) for e in group]
-        was_confirmed = any(o.get("status") == CONFIRMED for o in old)
-        for e in group[:-1]:
-            state[e.key] = (DUPLICATE, _duplicate_note(e, kept))
-        if ticked(existing.get(kept.key, {}).get("withdrawn", "")):
+    # Who may take a place, per delegation: those confirmed now first (a place
+    # given is kept), then those who had one (withdrawn, cut), then by first submission.
+    candidates: dict[str, list[tuple[tuple, Entry]]] = {}
+    state: dict[str, tuple[str, str]] = {}         # response key -> (status, problem)
+    for group, kept, first, standing, _ in people:
+        for e in group:
+            if e is kept:
+                continue
+            if e.problems and e.submitted > kept.submitted:
+                state[e.key] = (INVALID, " ".join(e.problems) + f" Đăng ký của người này vẫn là phản "
+                                f"hồi {kept.key} (gửi trước, hợp lệ) cho đến khi phản hồi này được sửa.")
+            else:
+                state[e.key] = (DUPLICATE, _duplicate_note(e, kept))
+        if any(e.key in withdrawn for e in group):
             state[kept.key] = ("", WITHDRAWN_NOTE)
         elif kept.problems:
             state[kept.key] = (INVALID, " ".join(kept.problems))
         else:
-            first = min(e.created for e in group)
-            order = (not was_confirmed, first, kept.key)
-            candidates.setdefault(kept.delegation or "", []).append((order, group, was_confirmed))
+            order = (standing, first.created, first.key)
+            candidates.setdefault(kept.delegation or "", []).append((order, kept))
 
     # Đã đăng ký: every person of the delegation not withdrawn, valid or not,
     # so staff see how many rows still need a call (registered - confirmed - waiting).
     counts = {code: {"registered": 0, "confirmed": 0, "waitlisted": 0} for code in lookup.delegations}
-    for group in people:
-        kept = group[-1]
+    for _, kept, *_ in people:
         if kept.delegation in counts and state.get(kept.key) != ("", WITHDRAWN_NOTE):
             counts[kept.delegation]["registered"] += 1
 
-    confirmations: list[Confirmation] = []
-    lost = 0
     for code, queue in candidates.items():
         queue.sort(key=lambda item: item[0])
         quota = lookup.delegations[code].quota if code in lookup.delegations else 0
-        for place, (_, group, was_confirmed) in enumerate(queue):
-            kept = group[-1]
+        for place, (_, kept) in enumerate(queue):
             confirmed = quota is None or place < quota
             state[kept.key] = (CONFIRMED if confirmed else WAITLISTED, "")
             counts.setdefault(code, {"registered": 0, "confirmed": 0, "waitlisted": 0})
             counts[code]["confirmed" if confirmed else "waitlisted"] += 1
-            lost += was_confirmed and not confirmed
 
-    for group in people:
-        kept = group[-1]
-        # The code belongs to the person: the latest row's own, else one an earlier row holds.
-        codes = [existing.get(e.key, {}).get("checkin_code", "") for e in reversed(group)]
-        code = next((c for c in codes if c), "")
-        status, problem = state[kept.key]
+    for key, note in shared_code_notes([kept for _, kept, *_ in people]).items():
+        status, problem = state[key]
+        state[key] = (status, f"{problem} {note}".strip())
+
+    confirmations: list[Confirmation] = []
+    lost = 0
+    for group, kept, first, standing, code in people:
+        # The code belongs to the person and sits on their registration row;
+        # anyone not confirmed keeps it only voided, so the door cannot admit them.
+        status, _ = state[kept.key]
         if status == CONFIRMED and not code:
             code = new_code()
             while code in taken:
                 code = new_code()
             taken.add(code)
+        shown = code if status == CONFIRMED or not code else f"{VOID_MARKS[0]}{code}"
         for e in group:
             s, p = state[e.key]
             rows[e.key] = {**e.record, "status": s, "problem": p,
-                           "checkin_code": code if e is kept else ""}
+                           "checkin_code": shown if e is kept else ""}
+        lost += standing == 0 and status == WAITLISTED
         if status == CONFIRMED:
-            was = any(existing.get(e.key, {}).get("status") == CONFIRMED for e in group)
             r = kept.record
-            confirmations.append(Confirmation(group[0].key, kept.key, r["honorific"], r["full_name"],
-                                              r["position"], r["unit"], r["email"], code, new=not was))
+            confirmations.append(Confirmation(first.key, kept.key, r["honorific"], r["full_name"],
+                                              r["position"], r["unit"], r["email"], code,
+                                              new=standing != 0))
     if lost:
         notes.append(f"{lost} người đã được xác nhận trước đây nay chuyển vào Danh sách chờ vì chỉ tiêu "
-                     f"đã giảm: kiểm tra cột Chỉ tiêu ở trang Đoàn và báo cho họ.")
+                     f"đã giảm (Mã check-in của họ đã được đánh dấu huỷ): kiểm tra cột Chỉ tiêu ở "
+                     f"trang Đoàn và báo cho họ.")
     return Outcome(rows, counts, confirmations, notes)

@@ -3,23 +3,28 @@ counts in `Đoàn`, and confirmations for the outbox (SPEC 3.1).
 
 read:   the form's questions and every response (paginated); `Đăng ký`,
         `Khách mời` and `Đoàn` in one batch call
-decide: workflows.registrations (pure): cleaning, identity, duplicates,
-        quotas, waiting list, withdrawals, check-in codes
+decide: workflows.registrations (pure): cleaning, staff corrections,
+        identity, duplicates, quotas, waiting list, withdrawals, check-in codes
 write:  changed cells of the job's own columns + new rows in `Đăng ký`,
-        changed counts in `Đoàn` (each: one re-read, at most two writes)
-queue:  every confirmed person offered to the mail ledger (issue #5)
+        changed counts in `Đoàn` (workspace.table: re-read, write, verify)
+queue:  every confirmed person handed to the mail ledger (workflows.mail),
+        which queues the new ones and cancels unsent letters of people no
+        longer confirmed
+
+`Rút đăng ký` is optional: on a sheet without it (SPEC 2's exact layout)
+withdrawals are off and a note says how to turn them on.
 
 The number of API calls does not depend on the number of responses (beyond
 Forms' pages of 5,000).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from workspace.forms import FormsAdapter
-from workspace.table import Snapshot, cell_text, quote_tab
+from workspace.table import Snapshot, cell_text, read_many, ticked
 
+from . import mail
 from .base import Change, JobContext, JobResult
 from .registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, Outcome, build_lookup,
                             decide)
@@ -84,31 +89,33 @@ def confirmations_to_queue(outcome: Outcome) -> list[dict[str, str]]:
     return [{"key": c.key, "honorific": c.honorific, "full_name": c.full_name,
              "position": c.position, "unit": c.unit, "email": c.email,
              "checkin_code": c.checkin_code}
-            for c in outcome.confirmations if c.email and c.checkin_code]
+            for c in outcome.confirmations]
 
 
-def queue_confirmations(ctx: JobContext, people: list[dict[str, str]]) -> Any:
-    """Hand the people to `workflows.mail.queue_confirmations(ctx, people)` (the
-    mail ledger, issue #5). A seam while that module is built in parallel:
-    returns None (nothing queued) if the module or the function is missing."""
-    try:
-        mail = importlib.import_module("workflows.mail")
-    except ModuleNotFoundError as exc:
-        if exc.name != "workflows.mail":
-            raise
-        return None
-    fn = getattr(mail, "queue_confirmations", None)
-    return None if fn is None else fn(ctx, people)
+def sheet_notes(snaps: Mapping[str, Snapshot], labels: Mapping[str, Mapping[str, str]]
+                ) -> tuple[list[str], int, int]:
+    """Notes (Vietnamese) on rows the reads skipped: a key used twice (the later
+    row is ignored) or data in a row without a key; and the two totals."""
+    notes: list[str] = []
+    duplicates = blanks = 0
+    for name, snap in snaps.items():
+        tab, key = labels[name]["tab"], labels[name]["key"]
+        if snap.duplicate_keys:
+            duplicates += len(snap.duplicate_keys)
+            shown = ", ".join(snap.duplicate_keys[:5]) + (", …" if len(snap.duplicate_keys) > 5 else "")
+            notes.append(f"Trang {tab}: {len(snap.duplicate_keys)} dòng có {key} đã dùng ở một dòng "
+                         f"khác ({shown}) nên bị bỏ qua: xoá dòng thừa hoặc sửa lại mã.")
+        if snap.blank_keys:
+            blanks += len(snap.blank_keys)
+            rows = ", ".join(map(str, snap.blank_keys[:10])) + (", …" if len(snap.blank_keys) > 10 else "")
+            notes.append(f"Trang {tab}: {len(snap.blank_keys)} dòng có dữ liệu nhưng trống ô {key} "
+                         f"(dòng {rows}) nên bị bỏ qua: điền mã hoặc xoá dòng.")
+    return notes, duplicates, blanks
 
 
 def _read(ctx: JobContext) -> dict[str, Snapshot]:
     """The three tabs in one request."""
-    tables = {name: ctx.table(name) for name in TABLES}
-    reply = ctx.spreadsheet.values_batch_get(
-        [quote_tab(t.tab) for t in tables.values()],
-        params={"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"})
-    return {name: tables[name]._parse(vr.get("values", []))
-            for name, vr in zip(TABLES, reply.get("valueRanges", []))}
+    return dict(zip(TABLES, read_many([ctx.table(name) for name in TABLES])))
 
 
 def _records(snap: Snapshot) -> Iterable[dict[str, str]]:
@@ -121,11 +128,13 @@ def run(ctx: JobContext) -> JobResult:
     responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
     snaps = _read(ctx)
     reg_labels = config.sheets.registrations.columns
+    registrations = snaps["registrations"]
     lookup = build_lookup(_records(snaps["invitees"]), _records(snaps["delegations"]), reg_labels)
-    existing = {r.key: r.values for r in snaps["registrations"].records}
-    outcome = decide(responses, lookup, existing, config.timezone)
+    existing = {r.key: r.values for r in registrations.records}
+    withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
+    outcome = decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn)
 
-    updates, inserts, plan = plan_rows(outcome.rows, snaps["registrations"], reg_labels)
+    updates, inserts, plan = plan_rows(outcome.rows, registrations, reg_labels)
     count_updates, count_plan = plan_counts(outcome.counts, snaps["delegations"],
                                             config.sheets.delegations.columns)
     people = confirmations_to_queue(outcome)
@@ -133,14 +142,25 @@ def run(ctx: JobContext) -> JobResult:
     plan += count_plan
     plan += [Change(c.row_key, "xếp hàng thư xác nhận", "") for c in new_people]
 
+    labels = {name: {"tab": getattr(config.sheets, name).tab,
+                     "key": getattr(config.sheets, name).columns["key"]} for name in TABLES}
+    skipped_notes, duplicate_keys, blank_keys = sheet_notes(snaps, labels)
+    notes = list(outcome.notes) + skipped_notes
+    if "withdrawn" not in registrations.columns:
+        notes.append(f"Trang {config.sheets.registrations.tab} chưa có cột "
+                     f"«{reg_labels['withdrawn']}»: muốn cho người đăng ký rút, thêm cột có tiêu đề "
+                     f"này ở dòng 1 rồi đánh dấu ở dòng của người rút.")
     statuses = [row["status"] for row in outcome.rows.values()]
-    result = JobResult(plan=plan, notes=list(outcome.notes), figures={
+    result = JobResult(plan=plan, notes=notes, figures={
         "phản hồi": len(responses), "dòng mới": len(inserts), "dòng cập nhật": len(updates),
         CONFIRMED: statuses.count(CONFIRMED), WAITLISTED: statuses.count(WAITLISTED),
         DUPLICATE: statuses.count(DUPLICATE), INVALID: statuses.count(INVALID),
         "đã rút": statuses.count(""), "xác nhận mới": len(new_people),
-        "đoàn cập nhật số liệu": len(count_updates)})
+        "đoàn cập nhật số liệu": len(count_updates),
+        "dòng trùng mã bị bỏ qua": duplicate_keys, "dòng thiếu mã bị bỏ qua": blank_keys})
     if ctx.dry_run:
+        # What the outbox would do (the mail module writes nothing in a dry run).
+        _add_mail(result, mail.sync_confirmations(ctx, people))
         return result
     if updates or inserts:
         written = ctx.table("registrations").write(updates, inserts, owned=OWNED)
@@ -149,12 +169,13 @@ def run(ctx: JobContext) -> JobResult:
                                 f"đồng bộ; lần chạy sau sẽ thêm lại.")
     if count_updates:
         ctx.table("delegations").write(count_updates, owned=COUNTS)
-    if people:
-        queued = queue_confirmations(ctx, people)
-        if queued is not None and isinstance(getattr(queued, "queued", None), int):
-            result.figures["thư xác nhận xếp hàng"] = queued.queued
-        if queued is None:
-            result.notes.append(f"Chưa có hộp thư đi (issue #5): thư xác nhận của {len(people)} người "
-                                f"đã xác nhận chưa được xếp hàng; lần chạy đầu tiên khi có hộp thư "
-                                f"đi sẽ xếp hàng cho họ.")
+    # Every run hands over every confirmed person: the ledger queues the new ones
+    # (a crash between the sheet write and here is healed next run) and cancels
+    # unsent letters of people no longer confirmed.
+    _add_mail(result, mail.sync_confirmations(ctx, people))
     return result
+
+
+def _add_mail(result: JobResult, handed: "mail.QueueResult") -> None:
+    result.figures.update(handed.figures())
+    result.notes.extend(handed.notes())
