@@ -251,9 +251,12 @@ def send_outbox(ctx: typer.Context,
                                                     help="Send at most N messages."),
                 resend: Optional[str] = typer.Option(
                     None, "--resend", metavar="KEY",
-                    help="Send a 'Lỗi'/'Không rõ'/'Đã huỷ' message again (its Duyệt box ticked).")) -> None:
+                    help="Send a 'Lỗi'/'Không rõ'/'Đã huỷ' message again (its Gửi lại box ticked)."),
+                cancel: Optional[str] = typer.Option(
+                    None, "--cancel", metavar="KEY",
+                    help="Cancel a message still waiting ('Chờ gửi'/'Chờ duyệt'); send nothing.")) -> None:
     """Send every due message exactly once, paced under Gmail's limits."""
-    _run(ctx, "send-outbox", "send_outbox", dry_run, limit=limit, resend=resend)
+    _run(ctx, "send-outbox", "send_outbox", dry_run, limit=limit, resend=resend, cancel=cancel)
 
 
 @app.command("chase-submissions")

@@ -94,10 +94,10 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     sheet_ids = {names[0]: first.id}
     for name, r in zip(names[1:], reply["replies"][1:]):
         sheet_ids[name] = r["addSheet"]["properties"]["sheetId"]
-    # Tick boxes where staff decide: "Gửi thư mời", "Duyệt" and "Rút đăng ký".
+    # Tick boxes where staff decide: "Gửi thư mời", "Duyệt", "Gửi lại" and "Rút đăng ký".
     boxes = []
     for name, field in (("invitees", "send_invitation"), ("outbox", "approve"),
-                        ("registrations", "withdrawn")):
+                        ("outbox", "resend"), ("registrations", "withdrawn")):
         col = list(getattr(config.sheets, name).columns).index(field)
         boxes.append({"repeatCell": {
             "range": {"sheetId": sheet_ids[name], "startRowIndex": 1, "endRowIndex": 1000,

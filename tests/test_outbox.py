@@ -1,19 +1,29 @@
 """The ledger's promises: keys make queuing idempotent, SENDING is durable
-before a send, a dead run's SENDING becomes UNKNOWN, one sender at a time; and
-the Gmail adapter hands a message over exactly once."""
+before a send, a dead run's SENDING becomes UNKNOWN, one sender at a time; the
+Gmail adapter hands a message over exactly once; and the confirmations follow
+the confirmed list, a bad address costing one letter, never the job."""
 from __future__ import annotations
 
+import email
+import email.policy
+import io
 import socket
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
+from sandbox.api.forms import submit_responses
+from workflows import mail, sync_registrations
+from workflows.base import JobContext, run_job
 from workspace import outbox
 from workspace.clients import Workspace
 from workspace.gmail import GmailAdapter, SendUnclear
 from workspace.outbox import Ledger, NewMessage, OutboxBusy, message_key
+from workspace.table import KeyedTable
 
 
 def _msg(i: int) -> NewMessage:
@@ -132,3 +142,154 @@ def test_send_is_never_replayed_when_the_connection_drops(tmp_path: Path) -> Non
     listener.close()
     thread.join(timeout=5)
     assert len(requests) == 1 and requests[0].startswith(b"POST ")
+
+
+def test_lock_is_a_file_of_its_own_beside_the_ledger(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "o.db") as first:
+        first.lock()
+        assert (tmp_path / "o.db.lock").exists()
+        # The SQLite file's own locks are untouched: another connection still writes.
+        with Ledger(tmp_path / "o.db") as second:
+            assert second.queue([_msg(1)]) == 1
+            with pytest.raises(OutboxBusy):
+                second.lock(wait_s=0.2)
+
+
+def test_readonly_ledger_creates_no_file_and_reads_an_existing_one(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "o.db", readonly=True) as ledger:
+        assert ledger.keys() == set() and ledger.due() == []
+    assert list(tmp_path.iterdir()) == []
+    with Ledger(tmp_path / "o.db") as ledger:
+        ledger.queue([_msg(1)])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with Ledger(tmp_path / "o.db", readonly=True) as ledger:
+        assert [m.key for m in ledger.due()] == ["thu-moi:KM001:1"]
+        with pytest.raises(sqlite3.OperationalError):
+            ledger.queue([_msg(2)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_cancel_only_waiting_messages_and_requeue_only_for_its_reason(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "o.db") as ledger:
+        ledger.queue([_msg(1), _msg(2), _msg(3)])
+        ledger.claim("thu-moi:KM003:1")
+        assert not ledger.cancel("thu-moi:KM003:1", "x")  # handed over: too late to cancel
+        assert ledger.cancel("thu-moi:KM001:1", "left the list")
+        assert ledger.cancel("thu-moi:KM002:1", "staff")
+        assert ledger.get("thu-moi:KM001:1").error == "left the list"
+        fresh = NewMessage(**{**_msg(1).__dict__, "subject": "S1 (mới)"})
+        assert ledger.requeue(fresh, "left the list")
+        assert not ledger.requeue(_msg(2), "left the list")  # cancelled by a person: stays
+        back = ledger.get("thu-moi:KM001:1")
+        assert (back.state, back.subject, back.error) == (outbox.QUEUED, "S1 (mới)", "")
+        assert ledger.get("thu-moi:KM002:1").state == outbox.CANCELLED
+
+
+# -- confirmations against the sandbox ----------------------------------------------
+
+def _ctx_run(config: Any, fn: Any, dry_run: bool = False) -> Any:
+    """Run `fn(ctx)` inside a job (its own log row), with the real clients."""
+    with Workspace.open(config) as ws:
+        ctx = JobContext(config=config, ws=ws, dry_run=dry_run,
+                         console=Console(file=io.StringIO(), width=200))
+        box: dict[str, Any] = {}
+
+        def job(c: JobContext) -> Any:
+            from workflows.base import JobResult
+            box["result"] = fn(c)
+            return JobResult(figures=box["result"].figures(), notes=box["result"].notes())
+
+        run_job("test", job, ctx)
+    return box["result"]
+
+
+def _person(n: int, **over: str) -> dict[str, str]:
+    return {"key": f"R{n:03d}", "honorific": "Bà", "full_name": f"Người Thứ {n}",
+            "position": "Giáo viên", "unit": "Trường THPT Gia Định",
+            "email": f"nguoi{n}@thpt.example", "checkin_code": f"HT24-{n:04d}", **over}
+
+
+def _outbox_tab(config: Any) -> dict[str, dict[str, str]]:
+    with Workspace.open(config) as ws:
+        snap = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.outbox,
+                          "outbox").read()
+    return {r.key: r.values for r in snap.records}
+
+
+def test_confirmation_with_a_non_ascii_address_is_skipped_and_the_others_queued(
+        seeded_server, seeded_config) -> None:
+    people = [_person(1), _person(2, email="bình.lê@gmail.com"), _person(3, email="a@sở.vn"),
+              _person(4, checkin_code=""), _person(5, full_name="A\r\nBcc: x@evil.example")]
+    result = _ctx_run(seeded_config, lambda ctx: mail.sync_confirmations(ctx, people))
+    assert result.queued == 3 and set(result.skipped) == {"R002", "R004"}
+    assert "trước dấu @" in result.skipped["R002"] and "Mã check-in" in result.skipped["R004"]
+    notes = " ".join(result.notes())
+    assert "R002" in notes and "bình" not in notes and "gmail" not in notes  # keys, no addresses
+    with mail.open_ledger(seeded_config) as ledger:
+        letter = ledger.get(message_key(mail.CONFIRMATION, "R003"))
+    msg = email.message_from_bytes(letter.raw, policy=email.policy.default)
+    assert letter.email == "a@xn--s-lym.vn" and msg["To"].addresses[0].addr_spec == "a@xn--s-lym.vn"
+    assert msg["Bcc"] is None
+    assert _outbox_tab(seeded_config)[message_key(mail.CONFIRMATION, "R001")]["status"] == "Chờ gửi"
+
+
+def test_sync_confirmations_cancels_the_no_longer_confirmed_and_takes_them_back(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
+    first = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2),
+                                                                       _person(3)]))
+    assert first.queued == 3
+    with mail.open_ledger(config) as ledger:
+        assert ledger.cancel(keys[3], "staff")             # a person cancelled R003 meanwhile
+    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(3)]))
+    assert (again.queued, again.cancelled) == (0, 1)
+    tab = _outbox_tab(config)
+    assert tab[keys[2]]["status"] == "Đã huỷ" and "Đã xác nhận" in tab[keys[2]]["error"]
+    dry = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2)]),
+                   dry_run=True)
+    assert (dry.requeued, dry.cancelled) == (1, 0)
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(keys[2]).state == outbox.CANCELLED   # the dry run changed nothing
+    back = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2),
+                                                                      _person(3)]))
+    assert (back.queued, back.requeued, back.cancelled) == (0, 1, 0)
+    with mail.open_ledger(config) as ledger:
+        states = {n: ledger.get(k).state for n, k in keys.items()}
+    # R002 waits again; R003, cancelled by a person, is not brought back by a sync.
+    assert states == {1: outbox.QUEUED, 2: outbox.QUEUED, 3: outbox.CANCELLED}
+    assert _outbox_tab(config)[keys[2]]["status"] == "Chờ gửi"
+    assert len(_outbox_tab(config)) == 3
+
+
+def test_registration_with_a_non_ascii_address_never_stops_the_sync(seeded_server,
+                                                                     seeded_config) -> None:
+    config = seeded_config
+    form = config.google.forms.registration
+    answers = [{"full_name": f"Người Thứ {n}", "honorific": "Bà", "position": "Giáo viên",
+                "unit": "Trường THPT Gia Định", "delegation": "Sở GDĐT Thành phố Hồ Chí Minh",
+                "email": address, "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
+               for n, address in ((1, "bình.lê@gmail.com"), (2, "a@sở.vn"),
+                                  (3, "nguoi3@thpt.example"))]
+    bad, idn, good = submit_responses(seeded_server.store, form.id,
+                                      [{form.fields[k]: v for k, v in a.items()} for a in answers])
+    with Workspace.open(config) as ws:
+        result = run_job("sync-registrations", sync_registrations.run,
+                         JobContext(config=config, ws=ws, console=Console(file=io.StringIO())))
+        snap = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.registrations,
+                          "registrations").read()
+    assert result.figures["dòng mới"] == 32
+    assert "trước dấu @" in snap.by_key[bad]["problem"]
+    assert snap.by_key[idn]["email"] == "a@xn--s-lym.vn" and not snap.by_key[idn]["problem"]
+    with mail.open_ledger(config) as ledger:
+        queued = ledger.keys(mail.CONFIRMATION)
+        assert ledger.get(message_key(mail.CONFIRMATION, idn)).email == "a@xn--s-lym.vn"
+    assert {message_key(mail.CONFIRMATION, k) for k in (idn, good)} <= queued
+    assert message_key(mail.CONFIRMATION, bad) not in queued
+
+
+def test_lookup_waits_a_minute_on_google_unless_the_config_says_otherwise() -> None:
+    from workspace.config import Mail
+
+    assert Mail().lookup_delay("google") == 60 and Mail().lookup_delay("sandbox") == 2
+    assert Mail(lookup_after_s=90).lookup_delay("google") == 90

@@ -1,5 +1,7 @@
 """send-invitations and send-outbox against the sandbox: exactly one message
-per recipient through crashes (SIGKILL), injected failures and the daily limit."""
+per recipient through crashes (SIGKILL), injected failures and the daily limit;
+bad addresses cost one row, never the run; staff resend and cancel; dry runs
+write nothing."""
 from __future__ import annotations
 
 import collections
@@ -15,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from rich.console import Console
@@ -27,6 +30,7 @@ from workflows.base import JobContext, run_job
 from workspace import outbox
 from workspace.clients import Workspace
 from workspace.config import load
+from workspace.errors import HoithaoError
 from workspace.outbox import NewMessage, message_key
 from workspace.retry import RetryPolicy
 
@@ -107,17 +111,24 @@ def test_rows_with_problems_are_skipped_with_a_reason(seeded: Path, seeded_serve
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Khách mời")
         sheet.update([[""]], "B2", raw=True)                       # KM001: no honorific
         sheet.update([["khong-phai-email"]], "H3", raw=True)       # KM002: bad email
-        sheet.update([[True]], "J4", raw=True)                     # KM003: ticked
-        sheet.update([[True]], "J3", raw=True)                     # KM002: ticked
-        sheet.update([[True]], "J2", raw=True)                     # KM001: ticked
+        sheet.update([["bình.lê@gmail.com"]], "H5", raw=True)      # KM004: accents before @
+        sheet.update([["a@sở.vn"]], "H6", raw=True)                # KM005: accented domain
+        sheet.update([["x"]], "J6", raw=True)                      # KM005: ticked, typed
+        for row in (2, 3, 4, 5):                                   # KM001…KM004: ticked
+            sheet.update([[True]], f"J{row}", raw=True)
     result, _ = _job(config, send_invitations)
-    assert result.figures["thư mời xếp hàng"] == 1 and result.figures["bỏ qua vì có vấn đề"] == 2
+    assert result.figures["thư mời xếp hàng"] == 2 and result.figures["bỏ qua vì có vấn đề"] == 3
     rows = {r[0]: r for r in _values(seeded_server.url, config, "Khách mời")}
     header = rows["Mã khách mời"]
-    problem = header.index("Vấn đề")
+    problem, status = header.index("Vấn đề"), header.index("Trạng thái thư mời")
     assert "Danh xưng" in rows["KM001"][problem]
-    assert "Email không hợp lệ" in rows["KM002"][problem]
-    assert rows["KM003"][problem] == "" and rows["KM003"][header.index("Trạng thái thư mời")] == "Đã xếp hàng"
+    assert "Email không đúng định dạng" in rows["KM002"][problem]
+    assert "trước dấu @" in rows["KM004"][problem] and rows["KM004"][status] != "Đã xếp hàng"
+    for key in ("KM003", "KM005"):
+        assert rows[key][problem] == "" and rows[key][status] == "Đã xếp hàng"
+    sent, _ = _job(config, send_outbox)
+    assert sent.figures["đã gửi"] == 2
+    assert _mailbox(seeded_server)["a@xn--s-lym.vn"] == 1
 
 
 def test_preview_prints_letters_and_changes_nothing(seeded: Path, seeded_server) -> None:
@@ -166,12 +177,18 @@ def test_failures_at_20_percent_still_one_message_per_recipient(seeded: Path) ->
             except Exception:  # an injected failure in a sheet or token call: run again
                 pass
             with mail.open_ledger(config) as ledger:
-                counts = ledger.counts()
-            if set(counts) == {outbox.SENT}:
+                counts, behind = ledger.counts(), ledger.unmirrored()
+            if set(counts) == {outbox.SENT} and not behind:
                 break
-        assert counts == {outbox.SENT: 60}
+        assert counts == {outbox.SENT: 60} and behind == []
         box = _mailbox(server)
         assert {a: box[a] for a in addresses} == {a: 1 for a in addresses}
+        # Appends whose answer was lost were not made twice: one row per message in the sheet.
+        with Workspace.open(config, policy=RetryPolicy(sleep=lambda s: None)) as ws:
+            tab = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
+            rows = collections.Counter(r[0] for r in tab.get_all_values()[1:])
+        assert set(rows) == {message_key("xac-nhan", f"R{i:03d}") for i in range(60)}
+        assert set(rows.values()) == {1}
     finally:
         os.environ.pop("HOITHAO_GOOGLE_URL", None)
         server.stop()
@@ -273,3 +290,108 @@ def test_exported_eml_opens_with_vietnamese_subject_and_both_parts(seeded: Path,
     types = {p.get_content_type() for p in msg.walk() if not p.is_multipart()}
     assert types == {"text/plain", "text/html"}
     assert "Kính gửi:" in msg.get_body(("plain",)).get_content()
+
+
+# -- staff actions, dry runs, the mirror's pace (review of issue #5) ----------------
+
+def _tick(config: Any, key: str, label: str, value: Any = True) -> None:
+    with Workspace.open(config) as ws:
+        sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
+        rows = sheet.get_all_values()
+        row = next(i for i, r in enumerate(rows, start=1) if r[0] == key)
+        sheet.update([[value]], f"{chr(65 + rows[0].index(label))}{row}", raw=True)
+
+
+def test_resend_needs_the_gui_lai_box_not_the_approval_tick(seeded: Path, seeded_server) -> None:
+    config = _config(seeded, mail__approval_required="true")
+    key = "thu-moi:KM006:1"
+    _job(config, send_invitations, all_=True)
+    _tick(config, key, "Duyệt")
+    with mail.open_ledger(config) as ledger:  # approved, then refused by Gmail for good
+        ledger.approve([key])
+        ledger.claim(key)
+        ledger.mark_failed(key, "Gmail từ chối (400): Invalid To header")
+    _job(config, send_outbox)
+    with pytest.raises(HoithaoError, match="Gửi lại"):
+        _job(config, send_outbox, resend=key)  # Duyệt is still ticked: that decided nothing
+    _tick(config, key, "Gửi lại")
+    result, _ = _job(config, send_outbox, resend=key)
+    assert result.figures["đã gửi"] == 1 and any("gửi lại theo yêu cầu" in n for n in result.notes)
+    assert sum(_mailbox(seeded_server).values()) == 1
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(key).state == outbox.SENT and ledger.get(key).attempts == 2
+
+
+def test_resend_without_a_gui_lai_column_says_how_to_add_it(seeded: Path, seeded_server) -> None:
+    config = _config(seeded)
+    _queue_many(config, 1)
+    key = message_key("xac-nhan", "R000")
+    with mail.open_ledger(config) as ledger:
+        ledger.cancel(key, "x")
+    with Workspace.open(config) as ws:  # a sheet laid out exactly as SPEC section 2, no extra column
+        sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
+        sheet.update([[""]], f"{chr(65 + sheet.row_values(1).index('Gửi lại'))}1", raw=True)
+    with pytest.raises(HoithaoError, match="has no column 'Gửi lại'"):
+        _job(config, send_outbox, resend=key)
+    assert _job(config, send_outbox)[0].figures["đã gửi"] == 0  # the rest still runs
+
+
+def test_cancel_stops_a_waiting_message_and_sends_nothing(seeded: Path, seeded_server) -> None:
+    config = _config(seeded)
+    _queue_many(config, 3)
+    key = message_key("xac-nhan", "R001")
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    args = ("--config", str(seeded / "config.yaml"), "send-outbox")
+    out = run_cli(*args, "--cancel", key, env=env)
+    assert out.returncode == 0, out.stderr
+    assert sent_messages(seeded_server.store) == []
+    rows = {r[0]: r for r in _values(seeded_server.url, config, "Hộp thư đi")}
+    assert rows[key][5] == "Đã huỷ" and "--cancel" in rows[key][10]
+    assert run_cli(*args, env=env).returncode == 0
+    assert sorted(_mailbox(seeded_server)) == ["dai.bieu000@khach-moi.example",
+                                               "dai.bieu002@khach-moi.example"]
+    again = run_cli(*args, "--cancel", message_key("xac-nhan", "R000"), env=env)
+    assert again.returncode == 1 and "only 'Chờ gửi' or 'Chờ duyệt'" in again.stdout + again.stderr
+
+
+def test_dry_runs_create_and_change_no_file(seeded: Path, seeded_server) -> None:
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    base = ("--config", str(seeded / "config.yaml"))
+
+    def files() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in seeded.iterdir() if p.name.startswith("outbox")}
+
+    for args in (("send-outbox", "--dry-run"), ("send-invitations", "--dry-run", "--all"),
+                 ("send-invitations", "--preview", "1")):
+        out = run_cli(*base, *args, env=env)
+        assert out.returncode == 0, out.stderr
+        assert files() == {}, args
+    _queue_many(_config(seeded), 4)
+    before = files()
+    out = run_cli(*base, "send-outbox", "--dry-run", env=env)
+    assert out.returncode == 0 and "sẽ gửi" in out.stdout
+    assert files() == before and sent_messages(seeded_server.store) == []
+
+
+def test_mirror_follows_the_clock_not_the_number_of_messages(seeded: Path, seeded_server) -> None:
+    config = _config(seeded)
+    _queue_many(config, 40)
+
+    def outbox_reads(since: int) -> int:
+        return sum(1 for r in seeded_server.store.requests(since)
+                   if r["method_id"] == "sheets.spreadsheets.values.get"
+                   and "Hộp thư đi" in unquote(r["path"]))
+
+    start = seeded_server.store.last_request_seq()
+    still = time.time()
+    assert _job(config, send_outbox, no_pacing=True, limit=20,
+                clock=lambda: still)[0].figures["đã gửi"] == 20
+    # No time passed: the mirror at the start and the one at the end (each a read and
+    # a verifying read at most), whatever the number of messages.
+    assert outbox_reads(start) <= 4
+    start = seeded_server.store.last_request_seq()
+    ticks = iter(range(10**6))
+    # Every reading of the clock is 10 s later: a mirror every few messages.
+    assert _job(config, send_outbox, no_pacing=True,
+                clock=lambda: still + 10 * next(ticks))[0].figures["đã gửi"] == 20
+    assert 8 <= outbox_reads(start) <= 40

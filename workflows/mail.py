@@ -1,5 +1,5 @@
-"""Letters: templates rendered into messages, pure and safe; and the seam that
-queues registration confirmations.
+"""Letters: templates rendered into messages, pure and safe; and the
+registration confirmations sync-registrations keeps in step with `Đăng ký`.
 
 Templates live in `templates/mail/<name>.subject.txt`, `<name>.txt` and
 `<name>.html`. They run in Jinja2's sandbox with `StrictUndefined` (an unknown
@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import email.policy
 import time
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,15 +22,16 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from email_validator import EmailNotValidError, validate_email
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from workspace import outbox
 from workspace.config import Config
 from workspace.errors import HoithaoError, TemplateError
 from workspace.outbox import Ledger, NewMessage, message_key
 
 from .check import TEMPLATE_CHECKS
+from .normalise import clean_text, normalise_email
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
 PARTS = ("subject.txt", "txt", "html")
@@ -65,11 +65,6 @@ class Rendered:
 
 # -- words and dates ----------------------------------------------------------
 
-def clean(value: Any) -> str:
-    """NFC, every run of whitespace (CR/LF and tabs included) one space, trimmed."""
-    return " ".join(unicodedata.normalize("NFC", "" if value is None else str(value)).split())
-
-
 def vn_date(day: dt.date) -> str:
     """`thứ Sáu, ngày 22 tháng 11 năm 2024` (Decree 30/2020: a day below 10 and the
     months 1 and 2 take a leading zero)."""
@@ -85,13 +80,16 @@ def vn_datetime(moment: dt.datetime) -> str:
 def salutation(person: Mapping[str, Any]) -> str:
     """`Ông Nguyễn Văn A, Giám đốc Sở GDĐT Bà Rịa – Vũng Tàu`: honorific, name,
     title and unit exactly as in the data, nothing guessed."""
-    head = " ".join(x for x in (clean(person.get("honorific")), clean(person.get("full_name"))) if x)
-    tail = " ".join(x for x in (clean(person.get("position")), clean(person.get("unit"))) if x)
+    words = {f: clean_text(person.get(f) or "")
+             for f in ("honorific", "full_name", "position", "unit")}
+    head = " ".join(x for x in (words["honorific"], words["full_name"]) if x)
+    tail = " ".join(x for x in (words["position"], words["unit"]) if x)
     return f"{head}, {tail}" if tail else head
 
 
 def person_context(person: Mapping[str, Any]) -> dict[str, str]:
-    out = {f: clean(person.get(f)) for f in ("honorific", "full_name", "position", "unit", "email")}
+    out = {f: clean_text(person.get(f) or "")
+           for f in ("honorific", "full_name", "position", "unit", "email")}
     out["salutation"] = salutation(person)
     return out
 
@@ -120,15 +118,16 @@ def prefilled_link(base: str, invitee_code: str) -> str:
     return base + quote(invitee_code, safe="")
 
 
-def email_problem(address: str) -> str | None:
-    """A Vietnamese sentence when `address` cannot receive mail, else None."""
+MISSING_EMAIL = "Thiếu Email: nhập địa chỉ email vào bảng rồi chạy lại."
+
+
+def recipient_address(value: str | None) -> tuple[str, str | None]:
+    """The address a letter goes to (normalise.normalise_email: ASCII, the
+    domain in punycode) and None, or what is typed and a Vietnamese problem."""
+    address, problem = normalise_email(value or "")
     if not address:
-        return "Thiếu Email: nhập địa chỉ email rồi chạy lại."
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return f"Email không hợp lệ ({exc}): sửa lại địa chỉ rồi chạy lại."
-    return None
+        return "", MISSING_EMAIL
+    return address, problem
 
 
 # -- rendering ------------------------------------------------------------------
@@ -160,81 +159,165 @@ def render(name: str, context: Mapping[str, Any], env: SandboxedEnvironment | No
     except (jinja2.UndefinedError, jinja2.TemplateError) as exc:
         raise TemplateError(f"mẫu thư '{name}': {exc}; sửa mẫu trong templates/mail/ "
                             f"(chạy `python run.py check` để kiểm tra)") from None
-    return Rendered(subject=clean(parts[0]), text=parts[1], html=parts[2])
+    return Rendered(subject=clean_text(parts[0]), text=parts[1], html=parts[2])
 
 
 def build_message(config: Config, to_name: str, to_email: str, rendered: Rendered,
                   cc: Iterable[tuple[str, str]] = ()) -> bytes:
     """The message's bytes (From, To, Cc, Reply-To, Subject, text + HTML parts),
-    built under the strict policy: a header value with CR/LF is refused."""
+    built under the strict policy: a header value with CR/LF is refused, and so
+    is an address that is not ASCII (pass recipient_address()'s result: the
+    email package would mangle a Unicode domain). TemplateError per letter;
+    HoithaoError when the config has no sending mailbox (no letter can go)."""
     mailbox = config.google.sender_mailbox
     if not mailbox:
         raise HoithaoError("google.sender_mailbox is empty in the config: set the address "
                            "letters are sent from")
+    cc = list(cc)
+    if not all(a.isascii() for a in (to_email, *(a for _, a in cc))):
+        raise TemplateError("địa chỉ email có ký tự ngoài ASCII: sửa địa chỉ (phần trước @ chỉ "
+                            "dùng chữ không dấu) rồi chạy lại")
     msg = EmailMessage(policy=POLICY)
     try:
         msg["Subject"] = rendered.subject
         msg["From"] = Address(display_name=config.mail.sender_name, addr_spec=mailbox)
         msg["To"] = Address(display_name=to_name, addr_spec=to_email)
-        cc = list(cc)
         if cc:
             msg["Cc"] = [Address(display_name=n, addr_spec=a) for n, a in cc]
         if config.mail.reply_to:
             msg["Reply-To"] = config.mail.reply_to
     except (ValueError, TypeError, IndexError) as exc:
-        raise TemplateError(f"không tạo được tiêu đề thư ({exc}): tên, tiêu đề hay địa chỉ có "
-                            f"ký tự không được phép (xuống dòng, …)") from None
+        # The exception's text may quote the name or address: only its type is kept.
+        raise TemplateError(f"không tạo được tiêu đề thư ({type(exc).__name__}): tên, tiêu đề hay "
+                            f"địa chỉ có ký tự không được phép (xuống dòng, …)") from None
     msg.set_content(rendered.text, charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return msg.as_bytes()
 
 
-def open_ledger(config: Config, clock: Callable[[], float] = time.time) -> Ledger:
-    """The outbox ledger the config names (mail.ledger, relative to the config file)."""
+def open_ledger(config: Config, clock: Callable[[], float] = time.time,
+                readonly: bool = False) -> Ledger:
+    """The outbox ledger the config names (mail.ledger, relative to the config
+    file); `readonly` (dry runs) creates and changes no file."""
     domain = config.google.sender_mailbox.rpartition("@")[2] or "hoithao.local"
-    return Ledger(config.resolve(config.mail.ledger), clock=clock, msgid_domain=domain)
+    return Ledger(config.resolve(config.mail.ledger), clock=clock, msgid_domain=domain,
+                  readonly=readonly)
 
 
-# -- the seam for sync-registrations ----------------------------------------------
+# -- registration confirmations (called by sync-registrations) ---------------------
+
+CONFIRMATION = "xac-nhan"
+# `Lỗi` of a confirmation cancelled because its person left `Đã xác nhận`; such a
+# message (and only such) waits again when the person is confirmed again.
+NOT_CONFIRMED = ("Huỷ tự động: người đăng ký không còn ở trạng thái Đã xác nhận nên thư xác "
+                 "nhận chưa gửi được huỷ.")
+
 
 @dataclass
 class QueueResult:
+    """What happened to the confirmations; `figures()` and `notes()` go into the
+    calling job's result (keys only, never names or addresses)."""
     queued: int = 0
     already: int = 0
-    skipped: dict[str, str] | None = None   # key -> Vietnamese problem
+    requeued: int = 0
+    cancelled: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)   # response id -> Vietnamese problem
+    mirror_note: str | None = None
+
+    def figures(self) -> dict[str, int]:
+        out = {"thư xác nhận xếp hàng": self.queued + self.requeued}
+        if self.cancelled:
+            out["thư xác nhận huỷ"] = self.cancelled
+        if self.skipped:
+            out["thư xác nhận không tạo được"] = len(self.skipped)
+        return out
+
+    def notes(self) -> list[str]:
+        notes = [f"Không tạo được thư xác nhận cho {key}: {problem}"
+                 for key, problem in sorted(self.skipped.items())]
+        if self.mirror_note:
+            notes.append(self.mirror_note)
+        return notes
+
+
+def confirmation(config: Config, person: Mapping[str, Any]) -> NewMessage:
+    """One person's confirmation letter, ready to queue (pure). TemplateError
+    (a Vietnamese sentence) when this person's letter cannot be made."""
+    key = clean_text(person.get("key") or "")
+    address, problem = recipient_address(person.get("email"))
+    if problem:
+        raise TemplateError(problem)
+    code = clean_text(person.get("checkin_code") or "")
+    if not code:
+        raise TemplateError("Thiếu Mã check-in: không gửi được thư xác nhận.")
+    context = base_context(config, person)
+    context["checkin_code"] = code
+    rendered = render(CONFIRMATION, context)
+    name = context["recipient"]["full_name"]
+    return NewMessage(key=message_key(CONFIRMATION, key), kind=CONFIRMATION, email=address,
+                      subject=rendered.subject, raw=build_message(config, name, address, rendered),
+                      recipient=name, source="registrations", source_key=key)
+
+
+def _compose(config: Config, people: Iterable[Mapping[str, Any]]
+             ) -> tuple[list[NewMessage], set[str], dict[str, str]]:
+    """Letters, the keys of everyone offered, and who could not get one and why."""
+    messages: list[NewMessage] = []
+    keys: set[str] = set()
+    skipped: dict[str, str] = {}
+    for person in people:
+        key = clean_text(person.get("key") or "")
+        keys.add(key)
+        try:
+            messages.append(confirmation(config, person))
+        except TemplateError as exc:  # this person's letter only: the others still go
+            skipped[key] = str(exc)
+    return messages, keys, skipped
 
 
 def queue_confirmations(ctx: Any, people: Iterable[Mapping[str, Any]]) -> QueueResult:
-    """Queue one registration confirmation (with the check-in code) per person:
-    dicts with key (the response id), honorific, full_name, position, unit, email,
-    checkin_code. Idempotent: a person already queued is not queued again.
-    Nothing is written with ctx.dry_run. send-outbox sends and mirrors them."""
+    """Queue one registration confirmation (with the check-in code) per person;
+    nothing cancelled, nothing mirrored (send-outbox mirrors). The older seam:
+    sync-registrations moves to sync_confirmations."""
+    return _confirm(ctx, people, sync=False)
+
+
+def sync_confirmations(ctx: Any, people: Iterable[Mapping[str, Any]]) -> QueueResult:
+    """Make the outbox's confirmations match `people`, every confirmed person
+    (dicts: key = the response id, honorific, full_name, position, unit, email,
+    checkin_code): one confirmation queued per person (idempotent: offering a
+    person again is a no-op), and the waiting (`Chờ gửi`/`Chờ duyệt`)
+    confirmations of anyone not in `people` cancelled (`Đã huỷ`); one cancelled
+    that way waits again if the person comes back. A person whose letter cannot
+    be made is skipped and named in the notes; the others go on. The change is
+    mirrored to `Hộp thư đi`. With ctx.dry_run nothing is written, no file made."""
+    return _confirm(ctx, people, sync=True)
+
+
+def _confirm(ctx: Any, people: Iterable[Mapping[str, Any]], sync: bool) -> QueueResult:
     config: Config = ctx.config
-    result = QueueResult(skipped={})
-    messages: list[NewMessage] = []
-    for person in people:
-        key = clean(person.get("key"))
-        address = clean(person.get("email")).lower()
-        problem = email_problem(address)
-        if not problem and not clean(person.get("checkin_code")):
-            problem = "Thiếu Mã check-in: không gửi được thư xác nhận."
-        if problem:
-            result.skipped[key] = problem
-            continue
-        context = base_context(config, person)
-        context["checkin_code"] = clean(person.get("checkin_code"))
-        rendered = render("xac-nhan", context)
-        raw = build_message(config, context["recipient"]["full_name"], address, rendered)
-        messages.append(NewMessage(key=message_key("xac-nhan", key), kind="xac-nhan",
-                                   email=address, subject=rendered.subject, raw=raw,
-                                   recipient=context["recipient"]["full_name"],
-                                   source="registrations", source_key=key))
-    if ctx.dry_run:
-        result.queued = len(messages)
-        return result
-    with open_ledger(config) as ledger:
-        result.queued = ledger.queue(messages, awaiting_approval=config.mail.approval_required)
-    result.already = len(messages) - result.queued
+    messages, keys, skipped = _compose(config, people)
+    result = QueueResult(skipped=skipped)
+    waiting_approval = config.mail.approval_required
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        known = ledger.keys(CONFIRMATION)
+        stale = [m for m in ledger.in_state(*outbox.CANCELLABLE)
+                 if sync and m.kind == CONFIRMATION and m.source_key not in keys]
+        back = {m.key for m in ledger.in_state(outbox.CANCELLED)
+                if m.kind == CONFIRMATION and m.error == NOT_CONFIRMED}
+        if ctx.dry_run:
+            result.queued = sum(m.key not in known for m in messages)
+            result.requeued = sum(m.key in back for m in messages)
+            result.cancelled = len(stale)
+            return result
+        result.queued = ledger.queue(messages, awaiting_approval=waiting_approval)
+        result.requeued = sum(ledger.requeue(m, NOT_CONFIRMED, waiting_approval)
+                              for m in messages if m.key in back)
+        result.cancelled = sum(ledger.cancel(m.key, NOT_CONFIRMED) for m in stale)
+        result.already = len(messages) - result.queued - result.requeued
+        if sync and (result.queued or result.requeued or result.cancelled):
+            from .mail_mirror import mirror_if_free  # mail_mirror imports this module
+            result.mirror_note = mirror_if_free(ctx, ledger)
     return result
 
 

@@ -10,17 +10,20 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from workspace import outbox
-from workspace.outbox import Ledger, Message
+from workspace.outbox import Ledger, Message, OutboxBusy
 
 from .base import JobContext
 from .mail import KINDS
 
 log = logging.getLogger(__name__)
 
-# Hộp thư đi: everything but `Duyệt`, which belongs to staff.
+# Hộp thư đi: everything but the tick boxes `Duyệt` and `Gửi lại`, which belong to staff.
 OUTBOX_OWNED = ("kind", "recipient", "email", "subject", "status", "sent_at", "gmail_id",
                 "attempts", "error")
 INVITEES_OWNED = ("invitation_status", "sent_at", "problem")
+# How long a job that only mirrors waits for the outbox's lock before leaving
+# `Hộp thư đi` to the send-outbox run that holds it.
+LOCK_WAIT_S = 5.0
 
 # `Trạng thái thư mời` of an invitee, from the state of the invitation letter.
 INVITATION_STATUS = {
@@ -56,12 +59,32 @@ def source_updates(messages: Iterable[Message], tz: str) -> dict[str, dict[str, 
     return out
 
 
+def mirror_if_free(ctx: JobContext, ledger: Ledger,
+                   extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str | None:
+    """mirror() under the outbox's lock, for jobs that queue or cancel but do
+    not send: two writers could append the same new `Hộp thư đi` rows twice.
+    When a send-outbox run holds the lock, only `extra` is written (updates of
+    existing rows, no appends) and that run mirrors the ledger. Returns a note or None."""
+    try:
+        ledger.lock(wait_s=LOCK_WAIT_S)
+    except OutboxBusy:
+        note = mirror(ctx, ledger, extra, with_ledger=False)
+        return note or ("Hộp thư đi đang được send-outbox cập nhật; các thay đổi sẽ hiện ở đó khi "
+                        "lượt gửi ấy ghi bảng tính.")
+    try:
+        return mirror(ctx, ledger, extra)
+    finally:
+        ledger.unlock()
+
+
 def mirror(ctx: JobContext, ledger: Ledger,
-           extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str | None:
+           extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+           with_ledger: bool = True) -> str | None:
     """Write every change the sheet has not seen yet (plus `extra` source-row
-    changes, e.g. `Vấn đề`), one write per table. Returns a Vietnamese note when
-    the sheet could not be written (the ledger stays right), else None."""
-    pending = ledger.unmirrored()
+    changes, e.g. `Vấn đề`), one write per table; the caller holds the outbox's
+    lock (or passes with_ledger=False: only `extra`). Returns a Vietnamese note
+    when the sheet could not be written (the ledger stays right), else None."""
+    pending = ledger.unmirrored() if with_ledger else []
     tz = ctx.config.timezone
     sources = source_updates(pending, tz)
     for table, changes in (extra or {}).items():

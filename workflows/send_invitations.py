@@ -2,34 +2,36 @@
 
 read:   the tab (1 call), the registration form's link (1 call), the ledger
 decide: who is invited (ticked `Gửi thư mời`, or --all not yet invited), which
-        rows have a problem and why, each letter rendered (pure)
+        rows have a problem and why, each letter rendered (pure; a letter that
+        cannot be made is that row's problem, never the whole run's)
 write:  the ledger (queue; a second time is a no-op), then the mirror: `Vấn đề`
         and `Trạng thái thư mời` in one write, `Hộp thư đi` in one write
 Also: --preview N prints N letters and changes nothing; --test-to ADDR sends
-one sample letter to ADDR only and records nothing.
+one sample letter to ADDR only and records nothing. --dry-run, --preview and
+--test-to create no file (the ledger is only read, if it exists).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from workspace.errors import HoithaoError
+from workspace.config import Config
+from workspace.errors import HoithaoError, TemplateError
 from workspace.forms import FormsAdapter
 from workspace.gmail import GmailAdapter, SendRefused, SendUnclear
 from workspace.outbox import NewMessage, message_key
-from workspace.table import Record, Snapshot
+from workspace.table import Record, Snapshot, ticked
 
 from . import mail
 from .base import Change, JobContext, JobResult
-from .mail_mirror import mirror
+from .mail_mirror import mirror_if_free
+from .normalise import clean_text
 
 KIND = "thu-moi"
-TICKED = "TRUE"
 
 
 @dataclass
 class Plan:
-    letters: list[tuple[Record, dict[str, Any]]] = field(default_factory=list)  # record, context
+    letters: list[Record] = field(default_factory=list)        # who gets a letter now
     problems: dict[str, str] = field(default_factory=dict)     # key -> Vấn đề
     cleared: list[str] = field(default_factory=list)           # keys whose Vấn đề is now fine
     already: list[str] = field(default_factory=list)           # ticked but already in the outbox
@@ -38,23 +40,23 @@ class Plan:
 def row_problem(record: Record) -> str | None:
     """Why this invitee cannot be sent a letter, in Vietnamese, or None."""
     missing = [label for f, label in (("honorific", "Danh xưng (Ông/Bà)"), ("full_name", "Họ và tên"))
-               if not mail.clean(record[f])]
+               if not clean_text(record[f])]
     if missing:
         return (f"Thiếu {' và '.join(missing)}: điền vào bảng rồi chạy lại (thư mời không tự "
                 f"đoán danh xưng hay tên).")
-    return mail.email_problem(mail.clean(record["email"]).lower())
+    return mail.recipient_address(record["email"])[1]
 
 
 def select(snap: Snapshot, everyone: bool, queued: set[str]) -> Plan:
     """Who gets a letter now: ticked rows, or with `everyone` all not yet invited (pure)."""
     plan = Plan()
     for record in snap.records:
-        ticked = record["send_invitation"].strip().upper() == TICKED
+        wanted = ticked(record["send_invitation"])
         in_outbox = message_key(KIND, record.key) in queued
-        if not (ticked or everyone):
+        if not (wanted or everyone):
             continue
         if in_outbox:
-            if ticked:
+            if wanted:
                 plan.already.append(record.key)
             continue
         if record["invitation_status"] == "Đã gửi":
@@ -66,26 +68,57 @@ def select(snap: Snapshot, everyone: bool, queued: set[str]) -> Plan:
             continue
         if record["problem"]:
             plan.cleared.append(record.key)
-        plan.letters.append((record, {}))
+        plan.letters.append(record)
     return plan
 
 
-def letter(ctx: JobContext, record: Record, link_base: str) -> tuple[mail.Rendered, dict[str, Any]]:
-    context = mail.base_context(ctx.config, record.values)
+def letter(config: Config, record: Record, link_base: str) -> mail.Rendered:
+    """The invitee's letter (pure); TemplateError when it cannot be rendered."""
+    context = mail.base_context(config, record.values)
     context["invitee_code"] = record.key
     context["registration_link"] = mail.prefilled_link(link_base, record.key)
-    return mail.render(KIND, context), context
+    return mail.render(KIND, context)
+
+
+def compose(config: Config, record: Record, link_base: str) -> NewMessage:
+    """The invitee's letter as a message to queue (pure); TemplateError, a
+    Vietnamese sentence for `Vấn đề`, when this letter cannot be made."""
+    address, problem = mail.recipient_address(record["email"])
+    if problem:
+        raise TemplateError(problem)
+    rendered = letter(config, record, link_base)
+    name = clean_text(record["full_name"])
+    return NewMessage(key=message_key(KIND, record.key), kind=KIND, email=address,
+                      subject=rendered.subject, recipient=name, source="invitees",
+                      source_key=record.key,
+                      raw=mail.build_message(config, name, address, rendered))
+
+
+def compose_all(config: Config, plan: Plan, link_base: str) -> list[NewMessage]:
+    """Every planned letter; a row whose letter fails moves to plan.problems (pure)."""
+    messages: list[NewMessage] = []
+    for record in plan.letters:
+        try:
+            messages.append(compose(config, record, link_base))
+        except TemplateError as exc:
+            problem = f"Không tạo được thư mời: {exc}"
+            if record["problem"] != problem:
+                plan.problems[record.key] = problem
+            if record.key in plan.cleared:
+                plan.cleared.remove(record.key)
+    return messages
 
 
 def run(ctx: JobContext) -> JobResult:
     config = ctx.config
     preview = int(getattr(ctx, "preview", 0) or 0)
     test_to = getattr(ctx, "test_to", None)
-    table = ctx.table("invitees")
-    snap = table.read()
+    snap = ctx.table("invitees").read()
     form = config.google.forms.registration
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["invitee_code"])
-    with mail.open_ledger(config) as ledger:
+    # Only a real run writes the ledger; the others read it (or nothing) and create no file.
+    readonly = ctx.dry_run or bool(preview) or bool(test_to)
+    with mail.open_ledger(config, readonly=readonly) as ledger:
         queued = ledger.keys(KIND)
         plan = select(snap, bool(getattr(ctx, "all_", False)), queued)
         if (preview or test_to) and not plan.letters:
@@ -96,19 +129,11 @@ def run(ctx: JobContext) -> JobResult:
             return _test_send(ctx, plan, link_base, test_to)
 
         result = JobResult()
-        messages: list[NewMessage] = []
-        for record, _ in plan.letters:
-            rendered, context = letter(ctx, record, link_base)
-            name = context["recipient"]["full_name"]
-            address = context["recipient"]["email"].lower()
-            raw = mail.build_message(config, name, address, rendered)
-            messages.append(NewMessage(key=message_key(KIND, record.key), kind=KIND, email=address,
-                                       subject=rendered.subject, raw=raw, recipient=name,
-                                       source="invitees", source_key=record.key))
-            result.plan.append(Change(record.key, "xếp hàng thư mời",
-                                      "chờ duyệt" if config.mail.approval_required else ""))
-        for key, problem in plan.problems.items():
-            result.plan.append(Change(key, "bỏ qua", problem))
+        messages = compose_all(config, plan, link_base)
+        result.plan = [Change(m.source_key, "xếp hàng thư mời",
+                              "chờ duyệt" if config.mail.approval_required else "")
+                       for m in messages]
+        result.plan += [Change(key, "bỏ qua", problem) for key, problem in plan.problems.items()]
         result.figures = {"thư mời xếp hàng": len(messages), "bỏ qua vì có vấn đề": len(plan.problems),
                           "đã có trong hộp thư đi": len(plan.already)}
         if ctx.dry_run:
@@ -117,7 +142,7 @@ def run(ctx: JobContext) -> JobResult:
         result.figures["thư mời xếp hàng"] = added
         problems = {k: {"problem": v} for k, v in plan.problems.items()}
         problems.update({k: {"problem": ""} for k in plan.cleared})
-        note = mirror(ctx, ledger, extra={"invitees": problems})
+        note = mirror_if_free(ctx, ledger, extra={"invitees": problems})
         if note:
             result.notes.append(note)
         if added:
@@ -130,26 +155,39 @@ def run(ctx: JobContext) -> JobResult:
 def _preview(ctx: JobContext, plan: Plan, link_base: str, n: int) -> JobResult:
     ctx.dry_run = True  # a preview changes nothing, not even the run log
     shown = 0
-    for record, _ in plan.letters[:n]:
-        rendered, context = letter(ctx, record, link_base)
+    for record in plan.letters:
+        if shown == n:
+            break
+        try:
+            rendered = letter(ctx.config, record, link_base)
+        except TemplateError as exc:
+            plan.problems[record.key] = f"Không tạo được thư mời: {exc}"
+            continue
         ctx.console.rule(f"{record.key}: {rendered.subject}")
-        ctx.console.print(f"Tới: {context['recipient']['email']}", markup=False)
+        ctx.console.print(f"Tới: {clean_text(record['email'])}", markup=False)
         ctx.console.print(rendered.text, markup=False)
         shown += 1
-    return JobResult(figures={"thư xem trước": shown, "bỏ qua vì có vấn đề": len(plan.problems)})
+    return JobResult(figures={"thư xem trước": shown, "bỏ qua vì có vấn đề": len(plan.problems)},
+                     plan=[Change(k, "bỏ qua", p) for k, p in plan.problems.items()])
 
 
 def _test_send(ctx: JobContext, plan: Plan, link_base: str, address: str) -> JobResult:
-    problem = mail.email_problem(address.strip())
+    to, problem = mail.recipient_address(address)
     if problem:
         raise HoithaoError(f"--test-to: {problem}")
-    if not plan.letters:
+    sample = None
+    for record in plan.letters:
+        try:
+            rendered = letter(ctx.config, record, link_base)
+        except TemplateError:
+            continue
+        sample = record, mail.Rendered(subject=f"[Thư thử] {rendered.subject}", text=rendered.text,
+                                       html=rendered.html)
+        break
+    if sample is None:
         raise HoithaoError("--test-to: no invitee without a problem to build a sample letter from")
-    record = plan.letters[0][0]
-    rendered, context = letter(ctx, record, link_base)
-    sample = mail.Rendered(subject=f"[Thư thử] {rendered.subject}", text=rendered.text,
-                           html=rendered.html)
-    raw = mail.build_message(ctx.config, context["recipient"]["full_name"], address.strip(), sample)
+    record, rendered = sample
+    raw = mail.build_message(ctx.config, clean_text(record["full_name"]), to, rendered)
     if ctx.dry_run:
         return JobResult(plan=[Change(record.key, "gửi thư thử", "")], figures={"thư thử": 0})
     try:

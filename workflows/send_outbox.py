@@ -1,34 +1,44 @@
 """send-outbox: the only code that sends mail. Every due message exactly once.
 
-start:  take the sender's lock; SENDING rows of a run that died -> UNKNOWN;
+start:  take the outbox's lock; SENDING rows of a run that died -> UNKNOWN;
         UNKNOWN resolved by looking the Message-ID up in the mailbox (where the
         config allows) or left for a person; ticked `Duyệt` approves; mirror
 send:   for each due message, oldest first, paced under mail.per_minute and
         mail.daily_limit: commit SENDING (our Message-ID) -> Gmail once -> SENT
         / FAILED / UNKNOWN, or back to QUEUED when Gmail refused it for a rate
         or daily limit (the run then backs off or stops cleanly, exit 0)
-mirror: every MIRROR_EVERY messages and at the end, one write per table
+mirror: every MIRROR_INTERVAL_S seconds and at the end, one write per table
+        (on a clock, not per N messages: each mirror reads Hộp thư đi whole)
+
+Staff actions: `--resend KEY` sends a Lỗi/Không rõ/Đã huỷ message again only
+when its `Gửi lại` box (a staff tick column of Hộp thư đi, separate from
+`Duyệt`, which an approved message already has ticked) is ticked: that box is
+ticked for nothing but a resend, so a tick on a failed row is a decision made
+about that failure. `--cancel KEY` cancels one message still waiting and sends
+nothing. --dry-run creates and changes no file.
 """
 from __future__ import annotations
 
 import collections
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from workspace import outbox
 from workspace.errors import ApiError, HoithaoError
 from workspace.gmail import GmailAdapter, LookupNotAllowed, SendRefused, SendUnclear
-from workspace.outbox import Ledger
+from workspace.outbox import Ledger, Message
+from workspace.table import ticked
 
 from .base import Change, JobContext, JobResult
 from .mail import open_ledger
 from .mail_mirror import mirror
 
 DAY_S = 86_400
-MIRROR_EVERY = 25
+MIRROR_INTERVAL_S = 30.0
+LOCK_WAIT_S = 10.0        # a job mirroring Hộp thư đi holds the lock for a few seconds
 MAX_RATE_REFUSALS = 3     # consecutive rate-limit refusals before the run gives up for now
 BACKOFF_CAP_S = 32.0
 
@@ -68,13 +78,14 @@ def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
     if not unknown:
         return []
     advice = (f"{len(unknown)} thư 'Không rõ' (có thể đã gửi): xem thư đã gửi trong Gmail; nếu "
-              f"chưa có, tích Duyệt ở dòng đó trong Hộp thư đi rồi chạy "
+              f"chưa có, tích ô Gửi lại ở dòng đó trong Hộp thư đi rồi chạy "
               f"`python run.py send-outbox --resend MÃ_THƯ`.")
     if not ctx.config.mail.lookup_sent:
         return [advice]
-    # Gmail may still be finishing a send whose answer was lost: let it settle.
+    # Gmail may still be finishing a send whose answer was lost, and its search
+    # index lags behind: let it settle (a miss would send again).
     newest = max(m.sending_at or 0 for m in unknown)
-    wait = newest + ctx.config.mail.lookup_after_s - clock()
+    wait = newest + ctx.config.mail.lookup_delay(ctx.config.google.backend) - clock()
     if wait > 0:
         sleep(wait)
     for m in unknown:
@@ -91,13 +102,13 @@ def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
 
 def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
     """Ticked `Duyệt` releases messages awaiting approval; --resend KEY re-queues
-    one FAILED/UNKNOWN/CANCELLED message whose `Duyệt` a person has ticked."""
+    one FAILED/UNKNOWN/CANCELLED message whose `Gửi lại` box a person has ticked."""
     waiting = ledger.in_state(outbox.AWAITING_APPROVAL)
     if not waiting and not resend:
         return []
     snap = ctx.table("outbox").read()
-    ticked = {r.key for r in snap.records if r["approve"].strip().upper() == "TRUE"}
-    ledger.approve(m.key for m in waiting if m.key in ticked)
+    approved = {r.key for r in snap.records if ticked(r["approve"])}
+    ledger.approve(m.key for m in waiting if m.key in approved)
     if not resend:
         return []
     message = ledger.get(resend)
@@ -107,23 +118,57 @@ def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
     if message.state not in outbox.RESENDABLE:
         raise HoithaoError(f"--resend: message {resend} is '{outbox.LABELS[message.state]}'; only "
                            f"'Lỗi', 'Không rõ' or 'Đã huỷ' messages can be sent again")
-    if resend not in ticked:
-        raise HoithaoError(f"--resend: tick 'Duyệt' on the row of {resend} in Hộp thư đi first "
-                           f"(the second person's confirmation), then run this again")
+    label = ctx.config.sheets.outbox.columns["resend"]
+    if "resend" not in snap.columns:
+        raise HoithaoError(f"--resend: Hộp thư đi has no column '{label}': add it (a tick box) "
+                           f"after the last column, tick it on the row of {resend}, then run this "
+                           f"again")
+    row = snap.by_key.get(resend)
+    if row is None or not ticked(row["resend"]):
+        raise HoithaoError(f"--resend: tick '{label}' on the row of {resend} in Hộp thư đi first "
+                           f"(the written decision to send it again), then run this again")
     ledger.resend(resend)
-    return [f"{resend}: gửi lại theo yêu cầu."]
+    return [f"{resend}: gửi lại theo yêu cầu; bỏ tích ô {label} ở dòng đó (một dấu tích chỉ cho "
+            f"một lần gửi lại)."]
 
 
-def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[outbox.Message],
-             pacer: Pacer | None, sleep: Callable[[float], None]) -> Tally:
-    """Send `batch` one by one; SENDING is committed before each hand-over."""
+def cancel(ctx: JobContext, key: str) -> JobResult:
+    """--cancel KEY: a message still waiting (Chờ gửi/Chờ duyệt) -> Đã huỷ."""
+    with open_ledger(ctx.config, readonly=ctx.dry_run) as ledger:
+        message = ledger.get(key)
+        if message is None:
+            raise HoithaoError(f"--cancel: no message {key!r} in the outbox; copy the key from "
+                               f"the 'Mã thư' column of Hộp thư đi")
+        if message.state not in outbox.CANCELLABLE:
+            raise HoithaoError(f"--cancel: message {key} is '{outbox.LABELS[message.state]}'; only "
+                               f"'Chờ gửi' or 'Chờ duyệt' messages can be cancelled")
+        plan = [Change(key, "huỷ", outbox.LABELS[message.state])]
+        if ctx.dry_run:
+            return JobResult(plan=plan, figures={"huỷ": 1})
+        ledger.lock(wait_s=LOCK_WAIT_S)
+        cancelled = ledger.cancel(key, "Huỷ theo yêu cầu (send-outbox --cancel).")
+        if not cancelled:  # a sender took it between the check and now
+            raise HoithaoError(f"--cancel: message {key} is no longer waiting; see Hộp thư đi")
+        result = JobResult(plan=plan, figures={"huỷ": 1})
+        note = mirror(ctx, ledger)
+        if note:
+            result.notes.append(note)
+        return result
+
+
+def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[Message],
+             pacer: Pacer | None, sleep: Callable[[float], None],
+             clock: Callable[[], float] = time.monotonic) -> Tally:
+    """Send `batch` one by one; SENDING is committed before each hand-over;
+    the sheet is mirrored every MIRROR_INTERVAL_S seconds of `clock`."""
     tally = Tally()
     refusals = 0
+    mirrored_at = clock()
     progress = Progress(TextColumn("Gửi thư"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=ctx.console, transient=False)
     with progress:
         task = progress.add_task("send", total=len(batch))
-        for n, m in enumerate(batch, start=1):
+        for m in batch:
             if pacer:
                 pacer.wait()
             claimed = ledger.claim(m.key)
@@ -156,9 +201,20 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[o
             if pacer:
                 pacer.record()
             progress.advance(task)
-            if n % MIRROR_EVERY == 0:
+            if clock() - mirrored_at >= MIRROR_INTERVAL_S:
                 mirror(ctx, ledger)
+                mirrored_at = clock()
     return tally
+
+
+def next_batch(config: Any, ledger: Ledger, limit: int | None,
+               clock: Callable[[], float]) -> tuple[list[Message], list[Message], int]:
+    """What a run sends now: every due message, the ones taken (oldest first,
+    under the daily limit and --limit), and the room left in the last 24 hours."""
+    due = ledger.due()
+    room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
+    take = min(len(due), room, limit or len(due))
+    return due, due[:take], room
 
 
 def run(ctx: JobContext) -> JobResult:
@@ -167,10 +223,12 @@ def run(ctx: JobContext) -> JobResult:
     sleep: Callable[[float], None] = getattr(ctx, "sleep", time.sleep)
     limit = getattr(ctx, "limit", None)
     resend = getattr(ctx, "resend", None)
-    with open_ledger(config, clock) as ledger:
+    if getattr(ctx, "cancel", None):
+        return cancel(ctx, ctx.cancel)  # type: ignore[attr-defined]
+    with open_ledger(config, clock, readonly=ctx.dry_run) as ledger:
         if ctx.dry_run:
-            return _plan(ctx, ledger, limit, clock)
-        ledger.lock()
+            return _plan(ledger, config, limit, clock)
+        ledger.lock(wait_s=LOCK_WAIT_S)
         result = JobResult()
         recovered = ledger.recover()
         gmail = GmailAdapter(ctx.ws)
@@ -178,12 +236,10 @@ def run(ctx: JobContext) -> JobResult:
         result.notes += approvals(ctx, ledger, resend)
         mirror(ctx, ledger)
 
-        due = ledger.due()
-        room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
-        take = min(len(due), room, limit or len(due))
+        due, batch, room = next_batch(config, ledger, limit, clock)
         pacer = None if getattr(ctx, "no_pacing", False) else Pacer(config.mail.per_minute, clock, sleep)
-        tally = send_due(ctx, ledger, gmail, due[:take], pacer, sleep)
-        if not tally.stop and take < len(due) and take == room:
+        tally = send_due(ctx, ledger, gmail, batch, pacer, sleep, clock)
+        if not tally.stop and len(batch) < len(due) and len(batch) == room:
             tally.stop = "daily"
         note = mirror(ctx, ledger)
         if note:
@@ -204,14 +260,12 @@ def run(ctx: JobContext) -> JobResult:
         return result
 
 
-def _plan(ctx: JobContext, ledger: Ledger, limit: int | None, clock: Callable[[], float]) -> JobResult:
+def _plan(ledger: Ledger, config: Any, limit: int | None, clock: Callable[[], float]) -> JobResult:
     """--dry-run: what a run would send now; nothing is written or sent."""
-    due = ledger.due()
-    room = max(0, ctx.config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
-    take = min(len(due), room, limit or len(due))
+    due, batch, _ = next_batch(config, ledger, limit, clock)
     counts = ledger.counts()
-    plan = [Change(m.key, "gửi", outbox.LABELS[m.state]) for m in due[:take]]
+    plan = [Change(m.key, "gửi", outbox.LABELS[m.state]) for m in batch]
     return JobResult(plan=plan, figures={
-        "sẽ gửi": take, "còn lại sau lần chạy": len(due) - take,
+        "sẽ gửi": len(batch), "còn lại sau lần chạy": len(due) - len(batch),
         "chờ duyệt": counts.get(outbox.AWAITING_APPROVAL, 0),
         "không rõ": counts.get(outbox.UNKNOWN, 0) + counts.get(outbox.SENDING, 0)})

@@ -48,7 +48,7 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "key": "Mã thư", "kind": "Loại", "recipient": "Người nhận", "email": "Email",
         "subject": "Tiêu đề", "status": "Trạng thái", "approve": "Duyệt",
         "sent_at": "Thời điểm gửi", "gmail_id": "Gmail ID", "attempts": "Số lần thử",
-        "error": "Lỗi"}),
+        "error": "Lỗi", "resend": "Gửi lại"}),
     "milestones": ("Mốc thời gian", {
         "key": "Mã mốc", "content": "Nội dung", "due": "Hạn", "applies_to": "Áp dụng cho",
         "remind_before": "Nhắc trước (ngày)"}),
@@ -58,7 +58,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
-OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"}}
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
+                                         # staff tick: send this failed message again (--resend)
+                                         "outbox": {"resend"}}
 
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
@@ -165,8 +167,15 @@ class Mail(_Model):
     ledger: Path = Path("outbox.db")
     # Look an unclear send up in the mailbox by its Message-ID (needs the gmail.readonly scope).
     lookup_sent: bool = False
-    # Seconds an unclear send must age before that lookup (Gmail may still be finishing it).
-    lookup_after_s: float = Field(default=2.0, ge=0, le=600)
+    # Seconds an unclear send must age before that lookup (Gmail may still be finishing
+    # it, and its search index lags): unset = 60 on Google, 2 in the sandbox.
+    lookup_after_s: float | None = Field(default=None, ge=0, le=600)
+
+    def lookup_delay(self, backend: str) -> float:
+        """lookup_after_s, or its default for the backend."""
+        if self.lookup_after_s is not None:
+            return self.lookup_after_s
+        return 60.0 if backend == "google" else 2.0
 
 
 class Table(_Model):

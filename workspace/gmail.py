@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import socket
 import types
 from typing import Any
@@ -23,7 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from .clients import Workspace
-from .retry import RATE_REASONS, error_reason
+from .retry import RATE_REASONS, error_message, error_reason
 from .transport import new_http
 
 DAILY_REASONS = frozenset({"dailyLimitExceeded", "dailyLimitExceededUnreg"})
@@ -83,13 +82,6 @@ def one_shot_http(base_url: str | None, timeout: float = 60) -> httplib2.Http:
     return http
 
 
-def _message_of(body: bytes) -> str:
-    try:
-        return str(json.loads(body)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return body.decode("utf-8", "replace")[:200] if isinstance(body, bytes) else str(body)[:200]
-
-
 class GmailAdapter:
     """The sending mailbox (`me` = the account the sender credentials act as)."""
 
@@ -108,7 +100,7 @@ class GmailAdapter:
         except HttpError as exc:
             code, content = exc.resp.status, exc.content
             reason = error_reason(content)
-            message = _message_of(content)
+            message = error_message(content)
             if code >= 500:
                 raise SendUnclear(f"Gmail trả lời {code}: {message}") from None
             daily = reason in DAILY_REASONS or "(Mail sending)" in message
@@ -133,7 +125,7 @@ class GmailAdapter:
                                     what="gmail.messages.list")
         except HttpError as exc:
             if exc.resp.status in (401, 403):
-                raise LookupNotAllowed(_message_of(exc.content)) from None
+                raise LookupNotAllowed(error_message(exc.content)) from None
             raise
         messages = found.get("messages") or []
         return messages[0]["id"] if messages else None

@@ -41,6 +41,8 @@ LABELS = {AWAITING_APPROVAL: "Chờ duyệt", QUEUED: "Chờ gửi", SENDING: "�
           FAILED: "Lỗi", UNKNOWN: "Không rõ", CANCELLED: "Đã huỷ"}
 # States a person may send again with `send-outbox --resend KEY`.
 RESENDABLE = (FAILED, UNKNOWN, CANCELLED)
+# States a message may be cancelled from (it has not been handed to Gmail).
+CANCELLABLE = (QUEUED, AWAITING_APPROVAL)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -118,13 +120,23 @@ def message_key(kind: str, recipient_key: str, step: int = 1) -> str:
 
 
 class Ledger:
-    """The outbox file. Every change is its own durable transaction."""
+    """The outbox file. Every change is its own durable transaction.
+
+    `readonly=True` (dry runs, previews) never creates or changes a file: a
+    missing ledger reads as an empty one (held in memory), an existing one is
+    opened read-only."""
 
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time,
-                 msgid_domain: str = "hoithao.local"):
+                 msgid_domain: str = "hoithao.local", readonly: bool = False):
         self.path = Path(path)
         self.clock = clock
         self.msgid_domain = msgid_domain
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        if readonly:
+            self.db = _open_readonly(self.path)
+            self.db.row_factory = sqlite3.Row
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.row_factory = sqlite3.Row
@@ -135,7 +147,6 @@ class Ledger:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-        self._lock_fd: int | None = None
 
     def close(self) -> None:
         self.unlock()
@@ -158,16 +169,29 @@ class Ledger:
         self.db.execute("COMMIT")
 
     # -- the sender's lock ------------------------------------------------------
-    def lock(self) -> None:
-        """Take the sender's lock (one sending run at a time); released by close()
-        or by the operating system when the process dies, even by SIGKILL."""
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise OutboxBusy("another send-outbox run is sending right now; this one stopped "
-                             "without sending (run it again when that one has finished)") from None
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def lock(self, wait_s: float = 0) -> None:
+        """Take the outbox's lock (one sender, one mirror writer at a time),
+        waiting up to `wait_s` seconds for it; released by close() or by the
+        operating system when the process dies, even by SIGKILL. The lock is a
+        file of its own: closing a descriptor of the SQLite file itself would
+        drop SQLite's POSIX locks on it."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise OutboxBusy("another run is using the outbox right now (send-outbox "
+                                     "sending, or a job writing Hộp thư đi); this one stopped "
+                                     "there: run it again when that one has finished") from None
+                time.sleep(0.1)
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -270,13 +294,41 @@ class Ledger:
         return self._move(key, RESENDABLE, "state = ?, error = '', message_id = '', gmail_id = ''",
                           (QUEUED,))
 
-    def cancel(self, key: str) -> bool:
-        return self._move(key, (QUEUED, AWAITING_APPROVAL), "state = ?", (CANCELLED,))
+    def cancel(self, key: str, reason: str = "") -> bool:
+        """A message not yet handed to Gmail -> CANCELLED, with the reason shown
+        in `Lỗi`; False when it is not waiting (sent, sending, …)."""
+        return self._move(key, CANCELLABLE, "state = ?, error = ?", (CANCELLED, reason[:500]))
+
+    def requeue(self, message: NewMessage, reason: str, awaiting_approval: bool = False) -> bool:
+        """A message cancelled for `reason` (and only that reason) waits again,
+        with freshly rendered content: e.g. a confirmation cancelled because the
+        person left the confirmed list, who is now back on it."""
+        state = AWAITING_APPROVAL if awaiting_approval else QUEUED
+        with self._tx() as db:
+            cur = db.execute("UPDATE messages SET state = ?, error = '', email = ?, subject = ?, "
+                             "raw = ?, recipient = ?, version = version + 1 "
+                             "WHERE key = ? AND state = ? AND error = ?",
+                             (state, message.email, message.subject, message.raw,
+                              message.recipient, message.key, CANCELLED, reason[:500]))
+            return cur.rowcount == 1
 
     def mark_mirrored(self, versions: dict[str, int]) -> None:
         with self._tx() as db:
             db.executemany("UPDATE messages SET mirrored = ? WHERE key = ?",
                            [(v, k) for k, v in versions.items()])
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that writes nothing anywhere (see Ledger)."""
+    if not path.exists():
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.executescript(_SCHEMA)
+        return db
+    if path.with_name(path.name + "-wal").exists():
+        # A writer is (or was) at work: read through its journal; its files exist already.
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    # No journal: read the file as it is, without creating -wal/-shm files beside it.
+    return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
 
 
 def _utc(moment: float) -> dt.datetime:
