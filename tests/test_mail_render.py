@@ -124,3 +124,16 @@ def test_message_has_both_parts_sender_and_reply_to_from_config(config) -> None:
     parts = _parts(msg)
     assert set(parts) == {"text/plain", "text/html"}
     assert "Kính gửi" in parts["text/plain"] and "<strong>Kính gửi:</strong>" in parts["text/html"]
+
+
+def test_vn_day_pads_days_and_the_first_two_months() -> None:
+    assert mail.vn_day(dt.date(2024, 2, 5)) == "ngày 05 tháng 02 năm 2024"
+    assert mail.vn_day(dt.date(2024, 11, 22)) == "ngày 22 tháng 11 năm 2024"
+
+
+def test_invitation_has_the_national_motto_and_place_date_line(config) -> None:
+    rendered = mail.render("thu-moi", mail.sample_context(config, "thu-moi"))
+    today = mail.vn_day(dt.datetime.now(ZoneInfo(config.timezone)).date())
+    for part in (rendered.text, rendered.html):
+        assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in part and "Độc lập - Tự do - Hạnh phúc" in part
+        assert f"Thành phố Hồ Chí Minh, {today}" in part

@@ -65,11 +65,16 @@ class Rendered:
 
 # -- words and dates ----------------------------------------------------------
 
-def vn_date(day: dt.date) -> str:
-    """`thứ Sáu, ngày 22 tháng 11 năm 2024` (Decree 30/2020: a day below 10 and the
+def vn_day(day: dt.date) -> str:
+    """`ngày 22 tháng 11 năm 2024` (Decree 30/2020: a day below 10 and the
     months 1 and 2 take a leading zero)."""
     month = f"{day.month:02d}" if day.month < 3 else str(day.month)
-    return f"{WEEKDAYS[day.weekday()]}, ngày {day.day:02d} tháng {month} năm {day.year}"
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def vn_date(day: dt.date) -> str:
+    """`thứ Sáu, ngày 22 tháng 11 năm 2024`."""
+    return f"{WEEKDAYS[day.weekday()]}, {vn_day(day)}"
 
 
 def vn_datetime(moment: dt.datetime) -> str:
@@ -105,6 +110,8 @@ def event_context(config: Config) -> dict[str, Any]:
         "organiser_short": e.organiser_short or e.organiser, "parent_body": e.parent_body,
         "website": e.website, "papers_due": vn_date(config.deadlines.papers),
         "contact": e.contact.model_dump(), "signer": e.signer.model_dump(),
+        # The place-and-date line of an administrative document: where and when it is issued.
+        "place": e.place, "issued_on": vn_day(dt.datetime.now(ZoneInfo(config.timezone)).date()),
     }
 
 

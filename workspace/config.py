@@ -101,6 +101,7 @@ class Event(_Model):
     organiser: str
     organiser_short: str = ""
     parent_body: str = ""
+    place: str = ""
     website: str = ""
     contact: Person
     signer: Person
