@@ -395,3 +395,21 @@ def test_mirror_follows_the_clock_not_the_number_of_messages(seeded: Path, seede
     assert _job(config, send_outbox, no_pacing=True,
                 clock=lambda: still + 10 * next(ticks))[0].figures["đã gửi"] == 20
     assert 8 <= outbox_reads(start) <= 40
+
+
+def test_all_skips_invitees_who_registered_but_honours_a_tick(seeded: Path, seeded_server) -> None:
+    from workflows import sync_registrations
+
+    config = _config(seeded)
+    _job(config, sync_registrations)     # the seed's sample registrations use KM001…KM012
+    with Workspace.open(config) as ws:
+        sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Khách mời")
+        header = sheet.row_values(1)
+        sheet.update_cell(2, header.index("Gửi thư mời") + 1, "x")   # staff tick KM001 anyway
+    result, _ = _job(config, send_invitations, all_=True)
+    assert result.figures["đã đăng ký, không mời lại"] == 11
+    assert result.figures["thư mời xếp hàng"] == 78 - 11
+    with mail.open_ledger(config, readonly=True) as ledger:
+        queued = ledger.keys("thu-moi")
+    assert message_key("thu-moi", "KM001") in queued
+    assert message_key("thu-moi", "KM002") not in queued

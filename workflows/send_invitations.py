@@ -13,18 +13,20 @@ one sample letter to ADDR only and records nothing. --dry-run, --preview and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Collection
 
 from workspace.config import Config
 from workspace.errors import HoithaoError, TemplateError
 from workspace.forms import FormsAdapter
 from workspace.gmail import GmailAdapter, SendRefused, SendUnclear
 from workspace.outbox import NewMessage, message_key
-from workspace.table import Record, Snapshot, ticked
+from workspace.table import Record, Snapshot, read_many, ticked
 
 from . import mail
 from .base import Change, JobContext, JobResult
 from .mail_mirror import mirror_if_free
 from .normalise import clean_text
+from .registrations import CONFIRMED, WAITLISTED
 
 KIND = "thu-moi"
 
@@ -35,6 +37,7 @@ class Plan:
     problems: dict[str, str] = field(default_factory=dict)     # key -> Vấn đề
     cleared: list[str] = field(default_factory=list)           # keys whose Vấn đề is now fine
     already: list[str] = field(default_factory=list)           # ticked but already in the outbox
+    registered: list[str] = field(default_factory=list)        # skipped by --all: registered already
 
 
 def row_problem(record: Record) -> str | None:
@@ -47,13 +50,19 @@ def row_problem(record: Record) -> str | None:
     return mail.recipient_address(record["email"])[1]
 
 
-def select(snap: Snapshot, everyone: bool, queued: set[str]) -> Plan:
-    """Who gets a letter now: ticked rows, or with `everyone` all not yet invited (pure)."""
+def select(snap: Snapshot, everyone: bool, queued: set[str],
+           registered: Collection[str] = ()) -> Plan:
+    """Who gets a letter now: ticked rows, or with `everyone` all not yet invited
+    and not already registered (a letter asking someone to register who has is
+    an embarrassment; a ticked box is staff's explicit wish and is honoured) (pure)."""
     plan = Plan()
     for record in snap.records:
         wanted = ticked(record["send_invitation"])
         in_outbox = message_key(KIND, record.key) in queued
         if not (wanted or everyone):
+            continue
+        if not wanted and record.key in registered:
+            plan.registered.append(record.key)
             continue
         if in_outbox:
             if wanted:
@@ -113,16 +122,18 @@ def run(ctx: JobContext) -> JobResult:
     config = ctx.config
     preview = int(getattr(ctx, "preview", 0) or 0)
     test_to = getattr(ctx, "test_to", None)
-    snap = ctx.table("invitees").read()
+    snap, registrations = read_many([ctx.table("invitees"), ctx.table("registrations")])
+    registered = {r["invitee_code"] for r in registrations.records
+                  if r["status"] in (CONFIRMED, WAITLISTED) and r["invitee_code"]}
     form = config.google.forms.registration
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["invitee_code"])
     # Only a real run writes the ledger; the others read it (or nothing) and create no file.
     readonly = ctx.dry_run or bool(preview) or bool(test_to)
     with mail.open_ledger(config, readonly=readonly) as ledger:
         queued = ledger.keys(KIND)
-        plan = select(snap, bool(getattr(ctx, "all_", False)), queued)
+        plan = select(snap, bool(getattr(ctx, "all_", False)), queued, registered)
         if (preview or test_to) and not plan.letters:
-            plan = select(snap, True, queued)  # nothing ticked: show whoever is not yet invited
+            plan = select(snap, True, queued, registered)  # nothing ticked: whoever is not yet invited
         if preview:
             return _preview(ctx, plan, link_base, preview)
         if test_to:
@@ -135,7 +146,8 @@ def run(ctx: JobContext) -> JobResult:
                        for m in messages]
         result.plan += [Change(key, "bỏ qua", problem) for key, problem in plan.problems.items()]
         result.figures = {"thư mời xếp hàng": len(messages), "bỏ qua vì có vấn đề": len(plan.problems),
-                          "đã có trong hộp thư đi": len(plan.already)}
+                          "đã có trong hộp thư đi": len(plan.already),
+                          "đã đăng ký, không mời lại": len(plan.registered)}
         if ctx.dry_run:
             return result
         added = ledger.queue(messages, awaiting_approval=config.mail.approval_required)
@@ -145,8 +157,8 @@ def run(ctx: JobContext) -> JobResult:
         note = mirror_if_free(ctx, ledger, extra={"invitees": problems})
         if note:
             result.notes.append(note)
-        if added:
-            result.notes.append("Chạy `python run.py send-outbox` để gửi"
+        if added and ctx.trigger != "demo":
+            result.notes.append(f"Chạy `python run.py --config {config.source} send-outbox` để gửi"
                                 + (" (sau khi duyệt ở cột Duyệt của Hộp thư đi)."
                                    if config.mail.approval_required else "."))
         return result

@@ -145,8 +145,6 @@ class KeyedTable:
             snap.by_key[key] = record
         return snap
 
-    _parse = parse  # transitional: callers move to read_many()/parse()
-
     # -- writing -----------------------------------------------------------
     def write(self, updates: Mapping[str, Mapping[str, Any]], inserts: Iterable[Mapping[str, Any]] = (),
               owned: Iterable[str] = ()) -> WriteResult:
