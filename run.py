@@ -227,9 +227,9 @@ def demo(ctx: typer.Context,
         f"Chạy tiếp từng việc trên sandbox này: python run.py --config {config_path} <lệnh>")
 
 
-def _not_built(command: str, issue: int) -> None:
-    raise NotBuiltYet(f"`{command}` is not built yet (issue #{issue}); nothing was read, "
-                      f"written or sent")
+def _not_built(command: str) -> None:
+    raise NotBuiltYet(f"`{command}` is not built yet; nothing was read, written or sent "
+                      f"(lệnh này chưa được xây dựng, không có gì thay đổi)")
 
 
 @app.command("send-invitations")
@@ -264,7 +264,7 @@ def chase_submissions(dry_run: bool = typer.Option(False, "--dry-run", help="Pri
                       today: Optional[str] = typer.Option(None, "--today", metavar="YYYY-MM-DD",
                                                           help="Pretend today is this date.")) -> None:
     """Remind people of deadlines before, on and after them."""
-    _not_built("chase-submissions", 6)
+    _not_built("chase-submissions")
 
 
 @app.command("generate-docs")
@@ -272,7 +272,7 @@ def generate_docs(dry_run: bool = typer.Option(False, "--dry-run", help="Print t
                   only: Optional[str] = typer.Option(None, "--only", metavar="NAME",
                                                      help="Only this document.")) -> None:
     """Draft the opening speech, lead-in report, proceedings and results report."""
-    _not_built("generate-docs", 7)
+    _not_built("generate-docs")
 
 
 def run() -> int:

@@ -4,6 +4,8 @@ production uses). Nothing here mocks our code or the client libraries."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -178,8 +180,5 @@ def seeded_server(seeded: Path) -> Iterator[SandboxServer]:
 def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
             timeout: float = 300) -> "subprocess.CompletedProcess[str]":
     """`python run.py ARGS` in a child process (with the loopback guard)."""
-    import subprocess
-    import sys
-
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
                           env=env or child_env(), capture_output=True, text=True, timeout=timeout)

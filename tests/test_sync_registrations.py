@@ -1,10 +1,8 @@
 """sync-registrations on the seeded 2024 workshop, with the real clients."""
 from __future__ import annotations
 
-import json
 import time
 import unicodedata
-from pathlib import Path
 from urllib.parse import unquote
 
 from sandbox.api.forms import submit_responses

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gspread
 import pytest
 
-from sandbox.server import Options, SandboxServer
 from workspace.config import Table as TableConfig
 from workspace.table import KeyedTable, read_many, ticked
 

@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import gspread
@@ -19,6 +19,8 @@ from workspace.config import Config
 from workspace.errors import HoithaoError
 from workspace.retry import explain
 from workspace.table import KeyedTable
+
+from .normalise import sheet_time
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,6 @@ class JobContext:
 JobFn = Callable[[JobContext], JobResult]
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def run_job(name: str, fn: JobFn, ctx: JobContext) -> JobResult:
     """Run one job; unless --dry-run, append its row to the run log, also when it fails."""
     started = ctx.now()
@@ -90,8 +88,8 @@ def run_job(name: str, fn: JobFn, ctx: JobContext) -> JobResult:
             raise
     log.info("%s finished in %.1f s: %s", name, time.monotonic() - t0, result.figures)
     if not ctx.dry_run:
-        row = {"key": run_id, "job": name, "trigger": ctx.trigger, "started": _stamp(started),
-               "finished": _stamp(ctx.now()), "result": "Lỗi" if error else "Thành công",
+        row = {"key": run_id, "job": name, "trigger": ctx.trigger, "started": sheet_time(started.timestamp(), ctx.config.timezone),
+               "finished": sheet_time(time.time(), ctx.config.timezone), "result": "Lỗi" if error else "Thành công",
                "figures": ", ".join(f"{k}: {v}" for k, v in result.figures.items()),
                "error": str(error) if error else ""}
         try:

@@ -4,16 +4,15 @@ upserted by `Mã thư`) and the source rows (`Khách mời`: `Trạng thái thư
 write fails the ledger is still right and the next batch tries again."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 from workspace import outbox
 from workspace.outbox import Ledger, Message, OutboxBusy
 
 from .base import JobContext
 from .mail import KINDS
+from .normalise import sheet_time
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +31,11 @@ INVITATION_STATUS = {
     outbox.FAILED: "Lỗi", outbox.CANCELLED: "Chưa gửi"}
 
 
-def stamp(moment: float | None, tz: str) -> str:
-    if not moment:
-        return ""
-    return dt.datetime.fromtimestamp(moment, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def outbox_rows(messages: Iterable[Message], tz: str) -> dict[str, dict[str, Any]]:
     """What each message's `Hộp thư đi` row should say (pure)."""
     return {m.key: {"key": m.key, "kind": KINDS.get(m.kind, (m.kind,))[0], "recipient": m.recipient,
                     "email": m.email, "subject": m.subject, "status": outbox.LABELS[m.state],
-                    "sent_at": stamp(m.sent_at, tz), "gmail_id": m.gmail_id,
+                    "sent_at": sheet_time(m.sent_at, tz), "gmail_id": m.gmail_id,
                     "attempts": m.attempts, "error": m.error}
             for m in messages}
 
@@ -54,7 +47,7 @@ def source_updates(messages: Iterable[Message], tz: str) -> dict[str, dict[str, 
         if m.kind == "thu-moi" and m.source == "invitees" and m.source_key:
             change = {"invitation_status": INVITATION_STATUS[m.state]}
             if m.state == outbox.SENT:
-                change["sent_at"] = stamp(m.sent_at, tz)
+                change["sent_at"] = sheet_time(m.sent_at, tz)
             out.setdefault("invitees", {})[m.source_key] = change
     return out
 

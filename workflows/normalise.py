@@ -7,9 +7,12 @@ reported in the sheet, it never raises.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import re
 import unicodedata
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -171,3 +174,11 @@ def name_sort_key(full_name: str) -> tuple:
     family = _word_key(words[0]) if len(words) > 1 else ((), ())
     middle = tuple(_word_key(w) for w in words[1:-1])
     return (given, family, middle, full_name)
+
+
+def sheet_time(seconds: float | None, tz: str) -> str:
+    """A moment as every time column of the spreadsheet shows it:
+    `2024-10-01 08:02:03` in the event's time zone ("" for none)."""
+    if not seconds:
+        return ""
+    return dt.datetime.fromtimestamp(seconds, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")

@@ -42,9 +42,9 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
-from .normalise import MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone
+from .normalise import (MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone,
+                        sheet_time)
 
 if TYPE_CHECKING:
     from workspace.forms import Response
@@ -83,8 +83,7 @@ def local_time(rfc3339: str, tz: str) -> str:
     """`2024-10-01T01:02:03.456Z` -> `2024-10-01 08:02:03` in the event's time zone."""
     if not rfc3339:
         return ""
-    seconds, _ = instant(rfc3339)
-    return dt.datetime.fromtimestamp(seconds, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+    return sheet_time(instant(rfc3339)[0], tz)
 
 
 # -- what the sheet already holds --------------------------------------------
@@ -217,8 +216,8 @@ def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Looku
     if not answer and code in lookup.invitee_codes:
         delegation = lookup.aliases.get(_fold(lookup.invitee_codes[code]))
     if answer and delegation is None:
-        problems.append(f"Đoàn đã chọn không có trong trang Đoàn: thêm đoàn này (Mã đoàn, Tên đoàn) "
-                        f"vào trang Đoàn hoặc sửa câu trả lời; người này chưa được tính vào chỉ tiêu.")
+        problems.append("Đoàn đã chọn không có trong trang Đoàn: thêm đoàn này (Mã đoàn, Tên đoàn) "
+                        "vào trang Đoàn hoặc sửa câu trả lời; người này chưa được tính vào chỉ tiêu.")
     rec["delegation"] = delegation or answer
 
     missing = [_label(lookup, f) for f in REQUIRED if not rec[f]]

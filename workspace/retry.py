@@ -13,12 +13,15 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import gspread
 import httplib2
 import requests
 from googleapiclient.errors import HttpError
+
+if TYPE_CHECKING:
+    from .errors import ApiError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
