@@ -22,7 +22,7 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -111,13 +111,7 @@ def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
     ledger.approve(m.key for m in waiting if m.key in approved)
     if not resend:
         return []
-    message = ledger.get(resend)
-    if message is None:
-        raise HoithaoError(f"--resend: no message {resend!r} in the outbox; copy the key from "
-                           f"the 'Mã thư' column of Hộp thư đi")
-    if message.state not in outbox.RESENDABLE:
-        raise HoithaoError(f"--resend: message {resend} is '{outbox.LABELS[message.state]}'; only "
-                           f"'Lỗi', 'Không rõ' or 'Đã huỷ' messages can be sent again")
+    _message_in(ledger, resend, "--resend", outbox.RESENDABLE, "sent again")
     label = ctx.config.sheets.outbox.columns["resend"]
     if "resend" not in snap.columns:
         raise HoithaoError(f"--resend: Hộp thư đi has no column '{label}': add it (a tick box) "
@@ -132,16 +126,23 @@ def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
             f"một lần gửi lại)."]
 
 
+def _message_in(ledger: Any, key: str, option: str, states: Collection[str], verb: str) -> Any:
+    """The ledger's message `key`, if it is in one of `states`; else a plain error."""
+    message = ledger.get(key)
+    if message is None:
+        raise HoithaoError(f"{option}: no message {key!r} in the outbox; copy the key from "
+                           f"the 'Mã thư' column of Hộp thư đi")
+    if message.state not in states:
+        allowed = " or ".join(f"'{outbox.LABELS[st]}'" for st in states)
+        raise HoithaoError(f"{option}: message {key} is '{outbox.LABELS[message.state]}'; only "
+                           f"{allowed} messages can be {verb}")
+    return message
+
+
 def cancel(ctx: JobContext, key: str) -> JobResult:
     """--cancel KEY: a message still waiting (Chờ gửi/Chờ duyệt) -> Đã huỷ."""
     with open_ledger(ctx.config, readonly=ctx.dry_run) as ledger:
-        message = ledger.get(key)
-        if message is None:
-            raise HoithaoError(f"--cancel: no message {key!r} in the outbox; copy the key from "
-                               f"the 'Mã thư' column of Hộp thư đi")
-        if message.state not in outbox.CANCELLABLE:
-            raise HoithaoError(f"--cancel: message {key} is '{outbox.LABELS[message.state]}'; only "
-                               f"'Chờ gửi' or 'Chờ duyệt' messages can be cancelled")
+        message = _message_in(ledger, key, "--cancel", outbox.CANCELLABLE, "cancelled")
         plan = [Change(key, "huỷ", outbox.LABELS[message.state])]
         if ctx.dry_run:
             return JobResult(plan=plan, figures={"huỷ": 1})
