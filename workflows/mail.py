@@ -303,8 +303,8 @@ def sync_confirmations(ctx: Any, people: Iterable[Mapping[str, Any]]) -> QueueRe
 
 def _confirm(ctx: Any, people: Iterable[Mapping[str, Any]], sync: bool) -> QueueResult:
     config: Config = ctx.config
-    messages, keys, skipped = _compose(config, people)
-    result = QueueResult(skipped=skipped)
+    people = list(people)
+    keys = {clean_text(p.get("key") or "") for p in people}
     waiting_approval = config.mail.approval_required
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
         known = ledger.keys(CONFIRMATION)
@@ -312,6 +312,14 @@ def _confirm(ctx: Any, people: Iterable[Mapping[str, Any]], sync: bool) -> Queue
                  if sync and m.kind == CONFIRMATION and m.source_key not in keys]
         back = {m.key for m in ledger.in_state(outbox.CANCELLED)
                 if m.kind == CONFIRMATION and m.error == NOT_CONFIRMED}
+        # Render only the letters the ledger does not hold (or holds cancelled for
+        # now): every confirmed person is offered on every sync, and rendering
+        # them all again cost seconds per thousand people.
+        settled = known - back
+        todo = [p for p in people
+                if message_key(CONFIRMATION, clean_text(p.get("key") or "")) not in settled]
+        messages, _, skipped = _compose(config, todo)
+        result = QueueResult(skipped=skipped)
         if ctx.dry_run:
             result.queued = sum(m.key not in known for m in messages)
             result.requeued = sum(m.key in back for m in messages)
@@ -321,7 +329,7 @@ def _confirm(ctx: Any, people: Iterable[Mapping[str, Any]], sync: bool) -> Queue
         result.requeued = sum(ledger.requeue(m, NOT_CONFIRMED, waiting_approval)
                               for m in messages if m.key in back)
         result.cancelled = sum(ledger.cancel(m.key, NOT_CONFIRMED) for m in stale)
-        result.already = len(messages) - result.queued - result.requeued
+        result.already = len(people) - len(skipped) - result.queued - result.requeued
         if sync and (result.queued or result.requeued or result.cancelled):
             from .mail_mirror import mirror_if_free  # mail_mirror imports this module
             result.mirror_note = mirror_if_free(ctx, ledger)
