@@ -95,6 +95,7 @@ def check(ctx: typer.Context) -> None:
         raise HoithaoError(f"check found {len(exc.problems)} problem(s) in the configuration; "
                            f"nothing else was checked") from None
     import workflows.mail  # noqa: F401  (registers the mail template check)
+    import workflows.letter_pdf  # noqa: F401  (registers the letter template Doc check)
 
     report = run_check(config)
     for line in report.passed:

@@ -170,8 +170,10 @@ def render(name: str, context: Mapping[str, Any], env: SandboxedEnvironment | No
 
 
 def build_message(config: Config, to_name: str, to_email: str, rendered: Rendered,
-                  cc: Iterable[tuple[str, str]] = ()) -> bytes:
-    """The message's bytes (From, To, Cc, Reply-To, Subject, text + HTML parts),
+                  cc: Iterable[tuple[str, str]] = (),
+                  attachments: Iterable[tuple[str, bytes]] = ()) -> bytes:
+    """The message's bytes (From, To, Cc, Reply-To, Subject, text + HTML parts,
+    then each (file name, PDF bytes) of `attachments` as an application/pdf part),
     built under the strict policy: a header value with CR/LF is refused, and so
     is an address that is not ASCII (pass recipient_address()'s result: the
     email package would mangle a Unicode domain). TemplateError per letter;
@@ -199,6 +201,8 @@ def build_message(config: Config, to_name: str, to_email: str, rendered: Rendere
                             f"địa chỉ có ký tự không được phép (xuống dòng, …)") from None
     msg.set_content(rendered.text, charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    for name, data in attachments:   # the message becomes multipart/mixed around the two parts
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return msg.as_bytes()
 
 

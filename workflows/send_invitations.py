@@ -3,7 +3,9 @@
 read:   the tab (1 call), the registration form's link (1 call), the ledger
 decide: who is invited (ticked `Gửi thư mời`, or --all not yet invited), which
         rows have a problem and why, each letter rendered (pure; a letter that
-        cannot be made is that row's problem, never the whole run's)
+        cannot be made is that row's problem, never the whole run's); with
+        mail.letter_template, each letter's PDF made from that Doc and
+        attached (letter_pdf: 4 API calls a letter, paced)
 write:  the ledger (queue; a second time is a no-op), then the mirror: `Vấn đề`
         and `Trạng thái thư mời` in one write, `Hộp thư đi` in one write
 Also: --preview N prints N letters and changes nothing; --test-to ADDR sends
@@ -12,17 +14,19 @@ one sample letter to ADDR only and records nothing. --dry-run, --preview and
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Collection
 
 from workspace.config import Config
+from workspace.docs import DocsAdapter
 from workspace.errors import HoithaoError, TemplateError
 from workspace.forms import FormsAdapter
 from workspace.gmail import GmailAdapter, SendRefused, SendUnclear
 from workspace.outbox import NewMessage, message_key
 from workspace.table import Record, Snapshot, read_many, ticked
 
-from . import mail
+from . import letter_pdf, mail
 from .base import Change, JobContext, JobResult
 from .mail_mirror import mirror_if_free
 from .normalise import clean_text
@@ -89,9 +93,11 @@ def letter(config: Config, record: Record, link_base: str) -> mail.Rendered:
     return mail.render(KIND, context)
 
 
-def compose(config: Config, record: Record, link_base: str) -> NewMessage:
-    """The invitee's letter as a message to queue (pure); TemplateError, a
-    Vietnamese sentence for `Vấn đề`, when this letter cannot be made."""
+def compose(config: Config, record: Record, link_base: str,
+            attachments: Collection[tuple[str, bytes]] = ()) -> NewMessage:
+    """The invitee's letter as a message to queue, with `attachments` (file
+    name, PDF bytes) (pure); TemplateError, a Vietnamese sentence for `Vấn đề`,
+    when this letter cannot be made."""
     address, problem = mail.recipient_address(record["email"])
     if problem:
         raise TemplateError(problem)
@@ -100,7 +106,8 @@ def compose(config: Config, record: Record, link_base: str) -> NewMessage:
     return NewMessage(key=message_key(KIND, record.key), kind=KIND, email=address,
                       subject=rendered.subject, recipient=name, source="invitees",
                       source_key=record.key,
-                      raw=mail.build_message(config, name, address, rendered))
+                      raw=mail.build_message(config, name, address, rendered,
+                                             attachments=attachments))
 
 
 def compose_all(config: Config, plan: Plan, link_base: str) -> list[NewMessage]:
@@ -116,6 +123,39 @@ def compose_all(config: Config, plan: Plan, link_base: str) -> list[NewMessage]:
             if record.key in plan.cleared:
                 plan.cleared.remove(record.key)
     return messages
+
+
+def with_letters(ctx: JobContext, docs: DocsAdapter, plan: Plan, messages: list[NewMessage],
+                 link_base: str, result: JobResult) -> list[NewMessage]:
+    """Each message rebuilt with the invitee's PDF letter (`Giay-moi-KM001.pdf`)
+    attached, made from mail.letter_template (4 API calls a letter, paced under
+    the Docs write quota: see letter_pdf). A row whose PDF cannot be made moves
+    to plan.problems and is not queued; the others go on."""
+    config = ctx.config
+    maker = letter_pdf.LetterMaker(docs, config.mail.letter_template.strip(),
+                                   config.google.drive_folder_id,
+                                   sleep=getattr(ctx, "sleep", time.sleep),
+                                   clock=getattr(ctx, "clock", time.monotonic))
+    records = {r.key: r for r in plan.letters}
+    out: list[NewMessage] = []
+    for message in messages:
+        record = records[message.source_key]
+        values = {**record.values, "key": record.key,
+                  "registration_link": mail.prefilled_link(link_base, record.key)}
+        try:
+            pdf = maker.make(record.key, values)
+            out.append(compose(config, record, link_base, [(letter_pdf.filename(record.key), pdf)]))
+        except HoithaoError as exc:
+            problem = (f"Không tạo được giấy mời PDF từ mẫu (mail.letter_template): {exc}. Kiểm tra "
+                       f"mẫu bằng `python run.py check` rồi chạy lại send-invitations.")
+            if record["problem"] != problem:
+                plan.problems[record.key] = problem
+            if record.key in plan.cleared:
+                plan.cleared.remove(record.key)
+    note = maker.leftover_note()
+    if note:
+        result.notes.append(note)
+    return out
 
 
 def run(ctx: JobContext) -> JobResult:
@@ -141,6 +181,12 @@ def run(ctx: JobContext) -> JobResult:
 
         result = JobResult()
         messages = compose_all(config, plan, link_base)
+        template_id = config.mail.letter_template.strip()
+        if template_id and messages:
+            docs = DocsAdapter(ctx.ws)
+            letter_pdf.verify_template(docs, template_id)  # a bad template stops the run here
+            if not ctx.dry_run:  # making a PDF copies a Doc: a dry run only says it would
+                messages = with_letters(ctx, docs, plan, messages, link_base, result)
         result.plan = [Change(m.source_key, "xếp hàng thư mời",
                               "chờ duyệt" if config.mail.approval_required else "")
                        for m in messages]

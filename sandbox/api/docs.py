@@ -19,7 +19,7 @@ from ..errors import GoogleError, invalid_argument
 from ..store import new_id, register_schema
 from . import Call, handles
 from . import docs_model as m
-from . import docs_export, drive
+from . import docs_export, docs_pdf, drive
 from .docs_styles import DOCUMENT_STYLE, NAMED_STYLES, nesting_levels
 
 MIME = "application/vnd.google-apps.document"
@@ -374,3 +374,5 @@ def _export_text(db: sqlite3.Connection, file_id: str) -> bytes:
 
 drive.EXPORTERS[(MIME, DOCX)] = _export_docx
 drive.EXPORTERS[(MIME, "text/plain")] = _export_text
+drive.EXPORTERS[(MIME, "application/pdf")] = lambda db, file_id: docs_pdf.to_pdf(
+    load(db, file_id), _meta(db, file_id)["name"])

@@ -1,0 +1,131 @@
+"""The personal invitation letter (giấy mời) as a PDF, made from a Google Doc
+template (`mail.letter_template`) when send-invitations queues a letter.
+
+Per letter: copy the template into google.drive_folder_id, replace the
+personal placeholders in one batchUpdate, export the copy as PDF, delete the
+copy. That is 4 API calls a letter, and it cannot be fewer: Google has no bulk
+export, and a PDF is made from a whole document. The batchUpdate counts
+against the Docs write quota (60 a minute per user), so letters are paced
+under it; the copies and exports are Drive calls, whose quota is far higher.
+A letter that cannot be made is that invitee's problem (`Vấn đề`); the others
+go on. A template that is missing or holds an unknown placeholder stops the
+run before anything is queued (and `check` reports it).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from workspace.clients import Workspace
+from workspace.config import Config
+from workspace.docs import DocNotFound, DocsAdapter
+from workspace.errors import HoithaoError
+
+from .check import TEMPLATE_CHECKS
+from .normalise import clean_text
+from .send_outbox import Pacer
+
+# Placeholder in the Doc -> the invitee's field ("key" is the invitee code and
+# "registration_link" their own pre-filled form link). Typed exactly, braces
+# included and without spaces: replaceAllText matches text, not a template language.
+PLACEHOLDERS: dict[str, str] = {
+    "{{danh_xung}}": "honorific", "{{ho_ten}}": "full_name", "{{chuc_vu}}": "position",
+    "{{don_vi}}": "unit", "{{ma_khach_moi}}": "key", "{{duong_dan_dang_ky}}": "registration_link",
+}
+DOCS_WRITES_PER_MINUTE = 60   # Google Docs API: write requests per minute per user
+_ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
+
+
+def filename(invitee_key: str) -> str:
+    """`Giay-moi-KM001.pdf`: ASCII only, so every mail client shows it as is."""
+    return f"Giay-moi-{re.sub(r'[^A-Za-z0-9_-]+', '-', invitee_key).strip('-') or 'khach'}.pdf"
+
+
+def replacements(values: Mapping[str, str]) -> dict[str, str]:
+    """Each placeholder and the invitee's value for it (pure; NFC, trimmed)."""
+    return {ph: clean_text(values.get(f) or "") for ph, f in PLACEHOLDERS.items()}
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """`{{…}}` in the template's text that is not one of PLACEHOLDERS (it would
+    be printed as typed in every letter) (pure)."""
+    return sorted({p for p in _ANY_PLACEHOLDER.findall(text) if p not in PLACEHOLDERS})
+
+
+def template_problems(docs: DocsAdapter, doc_id: str) -> list[str]:
+    """What is wrong with the letter template, one line per fault (2 calls)."""
+    try:
+        _, text = docs.template_text(doc_id)
+    except DocNotFound as exc:
+        return [f"mail.letter_template: {exc}; check the id (from the Doc's URL) and that the "
+                f"Doc is shared with the tool's account, or set it to \"\" for no PDF letter"]
+    except HoithaoError as exc:
+        return [f"mail.letter_template: {exc}"]
+    unknown = unknown_placeholders(text)
+    if unknown:
+        return [f"mail.letter_template: unknown placeholder(s) {', '.join(unknown)} in the Doc; "
+                f"allowed: {', '.join(PLACEHOLDERS)}"]
+    return []
+
+
+def verify_template(docs: DocsAdapter, doc_id: str) -> None:
+    """HoithaoError (the run stops before anything is queued) unless the template is usable."""
+    problems = template_problems(docs, doc_id)
+    if problems:
+        raise HoithaoError("; ".join(problems) + " (`python run.py check` says more)")
+
+
+@dataclass
+class LetterMaker:
+    """Makes one invitee's PDF at a time, paced under the Docs write quota."""
+    docs: DocsAdapter
+    template_id: str
+    folder_id: str = ""
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    per_minute: int = DOCS_WRITES_PER_MINUTE
+    leftovers: list[str] = field(default_factory=list)   # copies that could not be deleted
+
+    def __post_init__(self) -> None:
+        self.pacer = Pacer(self.per_minute, self.clock, self.sleep)
+
+    def make(self, invitee_key: str, values: Mapping[str, str]) -> bytes:
+        """The PDF of this invitee's letter; HoithaoError when it cannot be made.
+        The copy is deleted whatever happens; one that cannot be is remembered."""
+        self.pacer.wait()
+        copy_id = self.docs.copy(self.template_id, filename(invitee_key)[:-4] + " (bản tạm)",
+                                 self.folder_id)
+        try:
+            self.pacer.record()
+            self.docs.replace_all(copy_id, replacements(values))
+            return self.docs.export_pdf(copy_id)
+        finally:
+            try:
+                self.docs.delete(copy_id)
+            except HoithaoError:
+                self.leftovers.append(copy_id)
+
+    def leftover_note(self) -> str | None:
+        if not self.leftovers:
+            return None
+        return (f"{len(self.leftovers)} bản sao tạm của giấy mời chưa xoá được trong thư mục Drive "
+                f"(tên dạng 'Giay-moi-… (bản tạm)'): xoá bằng tay.")
+
+
+def check_letter_template(config: Config) -> list[str]:
+    """`check`: the configured letter template exists, is a Doc, and holds only
+    known placeholders. Nothing to check when no template is configured."""
+    doc_id = config.mail.letter_template.strip()
+    if not doc_id:
+        return []
+    try:
+        ws = Workspace.open(config)
+    except HoithaoError as exc:
+        return [f"mail.letter_template: not checked, Google cannot be reached ({exc})"]
+    with ws:
+        return template_problems(DocsAdapter(ws), doc_id)
+
+
+TEMPLATE_CHECKS.append(check_letter_template)
