@@ -42,6 +42,7 @@ class StaffSortsBetweenReadAndWrite(KeyedTable):
 
 
 def test_write_repairs_rows_moved_by_a_sort_during_the_write(book) -> None:
+    StaffSortsBetweenReadAndWrite.reads = 0
     table = _table(book, StaffSortsBetweenReadAndWrite)
     table.write({"K1": {"status": "Đã xác nhận"}, "K3": {"status": "Danh sách chờ"}},
                 owned={"status"})
@@ -109,3 +110,54 @@ def test_duplicate_and_blank_keys_are_reported(book) -> None:
                                             ("FALSE", False), ("không", False)])
 def test_ticked_reads_what_staff_type(value, expected) -> None:
     assert ticked(value) is expected
+
+
+class StaffInsertsARowAfterTheRead(KeyedTable):
+    """Staff insert a typed row above K1 right after the job's first read."""
+
+    reads = 0
+
+    def read(self):
+        snap = super().read()
+        type(self).reads += 1
+        if type(self).reads == 1:
+            sheet = self.spreadsheet.worksheet("Danh sách")
+            sheet.insert_row(["K9", "Vãng lai", "", "thêm tay"], index=3, value_input_option="RAW")
+        return snap
+
+
+class StaffEditsAnotherRowAfterTheRead(KeyedTable):
+    reads = 0
+
+    def read(self):
+        snap = super().read()
+        type(self).reads += 1
+        if type(self).reads == 1:
+            self.spreadsheet.worksheet("Danh sách").update_acell("C4", "do nhân viên ghi")  # K2's row
+        return snap
+
+
+def test_write_takes_back_a_value_that_landed_on_a_row_inserted_meanwhile(book) -> None:
+    result = _table(book, StaffInsertsARowAfterTheRead).write({"K1": {"status": "Đã xác nhận"}},
+                                                             owned={"status"})
+    snap = _table(book).read()
+    assert snap.by_key["K1"]["status"] == "Đã xác nhận"
+    assert snap.by_key["K9"]["status"] == "" and snap.by_key["K9"]["notes"] == "thêm tay"
+    assert result.unsure_rows == ["K9"]
+
+
+def test_write_never_touches_rows_it_did_not_write(book) -> None:
+    _table(book, StaffEditsAnotherRowAfterTheRead).write({"K1": {"status": "Đã xác nhận"}},
+                                                         owned={"status"})
+    snap = _table(book).read()
+    assert snap.by_key["K2"]["status"] == "do nhân viên ghi"
+    assert snap.by_key["K1"]["status"] == "Đã xác nhận"
+
+
+def test_a_repair_puts_numbers_back_as_numbers(book) -> None:
+    book.sheet1.update([[7], [8], [9]], "C2:C4", raw=True)        # K3, K1, K2 hold numbers
+    StaffSortsBetweenReadAndWrite.reads = 0
+    _table(book, StaffSortsBetweenReadAndWrite).write({"K1": {"status": 6}}, owned={"status"})
+    values = book.values_get("'Danh sách'!A2:C4", params={"valueRenderOption": "UNFORMATTED_VALUE"})
+    by_key = {row[0]: row[2] for row in values["values"]}
+    assert by_key == {"K1": 6, "K2": 9, "K3": 7}

@@ -72,6 +72,7 @@ class Record:
     key: str
     row: int                      # 1-based sheet row at read time (for messages only)
     values: dict[str, str]
+    raw: dict[str, Any] = field(default_factory=dict)   # unformatted: numbers stay numbers
 
     def __getitem__(self, field_name: str) -> str:
         return self.values.get(field_name, "")
@@ -85,6 +86,8 @@ class Snapshot:
     by_key: dict[str, Record] = field(default_factory=dict)
     blank_keys: list[int] = field(default_factory=list)   # rows with data but no key
     duplicate_keys: list[str] = field(default_factory=list)
+    row_keys: dict[int, str] = field(default_factory=dict)  # sheet row -> its key ("" for none)
+    cells: dict[tuple[int, str], Any] = field(default_factory=dict)  # (row, field) -> raw value
 
 
 @dataclass
@@ -92,6 +95,9 @@ class WriteResult:
     updated_cells: int = 0
     inserted_rows: int = 0
     missing_keys: list[str] = field(default_factory=list)  # rows deleted by staff meanwhile
+    # Rows added by someone while the job wrote, onto which a value of the job's
+    # landed: it was emptied again, but what the cell held before is unknown.
+    unsure_rows: list[str] = field(default_factory=list)
 
 
 class KeyedTable:
@@ -132,12 +138,16 @@ class KeyedTable:
         for n, raw in enumerate(rows[1:], start=2):
             cells = [cell_text(c) for c in raw]
             values = {f: (cells[i] if i < len(cells) else "") for f, i in columns.items()}
+            raw_values = {f: (raw[i] if i < len(raw) else "") for f, i in columns.items()}
             key = values["key"].strip()
+            snap.row_keys[n] = key
+            for f, value in raw_values.items():
+                snap.cells[(n, f)] = value
             if not key:
                 if any(c.strip() for c in cells):
                     snap.blank_keys.append(n)
                 continue
-            record = Record(key=key, row=n, values=values)
+            record = Record(key=key, row=n, values=values, raw=raw_values)
             if key in snap.by_key:
                 snap.duplicate_keys.append(key)
                 continue
@@ -150,8 +160,9 @@ class KeyedTable:
               owned: Iterable[str] = ()) -> WriteResult:
         """Apply `updates` (key -> {field: value}) to the owned columns of existing
         rows and append `inserts` (full records with a `key`). Requests: one read,
-        then per change one write and one verifying read (repeated only if staff
-        moved rows meanwhile), and one append. Only cells whose text changes are written."""
+        then one write and one verifying read (a repair round more only if staff
+        moved rows meanwhile), and one append. Only cells whose text changes are
+        written, and only those cells are ever repaired: other rows are not touched."""
         owned = set(owned)
         stray = {f for change in updates.values() for f in change} - owned
         if stray:
@@ -162,40 +173,48 @@ class KeyedTable:
             return result
         snap = self.read()  # re-read: rows may have moved since the job decided
         result.missing_keys = [k for k in updates if k not in snap.by_key]
-        # The state wanted for every cell of the columns being written: the new
-        # value where the job changes it, else what the cell held before, so a
-        # write that landed on a moved row is put back on the next round.
-        fields = {f for change in updates.values() for f in change if f in snap.columns}
-        wanted = {(r.key, f): r[f] for r in snap.records for f in fields}
-        for key, change in updates.items():
-            if key in snap.by_key:
-                for f, value in change.items():
-                    if f in snap.columns:
-                        wanted[(key, f)] = _raw(value)
+        first = snap
+        targets = {(key, f): _raw(value) for key, change in updates.items() if key in snap.by_key
+                   for f, value in change.items() if f in snap.columns}
         for _ in range(_REPAIR_ROUNDS):
-            data = self._diff(snap, wanted)
-            if not data:
+            writes = [(snap.by_key[key].row, f, key, value) for (key, f), value in targets.items()
+                      if key in snap.by_key and cell_text(value) != snap.by_key[key][f]]
+            if not writes:
                 break
-            self.spreadsheet.values_batch_update({"valueInputOption": "RAW", "data": data})
-            result.updated_cells += len(data)
+            self._put([(row, f, value) for row, f, _, value in writes], snap.columns)
+            result.updated_cells += len(writes)
             snap = self.read()  # verify: a sort between read and write moves rows under us
+            # A value that landed on a row which moved away from its key is taken
+            # back: the cell gets what that row's own key held before (known from
+            # the first read), or is emptied on a row without a key. Only cells
+            # still holding the job's value are touched: a later edit stays.
+            undo = []
+            for row, f, key, value in writes:
+                now = snap.row_keys.get(row)
+                if now is None or now == key or cell_text(snap.cells.get((row, f))) != cell_text(value):
+                    continue
+                if now in first.by_key:
+                    undo.append((row, f, first.by_key[now].raw.get(f, "")))
+                else:  # a row added meanwhile: its cell in the job's column is emptied
+                    undo.append((row, f, ""))
+                    if now:
+                        result.unsure_rows.append(now)
+            if undo:
+                self._put(undo, snap.columns)
+                snap = self.read()
         else:
-            if self._diff(snap, wanted):
+            if any(key in snap.by_key and cell_text(v) != snap.by_key[key][f] for (key, f), v in targets.items()):
                 raise ApiError(f"tab '{self.tab}' kept changing while the job wrote to it; nothing is "
                                f"lost: run the job again when nobody is sorting the tab")
         new = [r for r in inserts if cell_text(r.get("key")) not in snap.by_key]
         result.inserted_rows = self._append(snap.columns, new)
         return result
 
-    def _diff(self, snap: Snapshot, wanted: Mapping[tuple[str, str], Any]) -> list[dict[str, Any]]:
-        data = []
-        for (key, f), value in wanted.items():
-            record = snap.by_key.get(key)
-            if record is None or cell_text(value) == record[f]:
-                continue
-            a1 = f"{col_letter(snap.columns[f])}{record.row}"
-            data.append({"range": f"{quote_tab(self.tab)}!{a1}", "values": [[_raw(value)]]})
-        return data
+    def _put(self, cells: list[tuple[int, str, Any]], columns: Mapping[str, int]) -> None:
+        """Write (row, field, value) cells in one request, RAW."""
+        data = [{"range": f"{quote_tab(self.tab)}!{col_letter(columns[f])}{row}", "values": [[_raw(v)]]}
+                for row, f, v in cells]
+        self.spreadsheet.values_batch_update({"valueInputOption": "RAW", "data": data})
 
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Append records without comparing them with the rows already there (the
