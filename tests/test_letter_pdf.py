@@ -35,6 +35,20 @@ TEMPLATE_TEXT = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
                  "Đăng ký tại: {{duong_dan_dang_ky}}\n")
 
 
+def _fonts_installed() -> bool:
+    try:
+        docs_pdf.find_fonts()
+        return True
+    except Exception:
+        return False
+
+
+# The sandbox draws PDFs with the DejaVu fonts of Debian's fonts-dejavu-core (on
+# this project's machines); elsewhere these tests say why they did not run.
+needs_fonts = pytest.mark.skipif(not _fonts_installed(),
+                                 reason=f"PDF export needs {docs_pdf.FONT_PACKAGE} installed")
+
+
 def _pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
@@ -48,6 +62,7 @@ def _new_doc(docs: Any, title: str, text: str, *more: dict[str, Any]) -> str:
 
 # -- the sandbox's export ---------------------------------------------------------
 
+@needs_fonts
 def test_pdf_export_of_a_vietnamese_doc_reads_back_in_order_on_a4(service) -> None:
     docs, drive = service("docs", "v1").documents(), service("drive", "v3").files()
     doc_id = _new_doc(docs, "Giấy mời", f"GIẤY MỜI\n{VIETNAMESE}\nTrân trọng kính mời.\n",
@@ -66,6 +81,7 @@ def test_pdf_export_of_a_vietnamese_doc_reads_back_in_order_on_a4(service) -> No
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4
 
 
+@needs_fonts
 def test_pdf_export_keeps_the_docs_own_page_size_and_prints_table_cells(service) -> None:
     docs, drive = service("docs", "v1").documents(), service("drive", "v3").files()
     doc_id = _new_doc(docs, "Bảng", "Danh sách đoàn\n",
@@ -142,6 +158,7 @@ def _queued(config: Any) -> dict[str, email.message.EmailMessage]:
                 for m in ledger.in_state("QUEUED") if m.kind == send_invitations.KIND}
 
 
+@needs_fonts
 def test_each_ticked_invitee_gets_their_own_pdf_letter_and_no_copy_is_left(
         seeded: Path, seeded_server) -> None:
     config = _config(seeded)
@@ -180,6 +197,7 @@ def test_each_ticked_invitee_gets_their_own_pdf_letter_and_no_copy_is_left(
         [f"Giay-moi-{k}.pdf" for k in keys]
 
 
+@needs_fonts
 def test_letter_pdfs_are_paced_under_the_docs_write_quota(seeded: Path, seeded_server) -> None:
     config = _config(seeded)
     template = _template(config)
