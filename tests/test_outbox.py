@@ -185,6 +185,26 @@ def test_cancel_only_waiting_messages_and_requeue_only_for_its_reason(tmp_path: 
         assert ledger.get("thu-moi:KM002:1").state == outbox.CANCELLED
 
 
+def test_replace_only_while_waiting_and_heads_show_the_latest_step(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "o.db") as ledger:
+        ledger.queue([_msg(1), _msg(2)])
+        fresh = NewMessage(**{**_msg(1).__dict__, "email": "moi@x.example", "recipient": "B"})
+        assert ledger.replace(fresh)
+        got = ledger.get("thu-moi:KM001:1")
+        assert (got.email, got.recipient, got.state, got.version) == ("moi@x.example", "B",
+                                                                      outbox.QUEUED, 2)
+        ledger.claim("thu-moi:KM002:1")
+        late = NewMessage(**{**_msg(2).__dict__, "email": "moi@x.example"})
+        assert not ledger.replace(late)                     # SENDING: never changed
+        assert ledger.get("thu-moi:KM002:1").email == "k2@x.example"
+        ledger.mark_sent("thu-moi:KM002:1", "g1")
+        ledger.queue([NewMessage(**{**late.__dict__, "key": message_key("thu-moi", "KM002", 2)})])
+        heads = ledger.heads("thu-moi")
+        assert {k: (h.step, h.email, h.state) for k, h in heads.items()} == {
+            "KM001": (1, "moi@x.example", outbox.QUEUED),
+            "KM002": (2, "moi@x.example", outbox.QUEUED)}
+
+
 # -- confirmations against the sandbox ----------------------------------------------
 
 def _ctx_run(config: Any, fn: Any, dry_run: bool = False) -> Any:
@@ -293,3 +313,62 @@ def test_lookup_waits_a_minute_on_google_unless_the_config_says_otherwise() -> N
 
     assert Mail().lookup_delay("google") == 60 and Mail().lookup_delay("sandbox") == 2
     assert Mail(lookup_after_s=90).lookup_delay("google") == 90
+
+
+def test_sync_confirmations_remakes_only_the_waiting_letter_whose_address_or_name_changed(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
+    _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3)]))
+    people = [_person(1, email="nguoi1.moi@thpt.example"), _person(2, full_name="Trần Thị Hai"),
+              _person(3, position="Tổ trưởng")]        # Chức vụ is not compared: nothing to do
+    dry = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people), dry_run=True)
+    assert (dry.replaced, dry.queued) == (2, 0)
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(keys[1]).email == "nguoi1@thpt.example"      # the dry run changed nothing
+    result = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    assert (result.replaced, result.queued, result.requeued) == (2, 0, 0)
+    assert result.figures()["thư xác nhận làm lại"] == 2
+    with mail.open_ledger(config) as ledger:
+        one, two, three = (ledger.get(keys[n]) for n in (1, 2, 3))
+    to = email.message_from_bytes(one.raw, policy=email.policy.default)["To"].addresses[0]
+    assert (one.email, to.addr_spec, one.state) == ("nguoi1.moi@thpt.example",
+                                                   "nguoi1.moi@thpt.example", outbox.QUEUED)
+    shown = email.message_from_bytes(two.raw, policy=email.policy.default)["To"].addresses[0]
+    assert (two.recipient, shown.display_name) == ("Trần Thị Hai", "Trần Thị Hai")
+    assert three.version == 1                                # not rendered, not touched
+    tab = _outbox_tab(config)
+    assert tab[keys[1]]["email"] == "nguoi1.moi@thpt.example" and len(tab) == 3
+    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    assert (again.replaced, again.queued) == (0, 0)          # settled: nothing rendered again
+
+
+def test_sync_confirmations_sends_a_next_step_when_the_letter_went_to_an_old_address(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3, 4)}
+    _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3, 4)]))
+    with mail.open_ledger(config) as ledger:
+        for n in (1, 2, 3, 4):
+            ledger.claim(keys[n])
+        ledger.mark_sent(keys[1], "g1")
+        ledger.mark_failed(keys[2], "refused")
+        ledger.mark_unknown(keys[3], "cut")
+        ledger.mark_sent(keys[4], "g4")
+    people = [_person(n, email=f"moi{n}@thpt.example") for n in (1, 2, 3)]
+    people.append(_person(4, full_name="Tên Đã Sửa"))       # sent to the right address: enough
+    result = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    assert (result.queued, result.replaced, result.unclear) == (2, 0, ["R003"])
+    notes = " ".join(result.notes())
+    assert "R003" in notes and "Không rõ" in notes and "moi3" not in notes
+    with mail.open_ledger(config) as ledger:
+        for n in (1, 2):
+            assert ledger.get(keys[n]).email == f"nguoi{n}@thpt.example"   # history kept
+            step2 = ledger.get(message_key(mail.CONFIRMATION, f"R{n:03d}", 2))
+            assert (step2.email, step2.state, step2.source_key) == (f"moi{n}@thpt.example",
+                                                                   outbox.QUEUED, f"R{n:03d}")
+        assert ledger.get(message_key(mail.CONFIRMATION, "R003", 2)) is None
+        assert ledger.get(message_key(mail.CONFIRMATION, "R004", 2)) is None
+    assert _outbox_tab(config)[message_key(mail.CONFIRMATION, "R001", 2)]["status"] == "Chờ gửi"
+    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    assert (again.queued, again.replaced) == (0, 0)          # the next step is the head now

@@ -325,3 +325,91 @@ def test_withdrawal_cancels_the_unsent_confirmation_and_voids_the_code(seeded_se
     assert result.figures["thư xác nhận huỷ"] == 1
     with mail.open_ledger(config) as ledger:
         assert ledger.get(letter).state == outbox.CANCELLED
+
+
+def _invitee(config, code: str) -> dict[str, str]:
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        return dict(KeyedTable(sh, config.sheets.invitees, "invitees").read().by_key[code].values)
+
+
+def _invitee_answers(inv: dict[str, str], **over: str) -> dict[str, str]:
+    return {"full_name": inv["full_name"], "honorific": inv["honorific"], "position": inv["position"],
+            "unit": inv["unit"], "delegation": DELEGATION_NAMES[inv["delegation"]],
+            "email": inv["email"], "invitee_code": "KM021", "consent": "Tôi đồng ý", **over}
+
+
+def _delegation_counts(config, code: str) -> tuple[str, str]:
+    with Workspace.open(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        row = KeyedTable(sh, config.sheets.delegations, "delegations").read().by_key[code]
+    return row["registered"], row["confirmed"]
+
+
+def test_resubmission_on_the_invitation_link_with_new_email_and_phone_is_one_place(
+        seeded_server, seeded_config) -> None:
+    # The reviewer's case: KM021 with a typo in the email, then again with the
+    # right email and another phone; the second time typed without accents.
+    config = seeded_config
+    inv = _invitee(config, "KM021")
+    typo, = _submit(seeded_server, config, [_invitee_answers(
+        inv, email=inv["email"].replace(".example", ".exmaple"), phone="0904315829")])
+    _sync(config)
+    counts = _delegation_counts(config, inv["delegation"])
+    code = _registrations(config).by_key[typo]["checkin_code"]
+    assert code and _registrations(config).by_key[typo]["status"] == "Đã xác nhận"
+    _later()
+    plain = unicodedata.normalize("NFD", inv["full_name"].replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).upper()
+    right, = _submit(seeded_server, config, [_invitee_answers(inv, full_name=plain,
+                                                               phone="0904315892")])
+    result = _sync(config)
+    snap = _registrations(config)
+    assert snap.by_key[typo]["status"] == "Trùng lặp" and right in snap.by_key[typo]["problem"]
+    assert (snap.by_key[right]["status"], snap.by_key[right]["checkin_code"]) == ("Đã xác nhận", code)
+    assert _delegation_counts(config, inv["delegation"]) == counts      # charged once
+    assert result.figures["xác nhận mới"] == 0
+    with mail.open_ledger(config) as ledger:
+        letters = [k for k in ledger.keys(mail.CONFIRMATION) if f":{right}:" in k]
+        letter = ledger.get(message_key(mail.CONFIRMATION, typo))
+    assert letters == []                                             # no second letter
+    assert (letter.email, letter.state) == (inv["email"], outbox.QUEUED)   # the waiting one, fixed
+
+
+def test_forwarded_invitation_link_waits_for_staff_with_no_place_and_no_letter(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    inv = _invitee(config, "KM021")
+    director, deputy = _submit(seeded_server, config, [
+        _invitee_answers(inv, phone="0904315829"),
+        _invitee_answers(inv, full_name="Phạm Minh Khôi", email="khoi.pm@thpt.example",
+                         phone="0904000111", position="Phó trưởng phòng")])
+    _sync(config)
+    snap = _registrations(config)
+    assert snap.by_key[director]["status"] == "Đã xác nhận"
+    assert snap.by_key[deputy]["status"] == "Không hợp lệ" and not snap.by_key[deputy]["checkin_code"]
+    assert director in snap.by_key[deputy]["problem"] and "Mã khách mời" in snap.by_key[deputy]["problem"]
+    assert message_key(mail.CONFIRMATION, deputy) not in _confirmation_keys(config)
+    _set_cell(config, "registrations", deputy, "invitee_code", "")   # staff: not the invitee
+    _sync(config)
+    snap = _registrations(config)
+    assert snap.by_key[deputy]["status"] == "Đã xác nhận" and snap.by_key[deputy]["checkin_code"]
+    assert message_key(mail.CONFIRMATION, deputy) in _confirmation_keys(config)
+
+
+def test_edited_email_reaches_the_waiting_confirmation(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    key, = _submit(seeded_server, config, [_answers(1, email="ha.nt@gmial.com")])
+    _sync(config)
+    letter = message_key(mail.CONFIRMATION, key)
+    with mail.open_ledger(config) as ledger:
+        assert ledger.get(letter).email == "ha.nt@gmial.com"
+    _later()
+    _submit(seeded_server, config, [_answers(1, email="ha.nt@gmail.com")], edit=key)
+    result = _sync(config)
+    assert _registrations(config).by_key[key]["email"] == "ha.nt@gmail.com"
+    assert result.figures["thư xác nhận làm lại"] == 1
+    with mail.open_ledger(config) as ledger:
+        assert (ledger.get(letter).email, ledger.get(letter).state) == ("ha.nt@gmail.com", outbox.QUEUED)
+        assert ledger.keys(mail.CONFIRMATION) >= {letter}
+        assert ledger.get(message_key(mail.CONFIRMATION, key, 2)) is None

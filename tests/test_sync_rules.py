@@ -34,7 +34,8 @@ LABELS = DEFAULT_TABLES["registrations"][1]
 
 def _lookup(quota: Any = 2) -> Any:
     return build_lookup(
-        invitees=[{"key": "KM001", "email": "giamdoc@sgddt.example", "delegation": "BRVT"}],
+        invitees=[{"key": "KM001", "email": "giamdoc@sgddt.example", "delegation": "BRVT",
+                   "full_name": "Lê Văn Hoà"}],
         delegations=[{"key": "BRVT", "name": "Sở GDĐT Bà Rịa – Vũng Tàu", "quota": str(quota)},
                      {"key": "KHAC", "name": "Đại biểu khác", "quota": ""}],
         labels=LABELS)
@@ -226,22 +227,70 @@ def test_decide_invitee_matched_by_code_or_email_and_delegation_by_code() -> Non
     assert out.rows["R001"]["invitee_code"] == "KM001" and out.rows["R001"]["delegation"] == "BRVT"
     # Same invitee (by email) as R001: the later response is the registration.
     assert out.rows["R002"]["invitee_code"] == "KM001" and out.rows["R002"]["delegation"] == "KHAC"
-    # Different email and phone: two people claim KM001 (a forwarded link). Neither
-    # displaces the other; both rows tell staff to check who the invitee is.
-    assert out.rows["R001"]["status"] == out.rows["R002"]["status"] == CONFIRMED
+    # Different name, email and phone: two people claim KM001 (a forwarded link).
+    # R002 has the invitee's email: it keeps the place; R001 waits for staff, with
+    # no place and no letter; both rows tell staff to check who the invitee is.
+    assert (out.rows["R002"]["status"], out.rows["R001"]["status"]) == (CONFIRMED, INVALID)
+    assert "đã dùng cho đăng ký R002" in out.rows["R001"]["problem"]
+    assert [c.key for c in out.confirmations] == ["R002"]
     for key, other in (("R001", "R002"), ("R002", "R001")):
         assert "Mã khách mời KM001 cũng được một người khác dùng" in out.rows[key]["problem"]
         assert other in out.rows[key]["problem"]
 
 
 def test_decide_forwarded_invitation_link_does_not_take_the_invitees_place() -> None:
-    deputy = _response(1, invitee_code="KM001", email="pho.phong@sgddt.example", phone="0912000111")
-    director = _response(2, invitee_code="KM001", email="giamdoc@sgddt.example", phone="0912000222")
+    # The deputy submits first on the director's forwarded link; the director later.
+    deputy = _response(1, invitee_code="KM001", email="pho.phong@sgddt.example", phone="0912000111",
+                       full_name="Trần Thị Bích")
+    director = _response(2, invitee_code="KM001", email="giamdoc@sgddt.example", phone="0912000222",
+                         full_name="Lê Văn Hoà")
     out = decide([deputy, director], _lookup(5), {}, "UTC", _codes())
-    assert out.rows["R001"]["status"] == out.rows["R002"]["status"] == CONFIRMED
-    codes = {out.rows[k]["checkin_code"] for k in ("R001", "R002")}
-    assert len(codes) == 2 and "" not in codes      # each person their own check-in code
-    assert {c.key for c in out.confirmations} == {"R001", "R002"}   # both are told
+    assert out.rows["R002"]["status"] == CONFIRMED and out.rows["R002"]["checkin_code"]
+    assert out.rows["R001"]["status"] == INVALID and out.rows["R001"]["checkin_code"] == ""
+    assert "R002" in out.rows["R001"]["problem"] and "Mã khách mời KM001" in out.rows["R001"]["problem"]
+    assert [c.key for c in out.confirmations] == ["R002"]          # one letter, to the invitee
+    assert out.counts["BRVT"]["confirmed"] == 1
+    # Matched by name alone (the director typed another email, no accents): same outcome.
+    director = _response(2, invitee_code="KM001", email="hoa.lv@gmail.example", phone="0912000222",
+                         full_name="le van  HOA")
+    out = decide([deputy, director], _lookup(5), {}, "UTC", _codes())
+    assert (out.rows["R002"]["status"], out.rows["R001"]["status"]) == (CONFIRMED, INVALID)
+    # Staff clear the deputy's Mã khách mời: the deputy is a registrant of their own.
+    sheet = {**out.rows, "R001": {**out.rows["R001"], "invitee_code": ""}}
+    fixed = decide([deputy, director], _lookup(5), sheet, "UTC", _codes())
+    assert fixed.rows["R001"]["status"] == fixed.rows["R002"]["status"] == CONFIRMED
+    assert fixed.rows["R001"]["problem"] == ""
+
+
+def test_decide_forwarded_link_after_a_confirmation_waits_for_staff() -> None:
+    deputy = _response(1, invitee_code="KM001", email="pho.phong@sgddt.example", phone="0912000111")
+    first = decide([deputy], _lookup(5), {}, "UTC", _codes())
+    assert first.rows["R001"]["status"] == CONFIRMED
+    director = _response(2, invitee_code="KM001", email="giamdoc@sgddt.example", phone="0912000222",
+                         full_name="Lê Văn Hoà")
+    out = decide([deputy, director], _lookup(5), first.rows, "UTC", _codes())
+    # A code already sent is not voided by someone else's response: the later one waits.
+    assert out.rows["R001"] == {**first.rows["R001"], "problem": out.rows["R001"]["problem"]}
+    assert out.rows["R002"]["status"] == INVALID and "R001" in out.rows["R002"]["problem"]
+    assert [c.key for c in out.confirmations] == ["R001"]
+
+
+def test_decide_same_invitee_code_and_name_with_new_email_and_phone_is_one_person() -> None:
+    # The reviewer's case: a typo in the email, then a fresh response on the same
+    # link with the right email and another phone; the name typed once without accents.
+    typo = _response(1, invitee_code="KM001", full_name="Lê Văn Hòa", email="giamdoc@sgddt.exmaple",
+                     phone="0904315829")
+    first = decide([typo], _lookup(5), {}, "UTC", _codes())
+    assert first.rows["R001"]["status"] == CONFIRMED
+    right = _response(2, invitee_code="KM001", full_name="Le Van Hoa", email="giamdoc@sgddt.example",
+                      phone="0904315892")
+    out = decide([typo, right], _lookup(5), first.rows, "UTC", _codes())
+    assert out.rows["R001"]["status"] == DUPLICATE and "R002" in out.rows["R001"]["problem"]
+    assert "cùng mã khách mời" in out.rows["R001"]["problem"]
+    assert (out.rows["R002"]["status"], out.rows["R002"]["checkin_code"]) == (
+        CONFIRMED, first.rows["R001"]["checkin_code"])                  # the code they were sent
+    assert [(c.key, c.email) for c in out.confirmations] == [("R001", "giamdoc@sgddt.example")]
+    assert out.counts["BRVT"] == {"registered": 1, "confirmed": 1, "waitlisted": 0}
 
 
 def test_decide_quota_not_a_number_closes_the_delegation_with_a_note() -> None:
@@ -534,3 +583,20 @@ def test_dry_run_prints_the_plan_without_personal_data_and_writes_nothing(seeded
     assert "@" not in proc.stdout and "+84" not in proc.stdout
     assert _writes(seeded_server, before) == []
     assert _snap(seeded_config).records == []
+
+
+def test_decide_values_the_job_worked_out_follow_khach_moi_not_taken_as_corrections() -> None:
+    answer = _response(1, email="giamdoc@sgddt.example", delegation="")   # no code typed
+    first = decide([answer], _lookup(5), {}, "UTC", _codes())
+    assert (first.rows["R001"]["invitee_code"], first.rows["R001"]["delegation"]) == ("KM001", "BRVT")
+    moved = build_lookup(   # staff move the invitee to KHAC in Khách mời
+        invitees=[{"key": "KM001", "email": "giamdoc@sgddt.example", "delegation": "KHAC"}],
+        delegations=[{"key": "BRVT", "name": "Sở GDĐT Bà Rịa – Vũng Tàu", "quota": "5"},
+                     {"key": "KHAC", "name": "Đại biểu khác", "quota": ""}], labels=LABELS)
+    out = decide([answer], moved, first.rows, "UTC", _codes())
+    assert out.rows["R001"]["delegation"] == "KHAC" and out.counts["BRVT"]["registered"] == 0
+    # A field the person typed, corrected by staff, is still kept.
+    typed = _response(2, delegation="Sở GDĐT Bà Rịa – Vũng Tàu")
+    base = decide([typed], moved, {}, "UTC", _codes())
+    sheet = {"R002": {**base.rows["R002"], "delegation": "KHAC"}}
+    assert decide([typed], moved, sheet, "UTC", _codes()).rows["R002"]["delegation"] == "KHAC"

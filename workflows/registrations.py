@@ -8,10 +8,17 @@ The rules, in the order they apply:
   A copied field (name, email, …) that staff corrected in the sheet is used
   instead of the answer until the person edits the response (its submission
   time then differs from `Thời gian gửi`): corrections are never overwritten.
+  Only fields the person typed (or left empty) count: an invitee code found
+  by email or a delegation taken from the invitee follows `Khách mời`.
 - Identity: the invitee code of the pre-filled link (it must exist in
   `Khách mời`), else the email matched against `Khách mời`. Responses sharing
-  an email, a phone number or an invitee code are one person; names are never
-  compared (`Hoà`/`Hòa`, two people may share a name). The person's latest
+  an email or a phone number are one person; so are responses sharing an
+  invitee code whose names match once folded (`name_key`: `Hoà`/`Hòa`/`Hoa`,
+  typed without accents), a person correcting their email and phone. Same
+  code, other name: a forwarded invitation link. The person matching the
+  invitee's record (name or email; else the one confirmed already, else the
+  first) keeps the code's place; the others are `Không hợp lệ` until staff
+  fix their `Mã khách mời` (no place, no letter). The person's latest
   VALID submission is their registration (the latest one if none is valid);
   earlier ones are `Trùng lặp`, later invalid ones `Không hợp lệ` naming the
   kept one, so a re-submission with a typo never costs a place.
@@ -103,11 +110,21 @@ class Lookup:
     delegations: dict[str, Delegation] = field(default_factory=dict)  # Mã đoàn -> …
     aliases: dict[str, str] = field(default_factory=dict)            # name or code -> Mã đoàn
     labels: dict[str, str] = field(default_factory=dict)             # field -> header label
+    invitee_names: dict[str, str] = field(default_factory=dict)      # CODE -> name_key(name)
     notes: list[str] = field(default_factory=list)                   # for the console
 
 
 def _fold(text: str) -> str:
     return clean_text(text).casefold()
+
+
+def name_key(text: str) -> str:
+    """A name folded for comparing two answers of one invitation: NFC, case,
+    whitespace, tone and vowel marks and `đ` folded (`Lê Văn Hoà`, `Lê Văn Hòa`
+    and `le van hoa` give the same key). Only ever compared within one invitee
+    code: people are never merged by name alone."""
+    text = unicodedata.normalize("NFD", clean_text(text).replace("đ", "d").replace("Đ", "D"))
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
 
 
 def build_lookup(invitees: Iterable[Mapping[str, str]], delegations: Iterable[Mapping[str, str]],
@@ -137,6 +154,7 @@ def build_lookup(invitees: Iterable[Mapping[str, str]], delegations: Iterable[Ma
     for inv in invitees:
         code = clean_text(inv["key"]).upper()
         out.invitee_codes[code] = clean_text(inv.get("delegation", ""))
+        out.invitee_names[code] = name_key(inv.get("full_name", ""))
         email, problem = normalise_email(inv.get("email", ""))
         if email and not problem:
             out.invitee_emails.setdefault(email, code)
@@ -174,8 +192,19 @@ def check_response(response: "Response", lookup: Lookup, tz: str,
     if row is None or row.get("submitted_at", "") != entry.record["submitted_at"]:
         return entry
     corrected = {f: [row.get(f, "")] for f in TEXT_FIELDS if f in row
-                 and clean_text(row.get(f, "")) != entry.record[f]}
+                 and clean_text(row.get(f, "")) != entry.record[f]
+                 and not _worked_out(f, response.answers, entry.record)}
     return _check(response, {**response.answers, **corrected}, lookup, tz) if corrected else entry
+
+
+def _worked_out(name: str, answers: Mapping[str, list[str]], record: Mapping[str, str]) -> bool:
+    """Whether the job, not the person, gave the field its value now: an invitee
+    code found by email, a delegation taken from the invitee. The row then
+    holds what the job wrote from `Khách mời` as it was, not a staff
+    correction, and follows `Khách mời` when it changes (a staff change to such
+    a cell is made in `Khách mời` instead)."""
+    return (name in ("invitee_code", "delegation") and bool(record[name])
+            and not clean_text(", ".join(answers.get(name, []))))
 
 
 def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Lookup, tz: str) -> Entry:
@@ -247,11 +276,11 @@ def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Looku
 # -- people and places -----------------------------------------------------------
 
 def group_people(entries: list[Entry]) -> list[list[Entry]]:
-    """Responses that share an email or phone (directly or through another
-    response) as one list per person, oldest submission first. An invitee code
-    links a response to its invitee, not two responses to each other: invitation
-    links get forwarded, and a deputy using the director's link is another person
-    (see `shared_code_notes`)."""
+    """Responses that share an email or phone, or an invitee code AND the
+    folded name (`name_key`), directly or through another response, as one
+    list per person, oldest submission first. A code alone does not link two
+    responses: invitation links get forwarded, and a deputy using the
+    director's link is another person (see `hold_shared_codes`)."""
     parent = list(range(len(entries)))
 
     def root(i: int) -> int:
@@ -264,7 +293,10 @@ def group_people(entries: list[Entry]) -> list[list[Entry]]:
     for i, entry in enumerate(entries):
         for ident in entry.identities.items():
             if ident[0] == "code":
-                continue
+                name = name_key(entry.record["full_name"])
+                if not name:
+                    continue
+                ident = ("code", f"{ident[1]}\n{name}")
             j = owner.setdefault(ident, i)
             parent[root(i)] = root(j)
     groups: dict[int, list[Entry]] = {}
@@ -311,9 +343,43 @@ def shared_code_notes(kept_entries: list[Entry]) -> dict[str, str]:
         for e in users:
             others = ", ".join(o.key for o in users if o is not e)
             notes[e.key] = (f"Mã khách mời {code} cũng được một người khác dùng (phản hồi {others}, "
-                            f"khác email và số điện thoại): có thể đường dẫn mời đã được chuyển tiếp; "
-                            f"Ban Tổ chức kiểm tra ai là khách mời và sửa ô Mã khách mời của người kia.")
+                            f"khác họ tên, email và số điện thoại): có thể đường dẫn mời đã được chuyển "
+                            f"tiếp; Ban Tổ chức kiểm tra ai là khách mời và sửa ô Mã khách mời của "
+                            f"người kia.")
     return notes
+
+
+def hold_shared_codes(people: Iterable[tuple[list[Entry], Entry, Entry, int]], lookup: Lookup
+                      ) -> dict[str, str]:
+    """People (group, registration, first submission, standing) who would take
+    a place and share an invitee code with another such person: one keeps the
+    code's place, the others are held until staff decide. Returns held
+    registration key -> the key of the one who keeps it. The keeper: first
+    one confirmed already (a code that was sent is never voided by someone
+    else's response), then one matching the invitee's record (folded name or
+    email in `Khách mời`), then the first to submit."""
+    by_code: dict[str, list[tuple[list[Entry], Entry, Entry, int]]] = {}
+    for person in people:
+        code = person[1].identities.get("code")
+        if code:
+            by_code.setdefault(code, []).append(person)
+    held: dict[str, str] = {}
+    for code, users in by_code.items():
+        if len(users) < 2:
+            continue
+        invitee_name = lookup.invitee_names.get(code, "")
+
+        def rank(person: tuple[list[Entry], Entry, Entry, int]) -> tuple:
+            group, _, first, standing = person
+            is_invitee = any((invitee_name and name_key(e.record["full_name"]) == invitee_name)
+                             or lookup.invitee_emails.get(e.identities.get("email", "")) == code
+                             for e in group)
+            return (standing != 0, not is_invitee, first.created, first.key)
+
+        users.sort(key=rank)
+        for _, kept, _, _ in users[1:]:
+            held[kept.key] = users[0][1].key
+    return held
 
 
 def _duplicate_note(entry: Entry, kept: Entry) -> str:
@@ -387,6 +453,15 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         else:
             order = (standing, first.created, first.key)
             candidates.setdefault(kept.delegation or "", []).append((order, kept))
+
+    # One invitation, one place: a second person on the same invitee code (a
+    # forwarded link) takes no place and gets no letter until staff decide.
+    held = hold_shared_codes([(g, k, f, s) for g, k, f, s, _ in people if k.key not in state], lookup)
+    for key, keeper in held.items():
+        state[key] = (INVALID, f"Chưa xác nhận: mã khách mời của dòng này đã dùng cho đăng ký {keeper} "
+                               f"nên dòng này chưa được giữ chỗ và chưa được gửi thư xác nhận.")
+    for code in candidates:
+        candidates[code] = [c for c in candidates[code] if c[1].key not in held]
 
     # Đã đăng ký: every person of the delegation not withdrawn, valid or not,
     # so staff see how many rows still need a call (registered - confirmed - waiting).

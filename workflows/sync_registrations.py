@@ -83,7 +83,8 @@ def confirmations_to_queue(outcome: Outcome) -> list[dict[str, str]]:
     """Every confirmed person, every run, as the mail ledger takes them (key,
     honorific, full_name, position, unit, email, checkin_code). The ledger keys
     a confirmation by `key`, the person's first response id, so offering a
-    person again (next run, after an edit or a resubmission) is a no-op;
+    person again (next run, after an edit or a resubmission) is a no-op unless
+    their email or name changed (mail.plan_confirmations);
     offering all, not only the new ones, makes a crash between the sheet write
     and the queue harmless."""
     return [{"key": c.key, "honorific": c.honorific, "full_name": c.full_name,

@@ -114,6 +114,23 @@ class Message:
         return head.encode("ascii") + self.raw
 
 
+@dataclass(frozen=True)
+class Head:
+    """A message's key, addressee and state, without its body (Ledger.heads)."""
+    key: str
+    source_key: str
+    recipient: str
+    email: str
+    state: str
+    error: str
+
+    @property
+    def step(self) -> int:
+        """The step the key ends with (`xac-nhan:R001:2` -> 2)."""
+        tail = self.key.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else 1
+
+
 def message_key(kind: str, recipient_key: str, step: int = 1) -> str:
     """The key of a message: what it is, never when it was made."""
     return f"{kind}:{recipient_key}:{step}"
@@ -208,6 +225,18 @@ class Ledger:
         if kind is None:
             return {r[0] for r in self.db.execute("SELECT key FROM messages")}
         return {r[0] for r in self.db.execute("SELECT key FROM messages WHERE kind = ?", (kind,))}
+
+    def heads(self, kind: str) -> dict[str, "Head"]:
+        """The latest step of every `kind` message, by source key, without the
+        message bodies: what a sync compares its people with before rendering."""
+        out: dict[str, Head] = {}
+        for row in self.db.execute("SELECT key, source_key, recipient, email, state, error "
+                                   "FROM messages WHERE kind = ?", (kind,)):
+            head = Head(*row)
+            known = out.get(head.source_key)
+            if known is None or head.step > known.step:
+                out[head.source_key] = head
+        return out
 
     def in_state(self, *states: str) -> list[Message]:
         marks = ",".join("?" * len(states))
@@ -310,6 +339,21 @@ class Ledger:
                              "WHERE key = ? AND state = ? AND error = ?",
                              (state, message.email, message.subject, message.raw,
                               message.recipient, message.key, CANCELLED, reason[:500]))
+            return cur.rowcount == 1
+
+    def replace(self, message: NewMessage, awaiting_approval: bool = False) -> bool:
+        """A message still waiting (QUEUED or AWAITING_APPROVAL) gets freshly
+        rendered content under the same key, e.g. a confirmation whose person
+        corrected their email; False when it is not waiting any more (SENDING,
+        sent, …): what was handed to Gmail is never changed."""
+        state = AWAITING_APPROVAL if awaiting_approval else QUEUED
+        marks = ",".join("?" * len(CANCELLABLE))
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE messages SET state = ?, email = ?, subject = ?, raw = ?, "
+                             f"recipient = ?, version = version + 1 "
+                             f"WHERE key = ? AND state IN ({marks})",
+                             (state, message.email, message.subject, message.raw,
+                              message.recipient, message.key, *CANCELLABLE))
             return cur.rowcount == 1
 
     def mark_mirrored(self, versions: dict[str, int]) -> None:
