@@ -43,15 +43,17 @@ The rules, in the order they apply:
 """
 from __future__ import annotations
 
-import datetime as dt
-import re
 import secrets
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
 
-from .normalise import (MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone,
-                        sheet_time)
+from .normalise import clean_text
+# The response checks live in registration_input; these names are part of this
+# module's interface too (the job and the tests import them from here).
+from .registration_input import Entry, Lookup, build_lookup, check_response, instant, name_key
+
+__all__ = ["CONFIRMED", "WAITLISTED", "DUPLICATE", "INVALID", "WITHDRAWN_NOTE", "VOID_MARKS",
+           "Confirmation", "Outcome", "build_lookup", "decide", "group_people", "instant"]
 
 if TYPE_CHECKING:
     from workspace.forms import Response
@@ -59,9 +61,6 @@ if TYPE_CHECKING:
 CONFIRMED, WAITLISTED, DUPLICATE, INVALID = "Đã xác nhận", "Danh sách chờ", "Trùng lặp", "Không hợp lệ"
 WITHDRAWN_NOTE = ("Đã rút đăng ký theo đánh dấu của Ban Tổ chức ở cột Rút đăng ký; "
                   "bỏ đánh dấu nếu người này tham dự trở lại.")
-TEXT_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email", "phone",
-               "invitee_code")
-REQUIRED = ("full_name", "honorific", "position", "unit", "delegation", "email", "phone")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L look-alikes
 CODE_LENGTH = 8
 # A code of someone no longer confirmed stays in the row behind this mark: it
@@ -73,204 +72,6 @@ _SAME = {"email": "cùng email", "phone": "cùng số điện thoại", "code": 
 def random_code() -> str:
     """8 unguessable characters (40 bits), easy to read out and type."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def instant(rfc3339: str) -> tuple[int, int]:
-    """An RFC 3339 time as (whole seconds, nanoseconds), for ordering: Forms
-    writes 0 to 9 fraction digits, so the strings do not sort as text."""
-    m = re.match(r"^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", rfc3339 or "")
-    if not m:
-        return (0, 0)
-    zone = (m.group(3) or "Z").replace("Z", "+00:00")
-    moment = dt.datetime.fromisoformat(m.group(1) + zone)
-    return int(moment.timestamp()), int((m.group(2) or "").ljust(9, "0")[:9])
-
-
-def local_time(rfc3339: str, tz: str) -> str:
-    """`2024-10-01T01:02:03.456Z` -> `2024-10-01 08:02:03` in the event's time zone."""
-    if not rfc3339:
-        return ""
-    return sheet_time(instant(rfc3339)[0], tz)
-
-
-# -- what the sheet already holds --------------------------------------------
-
-@dataclass(frozen=True)
-class Delegation:
-    code: str
-    name: str
-    quota: int | None          # None: no limit
-
-
-@dataclass
-class Lookup:
-    """`Khách mời` and `Đoàn`, indexed for matching responses."""
-    invitee_codes: dict[str, str] = field(default_factory=dict)      # CODE -> Mã đoàn
-    invitee_emails: dict[str, str] = field(default_factory=dict)     # email -> CODE
-    delegations: dict[str, Delegation] = field(default_factory=dict)  # Mã đoàn -> …
-    aliases: dict[str, str] = field(default_factory=dict)            # name or code -> Mã đoàn
-    labels: dict[str, str] = field(default_factory=dict)             # field -> header label
-    invitee_names: dict[str, str] = field(default_factory=dict)      # CODE -> name_key(name)
-    notes: list[str] = field(default_factory=list)                   # for the console
-
-
-def _fold(text: str) -> str:
-    return clean_text(text).casefold()
-
-
-def name_key(text: str) -> str:
-    """A name folded for comparing two answers of one invitation: NFC, case,
-    whitespace, tone and vowel marks and `đ` folded (`Lê Văn Hoà`, `Lê Văn Hòa`
-    and `le van hoa` give the same key). Only ever compared within one invitee
-    code: people are never merged by name alone."""
-    text = unicodedata.normalize("NFD", clean_text(text).replace("đ", "d").replace("Đ", "D"))
-    return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
-
-
-def build_lookup(invitees: Iterable[Mapping[str, str]], delegations: Iterable[Mapping[str, str]],
-                 labels: Mapping[str, str]) -> Lookup:
-    """Index invitees by code and email and delegations by code and name. A
-    `Chỉ tiêu` that is not a whole number closes the delegation (everyone waits)
-    with a note, rather than confirming without limit."""
-    out = Lookup(labels=dict(labels))
-    for d in delegations:
-        code = clean_text(d["key"])
-        text = clean_text(d.get("quota", ""))
-        quota: int | None = None
-        if text:
-            try:
-                quota = int(float(text.replace(",", ".")))
-                if quota < 0 or float(text.replace(",", ".")) != quota:
-                    raise ValueError
-            except ValueError:
-                quota = 0
-                out.notes.append(f"Chỉ tiêu của đoàn {code} không phải số nguyên không âm: mọi người "
-                                 f"của đoàn đang ở Danh sách chờ cho đến khi sửa ô Chỉ tiêu.")
-        out.delegations[code] = Delegation(code, clean_text(d.get("name", "")), quota)
-        out.aliases[_fold(code)] = code
-    for d in out.delegations.values():
-        if d.name:
-            out.aliases.setdefault(_fold(d.name), d.code)
-    for inv in invitees:
-        code = clean_text(inv["key"]).upper()
-        out.invitee_codes[code] = clean_text(inv.get("delegation", ""))
-        out.invitee_names[code] = name_key(inv.get("full_name", ""))
-        email, problem = normalise_email(inv.get("email", ""))
-        if email and not problem:
-            out.invitee_emails.setdefault(email, code)
-    return out
-
-
-# -- one response --------------------------------------------------------------
-
-@dataclass
-class Entry:
-    """One response, cleaned and checked."""
-    key: str
-    created: tuple[int, int]
-    submitted: tuple[int, int]
-    record: dict[str, str]                 # the row's copied fields, as written
-    delegation: str | None                 # Mã đoàn when known
-    identities: dict[str, str]             # kind (email/phone/code) -> value
-    problems: list[str] = field(default_factory=list)
-
-
-def _label(lookup: Lookup, name: str) -> str:
-    return lookup.labels.get(name, name)
-
-
-def check_response(response: "Response", lookup: Lookup, tz: str,
-                   row: Mapping[str, str] | None = None) -> Entry:
-    """Clean every answer, resolve invitee and delegation, list what is wrong.
-
-    `row` is the response's row as the sheet holds it. While its `submitted_at`
-    is the response's own time (the person has not edited since), a copied
-    field that staff changed in the sheet wins over the answer: it is cleaned
-    and checked in its place, so a correction is kept and can make the row
-    valid. Once the person edits the response, the answers win again."""
-    entry = _check(response, response.answers, lookup, tz)
-    if row is None or row.get("submitted_at", "") != entry.record["submitted_at"]:
-        return entry
-    corrected = {f: [row.get(f, "")] for f in TEXT_FIELDS if f in row
-                 and clean_text(row.get(f, "")) != entry.record[f]
-                 and not _worked_out(f, response.answers, entry.record)}
-    return _check(response, {**response.answers, **corrected}, lookup, tz) if corrected else entry
-
-
-def _worked_out(name: str, answers: Mapping[str, list[str]], record: Mapping[str, str]) -> bool:
-    """Whether the job, not the person, gave the field its value now: an invitee
-    code found by email, a delegation taken from the invitee. The row then
-    holds what the job wrote from `Khách mời` as it was, not a staff
-    correction, and follows `Khách mời` when it changes (a staff change to such
-    a cell is made in `Khách mời` instead)."""
-    return (name in ("invitee_code", "delegation") and bool(record[name])
-            and not clean_text(", ".join(answers.get(name, []))))
-
-
-def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Lookup, tz: str) -> Entry:
-    rec: dict[str, str] = {"submitted_at": local_time(response.submitted, tz)}
-    problems: list[str] = []
-    too_long: list[str] = []
-    for name in TEXT_FIELDS:
-        value, was_cut = cut(clean_text(", ".join(answers.get(name, []))))
-        rec[name] = value
-        if was_cut:
-            too_long.append(_label(lookup, name))
-    identities: dict[str, str] = {}
-
-    fix_here = " rồi sửa ô {} trên dòng này (hoặc nhờ người đăng ký sửa câu trả lời)."
-    rec["email"], problem = normalise_email(rec["email"])
-    if problem:
-        problems.append(problem + fix_here.format(_label(lookup, "email")))
-    elif rec["email"]:
-        identities["email"] = rec["email"]
-    rec["phone"], problem = normalise_phone(rec["phone"])
-    if problem:
-        problems.append(problem + fix_here.format(_label(lookup, "phone")))
-    elif rec["phone"]:
-        identities["phone"] = rec["phone"]
-
-    code = rec["invitee_code"].upper()
-    if code and code not in lookup.invitee_codes:
-        problems.append(f"{_label(lookup, 'invitee_code')} không có trong trang Khách mời: kiểm tra "
-                        f"đường dẫn đăng ký đã gửi cho khách, hoặc xoá mã này khỏi câu trả lời.")
-    elif not code and "email" in identities:
-        code = lookup.invitee_emails.get(identities["email"], "")
-    if code in lookup.invitee_codes:
-        identities["code"] = code
-    rec["invitee_code"] = code
-
-    answer = rec["delegation"]
-    delegation = lookup.aliases.get(answer.casefold()) if answer else None
-    if not answer and code in lookup.invitee_codes:
-        delegation = lookup.aliases.get(_fold(lookup.invitee_codes[code]))
-    if answer and delegation is None:
-        problems.append("Đoàn đã chọn không có trong trang Đoàn: thêm đoàn này (Mã đoàn, Tên đoàn) "
-                        "vào trang Đoàn hoặc sửa câu trả lời; người này chưa được tính vào chỉ tiêu.")
-    rec["delegation"] = delegation or answer
-
-    missing = [_label(lookup, f) for f in REQUIRED if not rec[f]]
-    if missing:
-        problems.insert(0, f"Thiếu {', '.join(missing)}: điền vào ô trên dòng này, hoặc nhờ người "
-                           f"đăng ký sửa câu trả lời trong biểu mẫu.")
-    if not clean_text(", ".join(answers.get("consent", []))):
-        problems.append("Chưa đồng ý cho xử lý dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): chỉ xác nhận "
-                        "được khi người đăng ký đánh dấu đồng ý trong biểu mẫu.")
-    name = rec["full_name"]
-    if name and not unicodedata.category(name[0]).startswith("L"):
-        problems.append(f"{_label(lookup, 'full_name')} phải bắt đầu bằng chữ cái (đang bắt đầu bằng "
-                        f"ký tự «{name[0]}», có thể là một công thức, được lưu nguyên văn): "
-                        f"kiểm tra lại họ tên với người đăng ký.")
-    for f in ("position", "unit"):
-        if rec[f].startswith("="):
-            problems.append(f"{_label(lookup, f)} bắt đầu bằng dấu «=» như một công thức bảng tính "
-                            f"(được lưu nguyên văn, không chạy): kiểm tra lại với người đăng ký.")
-    if too_long:
-        limit = f"{MAX_CELL_CHARS:,}".replace(",", ".")   # Vietnamese thousands separator
-        problems.append(f"{', '.join(too_long)} dài quá {limit} ký tự nên đã bị cắt bớt: "
-                        f"kiểm tra lại nội dung với người đăng ký.")
-    return Entry(response.response_id, instant(response.created or response.submitted),
-                 instant(response.submitted), rec, delegation, identities, problems)
 
 
 # -- people and places -----------------------------------------------------------
