@@ -162,23 +162,20 @@ def _check_item(item: dict[str, Any], where: str) -> None:
         raise bad_request(f"Invalid {where}: a question item needs a title.")
 
 
-def _assign_ids(item: dict[str, Any], taken: set[str], where: str) -> list[str]:
-    if item.get("itemId"):
-        if item["itemId"] in taken:
-            raise bad_request(f"Invalid {where}: item ID {item['itemId']} is already used.")
-        taken.add(item["itemId"])
+def _claim(obj: dict[str, Any], field: str, label: str, taken: set[str], where: str) -> str:
+    """Keep obj's given id if it is free (else 400), or give it a fresh one."""
+    if obj.get(field):
+        if obj[field] in taken:
+            raise bad_request(f"Invalid {where}: {label} ID {obj[field]} is already used.")
+        taken.add(obj[field])
     else:
-        item["itemId"] = _fresh_id(taken)
-    ids = []
-    for question in questions(item):
-        if question.get("questionId"):
-            if question["questionId"] in taken:
-                raise bad_request(f"Invalid {where}: question ID {question['questionId']} is already used.")
-            taken.add(question["questionId"])
-        else:
-            question["questionId"] = _fresh_id(taken)
-        ids.append(question["questionId"])
-    return ids
+        obj[field] = _fresh_id(taken)
+    return obj[field]
+
+
+def _assign_ids(item: dict[str, Any], taken: set[str], where: str) -> list[str]:
+    _claim(item, "itemId", "item", taken, where)
+    return [_claim(q, "questionId", "question", taken, where) for q in questions(item)]
 
 
 def _index(location: dict[str, Any] | None, size: int, where: str, inclusive: bool) -> int:

@@ -154,13 +154,20 @@ def values_batch_get(call: Call) -> dict[str, Any]:
     return out
 
 
-@handles("sheets.spreadsheets.values.update")
-def values_update(call: Call) -> dict[str, Any]:
+def _write_target(call: Call) -> tuple[Any, Any, dict[str, Any], Any, Any]:
+    """What update and append both start from: the input option, the spreadsheet,
+    the body (its range checked against the URL's) and the resolved range."""
     option = _input_option(call.params.get("valueInputOption"))
     book = load(call)
     body = call.body or {}
     _check_body_range(body, call.params["range"], book)
     tab, p = book.resolve(call.params["range"])
+    return option, book, body, tab, p
+
+
+@handles("sheets.spreadsheets.values.update")
+def values_update(call: Call) -> dict[str, Any]:
+    option, book, body, tab, p = _write_target(call)
     out = write(book, tab, p, body.get("values") or [], body.get("majorDimension") or "ROWS", option)
     _with_data(out, tab, call, call.params.get("includeValuesInResponse"),
                call.params.get("responseValueRenderOption"))
@@ -207,11 +214,7 @@ def _has_data(tab: Tab, r: int, c0: int, c1: int) -> bool:
 
 @handles("sheets.spreadsheets.values.append")
 def values_append(call: Call) -> dict[str, Any]:
-    option = _input_option(call.params.get("valueInputOption"))
-    book = load(call)
-    body = call.body or {}
-    _check_body_range(body, call.params["range"], book)
-    tab, p = book.resolve(call.params["range"])
+    option, book, body, tab, p = _write_target(call)
     r0, r1, c0, c1 = bounds(tab, p)
     if p.single_cell:
         c1 = tab.col_count  # a table anchored at one cell extends to its right
