@@ -92,7 +92,7 @@ def submit(data: Path = DataOpt,
            edit: Optional[str] = typer.Option(None, "--edit", metavar="RESPONSE_ID",
                                               help="Edit this response instead of adding one.")) -> None:
     """Fill in a form as people would; print one response id a line."""
-    from .api.forms import submit_responses
+    from .api.forms_responses import submit_responses
     from .store import Store
 
     if form not in ("registration", "paper"):

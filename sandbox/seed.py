@@ -15,7 +15,7 @@ from workspace.clients import ALL_SCOPES, Workspace
 from workspace.config import Config
 
 from . import seed_data
-from .api import forms as forms_api
+from .api import forms_responses as forms_api
 from .oauth import create_service_account
 from .server import SandboxServer
 from .store import DB_NAME

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from sandbox.api.forms import submit_responses
+from sandbox.api.forms_responses import submit_responses
 from sandbox.clock import parse_rfc3339
 
 ITEMS = [

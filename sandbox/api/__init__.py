@@ -49,4 +49,14 @@ def handles(method_id: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> None:
     """Import every API module so that its handlers and tables are registered."""
-    from . import docs, drive, forms, gmail, sheets  # noqa: F401
+    from . import (  # noqa: F401
+        docs,
+        drive,
+        forms,
+        forms_responses,
+        gmail,
+        sheets,
+        sheets_metadata,
+        sheets_requests,
+        sheets_values,
+    )

@@ -14,88 +14,18 @@ import sqlite3
 from typing import Any
 
 from ..errors import GoogleError
-from ..store import new_id, register_schema
+from ..store import new_id
 from . import Call, drive, handles
+from .forms_model import FORM_MIME, bad_request, load, new_form, questions, render, save
 
-FORM_MIME = "application/vnd.google-apps.form"
-
-register_schema("""
-CREATE TABLE IF NOT EXISTS forms_forms (
-    id TEXT PRIMARY KEY,
-    doc TEXT NOT NULL,
-    revision INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS forms_responses (
-    form_id TEXT NOT NULL,
-    response_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    create_us INTEGER NOT NULL,
-    last_us INTEGER NOT NULL,
-    respondent_email TEXT,
-    answers TEXT NOT NULL,
-    PRIMARY KEY (form_id, response_id)
-);
-CREATE INDEX IF NOT EXISTS forms_responses_seq ON forms_responses(form_id, seq);
-""")
+# Kept importable from here for callers outside sandbox/ (tests/test_outbox.py,
+# test_sync_registrations.py, test_sync_rules.py); new code imports it from forms_responses.
+from .forms_responses import submit_responses  # noqa: F401
 
 _QUESTION_KINDS = ("choiceQuestion", "textQuestion", "fileUploadQuestion", "dateQuestion",
                    "timeQuestion", "scaleQuestion", "ratingQuestion", "rowQuestion")
 _ITEM_KINDS = ("questionItem", "questionGroupItem", "pageBreakItem", "textItem", "imageItem",
                "videoItem")
-
-
-def bad_request(message: str, **kw: Any) -> GoogleError:
-    return GoogleError(400, message, reason="badRequest", **kw)
-
-
-def form_not_found() -> GoogleError:
-    return GoogleError(404, "Requested entity was not found.", reason="notFound")
-
-
-# -- storage ------------------------------------------------------------------
-def load(db: sqlite3.Connection, form_id: str) -> tuple[dict[str, Any], int]:
-    """The stored form document and its revision; Google's 404 if there is none."""
-    row = db.execute("SELECT doc, revision FROM forms_forms WHERE id = ?", (form_id,)).fetchone()
-    if row is None:
-        raise form_not_found()
-    return json.loads(row[0]), int(row[1])
-
-
-def _save(db: sqlite3.Connection, form_id: str, doc: dict[str, Any], revision: int) -> None:
-    db.execute("UPDATE forms_forms SET doc = ?, revision = ? WHERE id = ?",
-               (json.dumps(doc, ensure_ascii=False), revision, form_id))
-
-
-def _new_form(db: sqlite3.Connection, form_id: str, title: str, published: bool = True) -> dict[str, Any]:
-    doc = {"info": {"title": title}, "items": [], "settings": {},
-           "responderId": "1FAIpQLS" + secrets.token_urlsafe(36)[:48],
-           "publishState": {"isPublished": published, "isAcceptingResponses": published}}
-    db.execute("INSERT INTO forms_forms(id, doc, revision) VALUES (?, ?, 1)",
-               (form_id, json.dumps(doc, ensure_ascii=False)))
-    return doc
-
-
-def render(db: sqlite3.Connection, form_id: str, doc: dict[str, Any], revision: int) -> dict[str, Any]:
-    """The Form resource as forms.get returns it (documentTitle is the Drive name)."""
-    meta = drive.get_meta(db, form_id) or {}
-    info = {"title": doc["info"].get("title", "")}
-    if doc["info"].get("description"):
-        info["description"] = doc["info"]["description"]
-    info["documentTitle"] = meta.get("name") or info["title"]
-    out: dict[str, Any] = {"formId": form_id, "info": info, "settings": doc.get("settings", {}),
-                           "revisionId": f"{revision:08d}",
-                           "responderUri": f"https://docs.google.com/forms/d/e/{doc['responderId']}/viewform",
-                           "publishSettings": {"publishState": doc["publishState"]}}
-    if doc["items"]:
-        out["items"] = doc["items"]
-    return out
-
-
-def questions(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The questions an item holds (one for a question item, rows for a grid)."""
-    if "questionItem" in item:
-        return [item["questionItem"]["question"]]
-    return list(item.get("questionGroupItem", {}).get("questions", []))
 
 
 # -- handlers -----------------------------------------------------------------
@@ -113,7 +43,7 @@ def forms_create(call: Call) -> dict[str, Any]:
         raise GoogleError(400, "Form title is required: set info.title.")
     form_id = new_id(44)
     published = not call.params.get("unpublished", False)
-    doc = _new_form(call.db, form_id, info["title"], published)
+    doc = new_form(call.db, form_id, info["title"], published)
     drive.register_file(call.db, call, file_id=form_id, mime_type=FORM_MIME,
                         name=info.get("documentTitle") or info["title"])
     return render(call.db, form_id, doc, 1)
@@ -281,7 +211,7 @@ def forms_batch_update(call: Call) -> dict[str, Any]:
     replies = [_apply(doc, request, i) for i, request in enumerate(body.get("requests") or [])]
     if body.get("requests"):
         revision += 1
-        _save(call.db, form_id, doc, revision)
+        save(call.db, form_id, doc, revision)
         drive.touch(call.db, form_id, call)
     out: dict[str, Any] = {"replies": replies,
                            "writeControl": {"requiredRevisionId": f"{revision:08d}"}}
@@ -293,7 +223,7 @@ def forms_batch_update(call: Call) -> dict[str, Any]:
 # -- Drive registries ---------------------------------------------------------
 def _drive_create(db: sqlite3.Connection, file_id: str, call: Call) -> None:
     meta = drive.get_meta(db, file_id) or {}
-    _new_form(db, file_id, meta.get("name") or "Untitled form")
+    new_form(db, file_id, meta.get("name") or "Untitled form")
 
 
 def _drive_copy(db: sqlite3.Connection, source_id: str, new_file_id: str, call: Call) -> None:
@@ -311,6 +241,3 @@ def _drive_delete(db: sqlite3.Connection, file_id: str) -> None:
 drive.CREATORS[FORM_MIME] = _drive_create
 drive.COPIERS[FORM_MIME] = _drive_copy
 drive.DELETERS[FORM_MIME] = _drive_delete
-
-# Responses (and their handlers) build on the storage above.
-from .forms_responses import submit_responses  # noqa: E402,F401

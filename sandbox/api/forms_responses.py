@@ -18,7 +18,7 @@ from ..clock import parse_rfc3339
 from ..errors import GoogleError
 from ..store import Store
 from . import Call, drive, handles
-from .forms import form_not_found, load, questions
+from .forms_model import form_not_found, load, questions
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 5000  # "If unspecified or zero, at most 5000"
 RESPONDENT = "respondent@forms.sandbox"

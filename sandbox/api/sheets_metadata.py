@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import GoogleError
 from . import Call, handles
-from .sheets import Book, load, location_sheet
+from .sheets_model import Book, load, location_sheet
 from .sheets_requests import REQUESTS, Refusal, dimension_range, require_tab
 
 

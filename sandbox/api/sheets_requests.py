@@ -19,7 +19,7 @@ from .. import a1
 from .. import fields as field_masks
 from ..errors import GoogleError
 from . import Call, handles
-from .sheets import Book, Tab, check_length, load, location_sheet, new_tab, spreadsheet_json
+from .sheets_model import Book, Tab, check_length, load, location_sheet, new_tab, spreadsheet_json
 
 MAX_CELLS = 10_000_000
 COSMETIC = {"updateDimensionProperties", "autoResizeDimensions", "mergeCells", "unmergeCells",

@@ -12,9 +12,8 @@ from typing import Any
 
 from .. import a1
 from ..errors import GoogleError
-from . import Call, handles
-from .sheets import Book, Tab, entered_value, load, render
-from . import sheets_metadata, sheets_requests
+from . import Call, handles, sheets_metadata, sheets_requests
+from .sheets_model import Book, Tab, entered_value, load, render
 
 
 def grid_limits(tab: Tab, text: str) -> GoogleError:
