@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandbox.api.forms import submit_responses  # noqa: E402
+from sandbox.api.forms_responses import submit_responses  # noqa: E402
+from sandbox.embedded import key_credentials  # noqa: E402
 from sandbox.store import Store  # noqa: E402
-from workflows import sync_registrations  # noqa: E402
 from workflows.base import JobContext, run_job  # noqa: E402
+from workflows.jobs import JOBS, load_config  # noqa: E402
 from workspace.clients import Workspace  # noqa: E402
-from workspace.config import load  # noqa: E402
 
 
 def _people(n: int, fields: dict[str, str]) -> list[dict[str, str]]:
@@ -85,7 +85,7 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "run.py"), "sandbox", "seed", "--data", str(data)],
                        check=True, stdout=subprocess.DEVNULL)
         print(f"{'seed the 2024 workshop':<44} {time.perf_counter() - t0:7.2f} s")
-        config = load(data / "config.yaml", environ={})
+        config = load_config(data / "config.yaml", environ={})
         store = Store(data)
         form = config.google.forms.registration
         answers = _people(args.responses, form.fields)
@@ -95,9 +95,11 @@ def main() -> None:
         del answers
         proc, url = serve(data)
         try:
+            job = JOBS["sync-registrations"]
+
             def sync() -> None:
-                with Workspace(_creds(data, url), url) as ws:
-                    run_job("sync-registrations", sync_registrations.run, JobContext(config=config, ws=ws))
+                with Workspace(key_credentials(data, url), url) as ws:
+                    run_job(job, JobContext(config=config, ws=ws), job.options())
 
             measure(f"sync-registrations, {args.responses} new", sync, store)
             measure("sync-registrations again (nothing to do)", sync, store)
@@ -106,18 +108,6 @@ def main() -> None:
             proc.wait(timeout=10)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _creds(data: Path, url: str):
-    import json
-
-    from google.oauth2 import service_account
-
-    from workspace.clients import ALL_SCOPES
-
-    info = json.loads((data / "credentials" / "service-account.json").read_text(encoding="utf-8"))
-    return service_account.Credentials.from_service_account_info(
-        info, scopes=ALL_SCOPES).with_token_uri(url + "/token")
 
 
 if __name__ == "__main__":

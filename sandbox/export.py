@@ -3,7 +3,6 @@ every tab as CSV, every message Gmail accepted as .eml, every Doc as .docx."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shutil
 from pathlib import Path
@@ -11,11 +10,11 @@ from typing import Any
 
 import yaml
 from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
 
-from workspace.clients import ALL_SCOPES, Workspace
+from workspace.clients import Workspace
 
 from .api import gmail as gmail_api
+from .embedded import KEY_FILE, key_credentials
 from .server import SandboxServer
 from .store import DB_NAME
 
@@ -31,12 +30,9 @@ def safe_name(title: str) -> str:
 
 
 def _credentials(data_dir: Path, url: str) -> Any:
-    key = data_dir / "credentials" / "service-account.json"
-    if key.exists():
-        info = json.loads(key.read_text(encoding="utf-8"))
-        return service_account.Credentials.from_service_account_info(
-            info, scopes=ALL_SCOPES).with_token_uri(url + "/token")
-    return user_credentials.Credentials(token="sandbox-export")
+    if (data_dir / KEY_FILE).exists():
+        return key_credentials(data_dir, url)
+    return user_credentials.Credentials(token="sandbox-export")  # a sandbox made without `seed`
 
 
 def _spreadsheet_id(data_dir: Path, ws: Workspace) -> str | None:

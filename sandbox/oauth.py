@@ -8,7 +8,6 @@ default; with `require_auth` only tokens issued here (and not expired) pass.
 from __future__ import annotations
 
 import functools
-import json
 import secrets
 import time
 from typing import Any
@@ -170,7 +169,3 @@ def granted_scopes(store: Store, token: str) -> frozenset[str] | None:
     if row is None or not row["scopes"].strip():
         return None
     return frozenset(row["scopes"].split())
-
-
-def token_response(result: dict[str, Any]) -> bytes:
-    return json.dumps(result).encode()

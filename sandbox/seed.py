@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from google.oauth2 import service_account
 
-from workspace.clients import ALL_SCOPES, Workspace
+from workspace.clients import Workspace
 from workspace.config import Config
 
 from . import seed_data
 from .api import forms_responses as forms_api
+from .embedded import key_credentials
 from .oauth import create_service_account
 from .server import SandboxServer
 from .store import DB_NAME
@@ -158,9 +158,7 @@ def seed(data_dir: Path, config: Config) -> Path:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(info, fh, indent=2)
-        creds = service_account.Credentials.from_service_account_info(
-            info, scopes=ALL_SCOPES).with_token_uri(server.url + "/token")
-        ws = Workspace(creds, server.url)
+        ws = Workspace(key_credentials(data_dir, server.url), server.url)
 
         drive = ws.service("drive", "v3")
         folder = drive.files().create(body={"name": "Hội thảo Dữ liệu lớn và AI 2024",

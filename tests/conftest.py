@@ -182,3 +182,34 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
     """`python run.py ARGS` in a child process (with the loopback guard)."""
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
                           env=env or child_env(), capture_output=True, text=True, timeout=timeout)
+
+
+# -- running jobs as the command line does ---------------------------------------
+
+CONTEXT_FIELDS = ("clock", "sleep", "trigger", "locker")
+
+
+def open_ws(config: Any, policy: Any = None) -> Any:
+    """The Workspace the command line would open (an embedded sandbox when the
+    config's backend is the sandbox and HOITHAO_GOOGLE_URL is not set)."""
+    from sandbox.embedded import open_workspace
+    from workspace.retry import DEFAULT_POLICY
+
+    return open_workspace(config, policy or DEFAULT_POLICY)
+
+
+def run_job_as_cli(config: Any, name: str, *, dry_run: bool = False, console: Any = None,
+                   policy: Any = None, **kwargs: Any) -> Any:
+    """Run job `name` with its Options built from keyword arguments (a misspelt
+    one is a TypeError, as it would be for the command line); `clock`, `sleep`,
+    `trigger` and `locker` go to the context."""
+    from workflows.base import JobContext, make_console, run_job
+    from workflows.jobs import JOBS
+
+    job = JOBS[name]
+    context = {k: kwargs.pop(k) for k in CONTEXT_FIELDS if k in kwargs}
+    opts = job.options(**kwargs)
+    with open_ws(config, policy) as ws:
+        ctx = JobContext(config=config, ws=ws, dry_run=dry_run,
+                         console=console or make_console(), **context)
+        return run_job(job, ctx, opts)

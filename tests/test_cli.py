@@ -51,7 +51,7 @@ def test_missing_config_is_one_line_exit_1(tmp_path: Path) -> None:
     out = run_cli("--config", str(tmp_path / "nope.yaml"), "sync-registrations")
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in out.stderr
+    assert len(lines) == 1 and "Không thấy tệp cấu hình" in lines[0] and "Traceback" not in out.stderr
 
 
 def test_check_reports_all_three_mistakes_with_their_keys(seeded: Path) -> None:
@@ -67,8 +67,8 @@ def test_check_reports_all_three_mistakes_with_their_keys(seeded: Path) -> None:
     assert "mail.daily_limit" in report
     assert "event.starts_at" in report
     assert "sheets.invitees.colour" in report
-    assert re.search(r"bad\.yaml line \d+: mail\.daily_limit", report)
-    assert "3 problem" in out.stderr
+    assert re.search(r"bad\.yaml dòng \d+: mail\.daily_limit", report)
+    assert "3 lỗi" in out.stderr
 
 
 def test_check_passes_on_the_seeded_sandbox(seeded: Path) -> None:
@@ -88,7 +88,7 @@ def test_check_finds_a_missing_header_and_a_loose_key(seeded: Path) -> None:
 def test_not_built_command_exits_2_and_says_so(seeded: Path) -> None:
     out = run_cli("--config", str(seeded / "config.yaml"), "generate-docs")
     assert out.returncode == 2
-    assert "not built yet" in out.stderr
+    assert "chưa được xây dựng" in out.stderr
 
 
 def test_sandbox_submit_prints_one_id_a_line_and_is_fast(seeded: Path, tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_missing_tab_points_at_check_not_at_retrying(seeded: Path) -> None:
     env = child_env(HOITHAO_SHEETS__REGISTRATIONS__TAB="Dang ky")
     out = run_cli("--config", str(seeded / "config.yaml"), "sync-registrations", env=env)
     assert out.returncode == 1
-    assert "run `python run.py check`" in out.stderr and "busy" not in out.stderr
+    assert "chạy `python run.py check`" in out.stderr and "đang bận" not in out.stderr
 
 
 def test_unreachable_google_is_one_plain_line(seeded: Path) -> None:
@@ -176,13 +176,13 @@ def test_unreachable_google_is_one_plain_line(seeded: Path) -> None:
     env = child_env(HOITHAO_GOOGLE_URL=f"http://127.0.0.1:{port}")
     out = run_cli("--config", str(seeded / "config.yaml"), "status", env=env)
     assert out.returncode == 1
-    assert out.stderr.strip().startswith("hoithao: cannot reach Google")
+    assert out.stderr.strip().startswith("hoithao: Không kết nối được tới Google")
 
 
 def test_config_given_as_a_folder_says_which_file(seeded: Path) -> None:
     out = run_cli("--config", str(seeded), "status")
     assert out.returncode == 1
-    assert "is a folder" in out.stderr and "config.yaml" in out.stderr
+    assert "là một thư mục" in out.stderr and "config.yaml" in out.stderr
 
 
 def test_export_twice_into_one_folder_is_a_fresh_snapshot(seeded: Path, tmp_path: Path) -> None:

@@ -17,12 +17,11 @@ from rich.console import Console
 
 from sandbox.api import docs_pdf
 from sandbox.api.gmail import sent_messages
-from tests.conftest import child_env, run_cli
-from workflows import letter_pdf, mail, send_invitations, send_outbox
-from workflows.base import JobContext, run_job
-from workspace.clients import Workspace
-from workspace.config import load
+from tests.conftest import child_env, open_ws, run_cli, run_job_as_cli
+from workflows import letter_pdf
+from workflows.jobs import load_config as load
 from workspace.docs import DocsAdapter
+from workspace.outbox import open_ledger
 from workspace.errors import HoithaoError
 from workspace.retry import RetryPolicy
 
@@ -118,24 +117,20 @@ def _config(data: Path, **env: str) -> Any:
     return load(data / "config.yaml", environ={f"HOITHAO_{k.upper()}": v for k, v in env.items()})
 
 
-def _job(config: Any, module: Any, **options: Any) -> Any:
-    with Workspace.open(config, policy=RetryPolicy(sleep=lambda s: None)) as ws:
-        ctx = JobContext(config=config, ws=ws, console=Console(file=io.StringIO(), width=200),
-                         dry_run=options.pop("dry_run", False))
-        options.setdefault("sleep", lambda s: None)
-        for key, value in options.items():
-            setattr(ctx, key, value)
-        return run_job(module.__name__, module.run, ctx)
+def _job(config: Any, name: str, **options: Any) -> Any:
+    options.setdefault("sleep", lambda s: None)
+    return run_job_as_cli(config, name, console=Console(file=io.StringIO(), width=200),
+                          policy=RetryPolicy(sleep=lambda s: None), **options)
 
 
 def _template(config: Any, text: str = TEMPLATE_TEXT) -> str:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         return _new_doc(ws.service("docs", "v1").documents(), "Mẫu giấy mời", text)
 
 
 def _tick(config: Any, keys: list[str]) -> dict[str, dict[str, str]]:
     """Tick `Gửi thư mời` for `keys`; every invitee's row by key."""
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Khách mời")
         rows = sheet.get_all_values()
         header = rows[0]
@@ -147,15 +142,15 @@ def _tick(config: Any, keys: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _drive_files(config: Any) -> list[dict[str, Any]]:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         return ws.service("drive", "v3").files().list(
             q="trashed = false", fields="files(id,name)", pageSize=1000).execute()["files"]
 
 
 def _queued(config: Any) -> dict[str, email.message.EmailMessage]:
-    with mail.open_ledger(config, readonly=True) as ledger:
+    with open_ledger(config, readonly=True) as ledger:
         return {m.source_key: email.message_from_bytes(m.raw, policy=email.policy.default)
-                for m in ledger.in_state("QUEUED") if m.kind == send_invitations.KIND}
+                for m in ledger.in_state("QUEUED") if m.kind == "thu-moi"}
 
 
 @needs_fonts
@@ -167,7 +162,7 @@ def test_each_ticked_invitee_gets_their_own_pdf_letter_and_no_copy_is_left(
     rows = _tick(config, keys)
     files_before = _drive_files(config)
     since = seeded_server.store.last_request_seq()
-    result = _job(config, send_invitations)
+    result = _job(config, "send-invitations")
     calls = seeded_server.store.requests(since)
     assert result.figures["thư mời xếp hàng"] == 3
     queued = _queued(config)
@@ -189,7 +184,7 @@ def test_each_ticked_invitee_gets_their_own_pdf_letter_and_no_copy_is_left(
     assert doc_calls.count("drive.files.copy") == 3 and doc_calls.count("drive.files.delete") == 3
     assert doc_calls.count("docs.documents.batchUpdate") == 3
     assert doc_calls.count("drive.files.export") == 3 and len(doc_calls) == 14
-    sent = _job(config, send_outbox)
+    sent = _job(config, "send-outbox")
     assert sent.figures["đã gửi"] == 3
     mailed = [email.message_from_bytes(raw, policy=email.policy.default)
               for _, raw in sent_messages(seeded_server.store)]
@@ -202,7 +197,7 @@ def test_letter_pdfs_are_paced_under_the_docs_write_quota(seeded: Path, seeded_s
     config = _config(seeded)
     template = _template(config)
     waits: list[float] = []
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         maker = letter_pdf.LetterMaker(DocsAdapter(ws), template, config.google.drive_folder_id,
                                        sleep=waits.append, clock=lambda: 1000.0, per_minute=2)
         pdfs = [maker.make(f"KM00{n}", {"full_name": f"Người {n}", "key": f"KM00{n}"})
@@ -220,7 +215,7 @@ def test_missing_letter_template_is_reported_by_check_and_stops_the_job(
     assert out.returncode == 1
     assert "mail.letter_template" in out.stdout and "khong-co-mau-nay" in out.stdout
     with pytest.raises(HoithaoError, match="mail.letter_template: không có Google Doc"):
-        _job(config, send_invitations)
+        _job(config, "send-invitations")
     assert _queued(config) == {}   # nothing queued without its letter
 
 
@@ -239,7 +234,7 @@ def test_without_a_letter_template_invitations_have_no_attachment_and_touch_no_d
     assert config.mail.letter_template == ""
     _tick(config, ["KM001", "KM002"])
     since = seeded_server.store.last_request_seq()
-    assert _job(config, send_invitations).figures["thư mời xếp hàng"] == 2
+    assert _job(config, "send-invitations").figures["thư mời xếp hàng"] == 2
     assert not [c for c in seeded_server.store.requests(since) if c["api"] in ("docs", "drive")]
     assert all(list(m.iter_attachments()) == [] for m in _queued(config).values())
 

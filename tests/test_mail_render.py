@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import ROOT
-from workflows import mail
+from workflows import letters as mail
 from workspace.config import load
 from workspace.errors import TemplateError
+
+TODAY = dt.date(2024, 10, 1)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def test_salutation_takes_honorific_title_and_unit_from_the_data() -> None:
 
 
 def test_invitation_renders_event_facts_and_personal_link(config) -> None:
-    context = mail.sample_context(config, "thu-moi")
+    context = mail.sample_context(config, "thu-moi", TODAY)
     rendered = mail.render("thu-moi", context)
     assert "Kính gửi: Ông Nguyễn Văn A, Giám đốc Sở GDĐT Bà Rịa – Vũng Tàu." in rendered.text
     assert "08 giờ 00, thứ Sáu, ngày 22 tháng 11 năm 2024" in rendered.text
@@ -53,9 +55,7 @@ def test_invitation_renders_event_facts_and_personal_link(config) -> None:
 
 
 def test_every_shipped_template_passes_check(config) -> None:
-    assert mail.check_templates(config) == []
-    from workflows.check import TEMPLATE_CHECKS
-    assert mail.check_templates in TEMPLATE_CHECKS
+    assert mail.check_templates(config, TODAY) == []
 
 
 def test_unknown_placeholder_is_found_by_check_before_anything_is_queued(config, tmp_path: Path) -> None:
@@ -64,20 +64,20 @@ def test_unknown_placeholder_is_found_by_check_before_anything_is_queued(config,
     (templates / "thu-moi.txt").write_text("Kính gửi {{ recipient.salutation }}, {{ ngay_hop }}\n",
                                            encoding="utf-8")
     (templates / "xac-nhan.html").write_text("<p>{{ recipient.nickname }}</p>\n", encoding="utf-8")
-    problems = mail.check_templates(config, templates)
+    problems = mail.check_templates(config, TODAY, templates)
     assert any("thu-moi.txt" in p and "ngay_hop" in p for p in problems)
     assert any("xac-nhan" in p and "nickname" in p for p in problems)
 
 
 def test_missing_value_is_an_error_never_a_blank(config) -> None:
-    context = mail.sample_context(config, "thu-moi")
+    context = mail.sample_context(config, "thu-moi", TODAY)
     del context["registration_link"]
     with pytest.raises(TemplateError, match="registration_link"):
         mail.render("thu-moi", context)
 
 
 def test_crlf_in_a_name_cannot_add_a_header(config) -> None:
-    rendered = mail.render("xac-nhan", mail.sample_context(config, "xac-nhan"))
+    rendered = mail.render("xac-nhan", mail.sample_context(config, "xac-nhan", TODAY))
     evil = "Nguyễn Văn A\r\nBcc: attacker@evil.example"
     with pytest.raises(TemplateError):
         mail.build_message(config, evil, "a@sgddt-hcm.example", rendered)
@@ -87,7 +87,7 @@ def test_crlf_in_a_name_cannot_add_a_header(config) -> None:
                                          text="x", html="x"))
     # The path letters take: names from sheets and forms are cleaned first.
     person = {"honorific": "Ông", "full_name": evil, "email": "a@sgddt-hcm.example"}
-    context = {**mail.sample_context(config, "xac-nhan"), "recipient": mail.person_context(person)}
+    context = {**mail.sample_context(config, "xac-nhan", TODAY), "recipient": mail.person_context(person)}
     msg = _parse(mail.build_message(config, context["recipient"]["full_name"], "a@sgddt-hcm.example",
                                     mail.render("xac-nhan", context)))
     assert msg["Bcc"] is None
@@ -97,7 +97,7 @@ def test_crlf_in_a_name_cannot_add_a_header(config) -> None:
 def test_script_in_a_name_is_escaped_in_the_html_part(config) -> None:
     person = {"honorific": "Bà", "full_name": "<script>alert(1)</script>", "position": "",
               "unit": "Trường <b>THPT</b>"}
-    context = {**mail.sample_context(config, "xac-nhan"), "recipient": mail.person_context(person)}
+    context = {**mail.sample_context(config, "xac-nhan", TODAY), "recipient": mail.person_context(person)}
     rendered = mail.render("xac-nhan", context)
     assert "<script>" not in rendered.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
@@ -108,14 +108,14 @@ def test_script_in_a_name_is_escaped_in_the_html_part(config) -> None:
 def test_template_syntax_typed_into_a_form_prints_literally(config) -> None:
     person = {"honorific": "Ông", "full_name": "{{ 7*7 }}", "position": "{% if true %}x{% endif %}",
               "unit": "{{ config.__class__ }}"}
-    context = {**mail.sample_context(config, "xac-nhan"), "recipient": mail.person_context(person)}
+    context = {**mail.sample_context(config, "xac-nhan", TODAY), "recipient": mail.person_context(person)}
     rendered = mail.render("xac-nhan", context)
     assert "Ông {{ 7*7 }}, {% if true %}x{% endif %} {{ config.__class__ }}" in rendered.text
     assert "49" not in rendered.text
 
 
 def test_message_has_both_parts_sender_and_reply_to_from_config(config) -> None:
-    rendered = mail.render("thu-moi", mail.sample_context(config, "thu-moi"))
+    rendered = mail.render("thu-moi", mail.sample_context(config, "thu-moi", TODAY))
     msg = _parse(mail.build_message(config, "Nguyễn Văn A", "a@sgddt-hcm.example", rendered))
     assert msg["From"].addresses[0].display_name == config.mail.sender_name
     assert msg["From"].addresses[0].addr_spec == config.google.sender_mailbox
@@ -132,8 +132,8 @@ def test_vn_day_pads_days_and_the_first_two_months() -> None:
 
 
 def test_invitation_has_the_national_motto_and_place_date_line(config) -> None:
-    rendered = mail.render("thu-moi", mail.sample_context(config, "thu-moi"))
-    today = mail.vn_day(dt.datetime.now(ZoneInfo(config.timezone)).date())
+    rendered = mail.render("thu-moi", mail.sample_context(config, "thu-moi", TODAY))
+    today = mail.vn_day(TODAY)     # the date the letter is issued, passed in
     for part in (rendered.text, rendered.html):
         assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in part and "Độc lập - Tự do - Hạnh phúc" in part
         assert f"Thành phố Hồ Chí Minh, {today}" in part

@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from workflows.normalise import (MAX_CELL_CHARS, clean_text, cut, name_sort_key, normalise_email,
+from workflows.normalise import (MAX_CELL_CHARS, clean_text, cut, normalise_email,
                                  normalise_phone)
 
 
@@ -112,22 +112,3 @@ def test_normalise_phone_not_a_number_gives_a_vietnamese_problem(bad: str) -> No
     assert value and problem and "Số điện thoại không hợp lệ" in problem
 
 
-def test_name_sort_key_orders_by_given_name_then_family() -> None:
-    names = ["Vũ Văn Dũng", "Trần Thị An", "Đỗ Thị Đào", "Lê Văn Anh", "Bùi Thị Anh",
-             "Phạm Thị Ánh", "Ngô Đức Bình"]
-    assert sorted(names, key=name_sort_key) == [
-        "Trần Thị An", "Bùi Thị Anh", "Lê Văn Anh", "Phạm Thị Ánh", "Ngô Đức Bình",
-        "Vũ Văn Dũng", "Đỗ Thị Đào"]
-
-
-def test_name_sort_key_vietnamese_letter_and_tone_order() -> None:
-    tones = ["Lê Họa", "Lê Hóa", "Lê Hoa", "Lê Hõa", "Lê Hòa", "Lê Hỏa"]
-    assert sorted(tones, key=name_sort_key) == ["Lê Hoa", "Lê Hòa", "Lê Hỏa", "Lê Hõa",
-                                                "Lê Hóa", "Lê Họa"]
-    letters = ["Lê Ân", "Lê Ăn", "Lê An", "Lê Đan", "Lê Dan"]
-    assert sorted(letters, key=name_sort_key) == ["Lê An", "Lê Ăn", "Lê Ân", "Lê Dan", "Lê Đan"]
-
-
-def test_name_sort_key_same_for_nfd_and_nfc() -> None:
-    name = "Nguyễn Thị Thủy"
-    assert name_sort_key(unicodedata.normalize("NFD", name))[:3] == name_sort_key(name)[:3]

@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from sandbox.api.forms import submit_responses
-from workflows import mail, sync_registrations
-from workflows.base import JobContext, run_job
+from sandbox.api.forms_responses import submit_responses
+from tests.conftest import open_ws, run_job_as_cli
+from workflows import confirmations
+from workflows.base import Job, JobContext, JobResult, NoOptions, run_job
 from workspace import outbox
 from workspace.clients import Workspace
 from workspace.gmail import GmailAdapter, SendUnclear
-from workspace.outbox import Ledger, NewMessage, OutboxBusy, message_key
+from workspace.locks import Busy, Holder, HostLocks
+from workspace.outbox import Ledger, NewMessage, message_key, open_ledger
 from workspace.table import KeyedTable
 
 
@@ -86,12 +88,15 @@ def test_approval_moves_only_ticked_messages(tmp_path: Path) -> None:
 
 
 def test_only_one_sender_at_a_time(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "o.db") as first, Ledger(tmp_path / "o.db") as second:
-        first.lock()
-        with pytest.raises(OutboxBusy):
-            second.lock()
-        first.unlock()
-        second.lock()
+    first, second = HostLocks(tmp_path / "locks"), HostLocks(tmp_path / "locks")  # two processes
+    holder = Holder("send-outbox", "2024-10-01 08:00:00")
+    with first.hold(["job-send-outbox"], holder):
+        with pytest.raises(Busy), second.hold(["job-send-outbox"], holder):
+            pass
+        with first.hold(["job-send-outbox"]):      # re-entrant within the run that holds it
+            pass
+    with second.hold(["job-send-outbox"], holder):
+        pass
 
 
 def test_unmirrored_until_marked_with_the_version_seen(tmp_path: Path) -> None:
@@ -144,15 +149,18 @@ def test_send_is_never_replayed_when_the_connection_drops(tmp_path: Path) -> Non
     assert len(requests) == 1 and requests[0].startswith(b"POST ")
 
 
-def test_lock_is_a_file_of_its_own_beside_the_ledger(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "o.db") as first:
-        first.lock()
-        assert (tmp_path / "o.db.lock").exists()
+def test_outbox_lock_is_a_file_of_its_own_beside_the_ledger(tmp_path: Path) -> None:
+    holder = Holder("send-outbox", "2024-10-01 08:00:00", pid=1, host="may-chu")
+    with HostLocks(tmp_path / "locks").hold(["tab-outbox"], holder):
+        assert (tmp_path / "locks" / "tab-outbox.lock").exists()
         # The SQLite file's own locks are untouched: another connection still writes.
         with Ledger(tmp_path / "o.db") as second:
             assert second.queue([_msg(1)]) == 1
-            with pytest.raises(OutboxBusy):
-                second.lock(wait_s=0.2)
+            # Another process (its own lock file descriptor) is refused and told who holds it.
+            with pytest.raises(Busy) as busy, HostLocks(tmp_path / "locks").hold(
+                    ["tab-outbox"], Holder("send-invitations", "x"), wait_s=0.2):
+                pass
+            assert busy.value.holder == holder
 
 
 def test_readonly_ledger_creates_no_file_and_reads_an_existing_one(tmp_path: Path) -> None:
@@ -209,17 +217,16 @@ def test_replace_only_while_waiting_and_heads_show_the_latest_step(tmp_path: Pat
 
 def _ctx_run(config: Any, fn: Any, dry_run: bool = False) -> Any:
     """Run `fn(ctx)` inside a job (its own log row), with the real clients."""
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         ctx = JobContext(config=config, ws=ws, dry_run=dry_run,
                          console=Console(file=io.StringIO(), width=200))
         box: dict[str, Any] = {}
 
-        def job(c: JobContext) -> Any:
-            from workflows.base import JobResult
+        def job(c: JobContext, opts: NoOptions) -> JobResult:
             box["result"] = fn(c)
             return JobResult(figures=box["result"].figures(), notes=box["result"].notes())
 
-        run_job("test", job, ctx)
+        run_job(Job("test", NoOptions, job), ctx, NoOptions())
     return box["result"]
 
 
@@ -230,7 +237,7 @@ def _person(n: int, **over: str) -> dict[str, str]:
 
 
 def _outbox_tab(config: Any) -> dict[str, dict[str, str]]:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         snap = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.outbox,
                           "outbox").read()
     return {r.key: r.values for r in snap.records}
@@ -240,41 +247,41 @@ def test_confirmation_with_a_non_ascii_address_is_skipped_and_the_others_queued(
         seeded_server, seeded_config) -> None:
     people = [_person(1), _person(2, email="bình.lê@gmail.com"), _person(3, email="a@sở.vn"),
               _person(4, checkin_code=""), _person(5, full_name="A\r\nBcc: x@evil.example")]
-    result = _ctx_run(seeded_config, lambda ctx: mail.sync_confirmations(ctx, people))
+    result = _ctx_run(seeded_config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert result.queued == 3 and set(result.skipped) == {"R002", "R004"}
     assert "trước dấu @" in result.skipped["R002"] and "Mã check-in" in result.skipped["R004"]
     notes = " ".join(result.notes())
     assert "R002" in notes and "bình" not in notes and "gmail" not in notes  # keys, no addresses
-    with mail.open_ledger(seeded_config) as ledger:
-        letter = ledger.get(message_key(mail.CONFIRMATION, "R003"))
+    with open_ledger(seeded_config) as ledger:
+        letter = ledger.get(message_key(confirmations.CONFIRMATION, "R003"))
     msg = email.message_from_bytes(letter.raw, policy=email.policy.default)
     assert letter.email == "a@xn--s-lym.vn" and msg["To"].addresses[0].addr_spec == "a@xn--s-lym.vn"
     assert msg["Bcc"] is None
-    assert _outbox_tab(seeded_config)[message_key(mail.CONFIRMATION, "R001")]["status"] == "Chờ gửi"
+    assert _outbox_tab(seeded_config)[message_key(confirmations.CONFIRMATION, "R001")]["status"] == "Chờ gửi"
 
 
 def test_sync_confirmations_cancels_the_no_longer_confirmed_and_takes_them_back(
         seeded_server, seeded_config) -> None:
     config = seeded_config
-    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
-    first = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2),
+    keys = {n: message_key(confirmations.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
+    first = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(1), _person(2),
                                                                        _person(3)]))
     assert first.queued == 3
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.cancel(keys[3], "staff")             # a person cancelled R003 meanwhile
-    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(3)]))
+    again = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(1), _person(3)]))
     assert (again.queued, again.cancelled) == (0, 1)
     tab = _outbox_tab(config)
     assert tab[keys[2]]["status"] == "Đã huỷ" and "Đã xác nhận" in tab[keys[2]]["error"]
-    dry = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2)]),
+    dry = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(1), _person(2)]),
                    dry_run=True)
     assert (dry.requeued, dry.cancelled) == (1, 0)
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.get(keys[2]).state == outbox.CANCELLED   # the dry run changed nothing
-    back = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(1), _person(2),
+    back = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(1), _person(2),
                                                                       _person(3)]))
     assert (back.queued, back.requeued, back.cancelled) == (0, 1, 0)
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         states = {n: ledger.get(k).state for n, k in keys.items()}
     # R002 waits again; R003, cancelled by a person, is not brought back by a sync.
     assert states == {1: outbox.QUEUED, 2: outbox.QUEUED, 3: outbox.CANCELLED}
@@ -293,19 +300,18 @@ def test_registration_with_a_non_ascii_address_never_stops_the_sync(seeded_serve
                                   (3, "nguoi3@thpt.example"))]
     bad, idn, good = submit_responses(seeded_server.store, form.id,
                                       [{form.fields[k]: v for k, v in a.items()} for a in answers])
-    with Workspace.open(config) as ws:
-        result = run_job("sync-registrations", sync_registrations.run,
-                         JobContext(config=config, ws=ws, console=Console(file=io.StringIO())))
+    result = run_job_as_cli(config, "sync-registrations", console=Console(file=io.StringIO()))
+    with open_ws(config) as ws:
         snap = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.registrations,
                           "registrations").read()
     assert result.figures["dòng mới"] == 32
     assert "trước dấu @" in snap.by_key[bad]["problem"]
     assert snap.by_key[idn]["email"] == "a@xn--s-lym.vn" and not snap.by_key[idn]["problem"]
-    with mail.open_ledger(config) as ledger:
-        queued = ledger.keys(mail.CONFIRMATION)
-        assert ledger.get(message_key(mail.CONFIRMATION, idn)).email == "a@xn--s-lym.vn"
-    assert {message_key(mail.CONFIRMATION, k) for k in (idn, good)} <= queued
-    assert message_key(mail.CONFIRMATION, bad) not in queued
+    with open_ledger(config) as ledger:
+        queued = ledger.keys(confirmations.CONFIRMATION)
+        assert ledger.get(message_key(confirmations.CONFIRMATION, idn)).email == "a@xn--s-lym.vn"
+    assert {message_key(confirmations.CONFIRMATION, k) for k in (idn, good)} <= queued
+    assert message_key(confirmations.CONFIRMATION, bad) not in queued
 
 
 def test_lookup_waits_a_minute_on_google_unless_the_config_says_otherwise() -> None:
@@ -318,18 +324,18 @@ def test_lookup_waits_a_minute_on_google_unless_the_config_says_otherwise() -> N
 def test_sync_confirmations_remakes_only_the_waiting_letter_whose_address_or_name_changed(
         seeded_server, seeded_config) -> None:
     config = seeded_config
-    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
-    _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3)]))
+    keys = {n: message_key(confirmations.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3)}
+    _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3)]))
     people = [_person(1, email="nguoi1.moi@thpt.example"), _person(2, full_name="Trần Thị Hai"),
               _person(3, position="Tổ trưởng")]        # Chức vụ is not compared: nothing to do
-    dry = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people), dry_run=True)
+    dry = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people), dry_run=True)
     assert (dry.replaced, dry.queued) == (2, 0)
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.get(keys[1]).email == "nguoi1@thpt.example"      # the dry run changed nothing
-    result = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    result = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert (result.replaced, result.queued, result.requeued) == (2, 0, 0)
     assert result.figures()["thư xác nhận làm lại"] == 2
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         one, two, three = (ledger.get(keys[n]) for n in (1, 2, 3))
     to = email.message_from_bytes(one.raw, policy=email.policy.default)["To"].addresses[0]
     assert (one.email, to.addr_spec, one.state) == ("nguoi1.moi@thpt.example",
@@ -339,16 +345,16 @@ def test_sync_confirmations_remakes_only_the_waiting_letter_whose_address_or_nam
     assert three.version == 1                                # not rendered, not touched
     tab = _outbox_tab(config)
     assert tab[keys[1]]["email"] == "nguoi1.moi@thpt.example" and len(tab) == 3
-    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    again = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert (again.replaced, again.queued) == (0, 0)          # settled: nothing rendered again
 
 
 def test_sync_confirmations_sends_a_next_step_when_the_letter_went_to_an_old_address(
         seeded_server, seeded_config) -> None:
     config = seeded_config
-    keys = {n: message_key(mail.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3, 4)}
-    _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3, 4)]))
-    with mail.open_ledger(config) as ledger:
+    keys = {n: message_key(confirmations.CONFIRMATION, f"R{n:03d}") for n in (1, 2, 3, 4)}
+    _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, [_person(n) for n in (1, 2, 3, 4)]))
+    with open_ledger(config) as ledger:
         for n in (1, 2, 3, 4):
             ledger.claim(keys[n])
         ledger.mark_sent(keys[1], "g1")
@@ -357,18 +363,18 @@ def test_sync_confirmations_sends_a_next_step_when_the_letter_went_to_an_old_add
         ledger.mark_sent(keys[4], "g4")
     people = [_person(n, email=f"moi{n}@thpt.example") for n in (1, 2, 3)]
     people.append(_person(4, full_name="Tên Đã Sửa"))       # sent to the right address: enough
-    result = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+    result = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert (result.queued, result.replaced, result.unclear) == (2, 0, ["R003"])
     notes = " ".join(result.notes())
     assert "R003" in notes and "Không rõ" in notes and "moi3" not in notes
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         for n in (1, 2):
             assert ledger.get(keys[n]).email == f"nguoi{n}@thpt.example"   # history kept
-            step2 = ledger.get(message_key(mail.CONFIRMATION, f"R{n:03d}", 2))
+            step2 = ledger.get(message_key(confirmations.CONFIRMATION, f"R{n:03d}", 2))
             assert (step2.email, step2.state, step2.source_key) == (f"moi{n}@thpt.example",
                                                                    outbox.QUEUED, f"R{n:03d}")
-        assert ledger.get(message_key(mail.CONFIRMATION, "R003", 2)) is None
-        assert ledger.get(message_key(mail.CONFIRMATION, "R004", 2)) is None
-    assert _outbox_tab(config)[message_key(mail.CONFIRMATION, "R001", 2)]["status"] == "Chờ gửi"
-    again = _ctx_run(config, lambda ctx: mail.sync_confirmations(ctx, people))
+        assert ledger.get(message_key(confirmations.CONFIRMATION, "R003", 2)) is None
+        assert ledger.get(message_key(confirmations.CONFIRMATION, "R004", 2)) is None
+    assert _outbox_tab(config)[message_key(confirmations.CONFIRMATION, "R001", 2)]["status"] == "Chờ gửi"
+    again = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert (again.queued, again.replaced) == (0, 0)          # the next step is the head now

@@ -5,6 +5,7 @@ write nothing."""
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import email
 import email.policy
 import io
@@ -24,31 +25,28 @@ from rich.console import Console
 
 from sandbox.api.gmail import sent_messages
 from sandbox.server import Options, SandboxServer
-from tests.conftest import ROOT, child_env, run_cli
-from workflows import mail, send_invitations, send_outbox
-from workflows.base import JobContext, run_job
+from tests.conftest import ROOT, child_env, open_ws, run_cli, run_job_as_cli
+from workflows import letters
+from workflows.jobs import load_config as load
 from workspace import outbox
-from workspace.clients import Workspace
-from workspace.config import load
 from workspace.errors import HoithaoError
-from workspace.outbox import NewMessage, message_key
+from workspace.outbox import NewMessage, message_key, open_ledger
 from workspace.retry import RetryPolicy
+
+
+TODAY = dt.date(2024, 10, 1)
 
 
 def _config(data: Path, **env: str) -> Any:
     return load(data / "config.yaml", environ={f"HOITHAO_{k.upper()}": v for k, v in env.items()})
 
 
-def _job(config: Any, module: Any, **options: Any) -> tuple[Any, str]:
+def _job(config: Any, name: str, **options: Any) -> tuple[Any, str]:
     out = io.StringIO()
+    options.setdefault("sleep", lambda s: None)
     # Transient errors retried without real waits (the sandbox injects them on purpose).
-    with Workspace.open(config, policy=RetryPolicy(sleep=lambda s: None)) as ws:
-        ctx = JobContext(config=config, ws=ws, console=Console(file=out, width=200),
-                         dry_run=options.pop("dry_run", False))
-        options.setdefault("sleep", lambda s: None)
-        for key, value in options.items():
-            setattr(ctx, key, value)
-        result = run_job(module.__name__, module.run, ctx)
+    result = run_job_as_cli(config, name, console=Console(file=out, width=200),
+                            policy=RetryPolicy(sleep=lambda s: None), **options)
     return result, out.getvalue()
 
 
@@ -63,36 +61,36 @@ def _mailbox(server: SandboxServer) -> collections.Counter:
 
 def _queue_many(config: Any, n: int) -> list[str]:
     """n distinct recipients queued straight into the ledger (the seed has 78 invitees)."""
-    rendered = mail.render("xac-nhan", mail.sample_context(config, "xac-nhan"))
+    rendered = letters.render("xac-nhan", letters.sample_context(config, "xac-nhan", TODAY))
     addresses = [f"dai.bieu{i:03d}@khach-moi.example" for i in range(n)]
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         ledger.queue(NewMessage(key=message_key("xac-nhan", f"R{i:03d}"), kind="xac-nhan", email=a,
-                                subject=rendered.subject, raw=mail.build_message(
+                                subject=rendered.subject, raw=letters.build_message(
                                     config, f"Đại biểu {i}", a, rendered), recipient=f"Đại biểu {i}")
                      for i, a in enumerate(addresses))
     return addresses
 
 
 def _values(server_url: str, config: Any, tab: str) -> list[list[Any]]:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         return ws.spreadsheet(config.google.spreadsheet_id).worksheet(tab).get_all_values()
 
 
 def test_invitations_go_exactly_once_and_the_sheet_mirrors_them(seeded: Path, seeded_server) -> None:
     config = _config(seeded)
-    result, _ = _job(config, send_invitations, all_=True)
+    result, _ = _job(config, "send-invitations", all_invitees=True)
     assert result.figures["thư mời xếp hàng"] == 78
-    again, _ = _job(config, send_invitations, all_=True)
+    again, _ = _job(config, "send-invitations", all_invitees=True)
     assert again.figures["thư mời xếp hàng"] == 0
     before = seeded_server.store.requests(0)
-    sent, _ = _job(config, send_outbox)
+    sent, _ = _job(config, "send-outbox")
     calls = seeded_server.store.requests(before[-1]["seq"] if before else 0)
     assert sent.figures["đã gửi"] == 78 and sent.figures["còn lại"] == 0
     sheets_calls = [c for c in calls if c["api"] == "sheets"]
     assert len(sheets_calls) <= 30, "mirror writes per batch, not per message"
     box = _mailbox(seeded_server)
     assert len(box) == 78 and set(box.values()) == {1}
-    assert _job(config, send_outbox)[0].figures["đã gửi"] == 0
+    assert _job(config, "send-outbox")[0].figures["đã gửi"] == 0
     rows = _values(seeded_server.url, config, "Khách mời")
     header = rows[0]
     status = {r[0]: r[header.index("Trạng thái thư mời")] for r in rows[1:]}
@@ -107,7 +105,7 @@ def test_invitations_go_exactly_once_and_the_sheet_mirrors_them(seeded: Path, se
 
 def test_rows_with_problems_are_skipped_with_a_reason(seeded: Path, seeded_server) -> None:
     config = _config(seeded)
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Khách mời")
         sheet.update([[""]], "B2", raw=True)                       # KM001: no honorific
         sheet.update([["khong-phai-email"]], "H3", raw=True)       # KM002: bad email
@@ -116,7 +114,7 @@ def test_rows_with_problems_are_skipped_with_a_reason(seeded: Path, seeded_serve
         sheet.update([["x"]], "J6", raw=True)                      # KM005: ticked, typed
         for row in (2, 3, 4, 5):                                   # KM001…KM004: ticked
             sheet.update([[True]], f"J{row}", raw=True)
-    result, _ = _job(config, send_invitations)
+    result, _ = _job(config, "send-invitations")
     assert result.figures["thư mời xếp hàng"] == 2 and result.figures["bỏ qua vì có vấn đề"] == 3
     rows = {r[0]: r for r in _values(seeded_server.url, config, "Khách mời")}
     header = rows["Mã khách mời"]
@@ -126,7 +124,7 @@ def test_rows_with_problems_are_skipped_with_a_reason(seeded: Path, seeded_serve
     assert "trước dấu @" in rows["KM004"][problem] and rows["KM004"][status] != "Đã xếp hàng"
     for key in ("KM003", "KM005"):
         assert rows[key][problem] == "" and rows[key][status] == "Đã xếp hàng"
-    sent, _ = _job(config, send_outbox)
+    sent, _ = _job(config, "send-outbox")
     assert sent.figures["đã gửi"] == 2
     assert _mailbox(seeded_server)["a@xn--s-lym.vn"] == 1
 
@@ -136,31 +134,31 @@ def test_preview_prints_letters_and_changes_nothing(seeded: Path, seeded_server)
                   env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("Kính gửi:") == 2 and "08 giờ 00, thứ Sáu" in out.stdout
-    assert not (seeded / "outbox.db").exists() or not mail.open_ledger(_config(seeded)).keys()
+    assert not (seeded / "outbox.db").exists() or not open_ledger(_config(seeded)).keys()
     assert sent_messages(seeded_server.store) == []
     assert len(_values(seeded_server.url, _config(seeded), "Nhật ký")) == 1
 
 
 def test_test_to_sends_one_sample_and_records_nothing(seeded: Path, seeded_server) -> None:
     config = _config(seeded)
-    result, _ = _job(config, send_invitations, test_to="thu.nghiem@hcm.edu.vn")
+    result, _ = _job(config, "send-invitations", test_to="thu.nghiem@hcm.edu.vn")
     assert result.figures["thư thử"] == 1
     assert _mailbox(seeded_server) == {"thu.nghiem@hcm.edu.vn": 1}
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.keys() == set()
 
 
 def test_approval_required_sends_only_ticked_messages(seeded: Path, seeded_server) -> None:
     config = _config(seeded, mail__approval_required="true")
-    _job(config, send_invitations, all_=True)
-    assert _job(config, send_outbox)[0].figures["đã gửi"] == 0
-    with Workspace.open(config) as ws:
+    _job(config, "send-invitations", all_invitees=True)
+    assert _job(config, "send-outbox")[0].figures["đã gửi"] == 0
+    with open_ws(config) as ws:
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
         rows = sheet.get_all_values()
         assert {r[5] for r in rows[1:]} == {"Chờ duyệt"}
         row = next(i for i, r in enumerate(rows, start=1) if r[0] == "thu-moi:KM005:1")
         sheet.update([[True]], f"G{row}", raw=True)
-    result, _ = _job(config, send_outbox)
+    result, _ = _job(config, "send-outbox")
     assert result.figures["đã gửi"] == 1 and result.figures["chờ duyệt"] == 77
     assert len(_mailbox(seeded_server)) == 1
 
@@ -173,10 +171,10 @@ def test_failures_at_20_percent_still_one_message_per_recipient(seeded: Path) ->
         addresses = _queue_many(config, 60)
         for _ in range(40):
             try:
-                _job(config, send_outbox)
+                _job(config, "send-outbox")
             except Exception:  # an injected failure in a sheet or token call: run again
                 pass
-            with mail.open_ledger(config) as ledger:
+            with open_ledger(config) as ledger:
                 counts, behind = ledger.counts(), ledger.unmirrored()
             if set(counts) == {outbox.SENT} and not behind:
                 break
@@ -184,7 +182,7 @@ def test_failures_at_20_percent_still_one_message_per_recipient(seeded: Path) ->
         box = _mailbox(server)
         assert {a: box[a] for a in addresses} == {a: 1 for a in addresses}
         # Appends whose answer was lost were not made twice: one row per message in the sheet.
-        with Workspace.open(config, policy=RetryPolicy(sleep=lambda s: None)) as ws:
+        with open_ws(config, policy=RetryPolicy(sleep=lambda s: None)) as ws:
             tab = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
             rows = collections.Counter(r[0] for r in tab.get_all_values()[1:])
         assert set(rows) == {message_key("xac-nhan", f"R{i:03d}") for i in range(60)}
@@ -219,12 +217,12 @@ def test_daily_limit_stops_cleanly_and_the_next_window_sends_the_rest(seeded: Pa
 def test_our_daily_limit_stops_before_gmail_and_resumes_after_24h(seeded: Path, seeded_server) -> None:
     config = _config(seeded, mail__daily_limit="50")
     _queue_many(config, 120)
-    result, _ = _job(config, send_outbox)
+    result, _ = _job(config, "send-outbox")
     assert result.figures["đã gửi"] == 50 and result.figures["còn lại"] == 70
     assert any("Còn 70 thư" in n and "lần chạy sau" in n for n in result.notes)
-    assert _job(config, send_outbox)[0].figures["đã gửi"] == 0
+    assert _job(config, "send-outbox")[0].figures["đã gửi"] == 0
     tomorrow = time.time() + 86_401
-    assert _job(config, send_outbox, clock=lambda: tomorrow)[0].figures["đã gửi"] == 50
+    assert _job(config, "send-outbox", clock=lambda: tomorrow)[0].figures["đã gửi"] == 50
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(seeded: Path) -> None:
@@ -268,7 +266,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(seeded:
         final = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert final.returncode == 0, final.stderr
         assert kills >= 20 and mid_send >= 3, (kills, mid_send)
-        with mail.open_ledger(config) as ledger:
+        with open_ledger(config) as ledger:
             assert ledger.counts() == {outbox.SENT: 200}
         box = _mailbox(server)
         assert {a: box[a] for a in addresses} == {a: 1 for a in addresses}
@@ -282,8 +280,8 @@ def test_exported_eml_opens_with_vietnamese_subject_and_both_parts(seeded: Path,
     from sandbox.export import export
 
     config = _config(seeded)
-    _job(config, send_invitations, all_=True)
-    _job(config, send_outbox, limit=3)
+    _job(config, "send-invitations", all_invitees=True)
+    _job(config, "send-outbox", limit=3)
     counts = export(seeded, tmp_path / "out")  # its own server over the same folder
     assert counts["mail"] == 3
     first = sorted((tmp_path / "out" / "mail").glob("*.eml"))[0]
@@ -298,7 +296,7 @@ def test_exported_eml_opens_with_vietnamese_subject_and_both_parts(seeded: Path,
 # -- staff actions, dry runs, the mirror's pace (review of issue #5) ----------------
 
 def _tick(config: Any, key: str, label: str, value: Any = True) -> None:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
         rows = sheet.get_all_values()
         row = next(i for i, r in enumerate(rows, start=1) if r[0] == key)
@@ -308,20 +306,20 @@ def _tick(config: Any, key: str, label: str, value: Any = True) -> None:
 def test_resend_needs_the_gui_lai_box_not_the_approval_tick(seeded: Path, seeded_server) -> None:
     config = _config(seeded, mail__approval_required="true")
     key = "thu-moi:KM006:1"
-    _job(config, send_invitations, all_=True)
+    _job(config, "send-invitations", all_invitees=True)
     _tick(config, key, "Duyệt")
-    with mail.open_ledger(config) as ledger:  # approved, then refused by Gmail for good
+    with open_ledger(config) as ledger:  # approved, then refused by Gmail for good
         ledger.approve([key])
         ledger.claim(key)
         ledger.mark_failed(key, "Gmail từ chối (400): Invalid To header")
-    _job(config, send_outbox)
+    _job(config, "send-outbox")
     with pytest.raises(HoithaoError, match="Gửi lại"):
-        _job(config, send_outbox, resend=key)  # Duyệt is still ticked: that decided nothing
+        _job(config, "send-outbox", resend=key)  # Duyệt is still ticked: that decided nothing
     _tick(config, key, "Gửi lại")
-    result, _ = _job(config, send_outbox, resend=key)
+    result, _ = _job(config, "send-outbox", resend=key)
     assert result.figures["đã gửi"] == 1 and any("gửi lại theo yêu cầu" in n for n in result.notes)
     assert sum(_mailbox(seeded_server).values()) == 1
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.get(key).state == outbox.SENT and ledger.get(key).attempts == 2
 
 
@@ -329,14 +327,14 @@ def test_resend_without_a_gui_lai_column_says_how_to_add_it(seeded: Path, seeded
     config = _config(seeded)
     _queue_many(config, 1)
     key = message_key("xac-nhan", "R000")
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         ledger.cancel(key, "x")
-    with Workspace.open(config) as ws:  # a sheet laid out exactly as SPEC section 2, no extra column
+    with open_ws(config) as ws:  # a sheet laid out exactly as SPEC section 2, no extra column
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Hộp thư đi")
         sheet.update([[""]], f"{chr(65 + sheet.row_values(1).index('Gửi lại'))}1", raw=True)
-    with pytest.raises(HoithaoError, match="has no column 'Gửi lại'"):
-        _job(config, send_outbox, resend=key)
-    assert _job(config, send_outbox)[0].figures["đã gửi"] == 0  # the rest still runs
+    with pytest.raises(HoithaoError, match="chưa có cột 'Gửi lại'"):
+        _job(config, "send-outbox", resend=key)
+    assert _job(config, "send-outbox")[0].figures["đã gửi"] == 0  # the rest still runs
 
 
 def test_cancel_stops_a_waiting_message_and_sends_nothing(seeded: Path, seeded_server) -> None:
@@ -354,7 +352,7 @@ def test_cancel_stops_a_waiting_message_and_sends_nothing(seeded: Path, seeded_s
     assert sorted(_mailbox(seeded_server)) == ["dai.bieu000@khach-moi.example",
                                                "dai.bieu002@khach-moi.example"]
     again = run_cli(*args, "--cancel", message_key("xac-nhan", "R000"), env=env)
-    assert again.returncode == 1 and "only 'Chờ gửi' or 'Chờ duyệt'" in again.stdout + again.stderr
+    assert again.returncode == 1 and "chỉ thư 'Chờ gửi' hoặc 'Chờ duyệt'" in again.stdout + again.stderr
 
 
 def test_dry_runs_create_and_change_no_file(seeded: Path, seeded_server) -> None:
@@ -387,7 +385,7 @@ def test_mirror_follows_the_clock_not_the_number_of_messages(seeded: Path, seede
 
     start = seeded_server.store.last_request_seq()
     still = time.time()
-    assert _job(config, send_outbox, no_pacing=True, limit=20,
+    assert _job(config, "send-outbox", no_pacing=True, limit=20,
                 clock=lambda: still)[0].figures["đã gửi"] == 20
     # No time passed: the mirror at the start and the one at the end (each a read and
     # a verifying read at most), whatever the number of messages.
@@ -395,24 +393,22 @@ def test_mirror_follows_the_clock_not_the_number_of_messages(seeded: Path, seede
     start = seeded_server.store.last_request_seq()
     ticks = iter(range(10**6))
     # Every reading of the clock is 10 s later: a mirror every few messages.
-    assert _job(config, send_outbox, no_pacing=True,
+    assert _job(config, "send-outbox", no_pacing=True,
                 clock=lambda: still + 10 * next(ticks))[0].figures["đã gửi"] == 20
     assert 8 <= outbox_reads(start) <= 40
 
 
 def test_all_skips_invitees_who_registered_but_honours_a_tick(seeded: Path, seeded_server) -> None:
-    from workflows import sync_registrations
-
     config = _config(seeded)
-    _job(config, sync_registrations)     # the seed's sample registrations use KM001…KM012
-    with Workspace.open(config) as ws:
+    _job(config, "sync-registrations")     # the seed's sample registrations use KM001…KM012
+    with open_ws(config) as ws:
         sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Khách mời")
         header = sheet.row_values(1)
         sheet.update_cell(2, header.index("Gửi thư mời") + 1, "x")   # staff tick KM001 anyway
-    result, _ = _job(config, send_invitations, all_=True)
+    result, _ = _job(config, "send-invitations", all_invitees=True)
     assert result.figures["đã đăng ký, không mời lại"] == 11
     assert result.figures["thư mời xếp hàng"] == 78 - 11
-    with mail.open_ledger(config, readonly=True) as ledger:
+    with open_ledger(config, readonly=True) as ledger:
         queued = ledger.keys("thu-moi")
     assert message_key("thu-moi", "KM001") in queued
     assert message_key("thu-moi", "KM002") not in queued

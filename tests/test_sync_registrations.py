@@ -5,13 +5,12 @@ import time
 import unicodedata
 from urllib.parse import unquote
 
-from sandbox.api.forms import submit_responses
+from sandbox.api.forms_responses import submit_responses
 from sandbox.seed_data import DELEGATIONS
-from workflows import mail, sync_registrations
-from workflows.base import JobContext, run_job
-from workspace.clients import Workspace
+from tests.conftest import open_ws, run_job_as_cli
+from workflows import confirmations
 from workspace import outbox
-from workspace.outbox import message_key
+from workspace.outbox import message_key, open_ledger
 from workspace.table import KeyedTable, col_letter, quote_tab
 
 DELEGATION_NAMES = {code: name for code, name, _, _ in DELEGATIONS}
@@ -21,12 +20,11 @@ WRITES = {"sheets.spreadsheets.values.batchUpdate", "sheets.spreadsheets.values.
 
 
 def _sync(config):
-    with Workspace.open(config) as ws:
-        return run_job("sync-registrations", sync_registrations.run, JobContext(config=config, ws=ws))
+    return run_job_as_cli(config, "sync-registrations")
 
 
 def _registrations(config):
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         return KeyedTable(sh, config.sheets.registrations, "registrations").read()
 
@@ -76,7 +74,7 @@ def test_staff_sort_and_notes_between_syncs_keep_rows_with_their_keys(seeded_ser
     config = seeded_config
     _sync(config)
     fields = config.google.forms.registration.fields
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         ws_tab = sh.worksheet(config.sheets.registrations.tab)
         snap = KeyedTable(sh, config.sheets.registrations, "registrations").read()
@@ -139,9 +137,7 @@ def test_logs_carry_no_personal_data(seeded_server, seeded_config, caplog) -> No
 
 def test_dry_run_writes_nothing(seeded_server, seeded_config) -> None:
     before = seeded_server.store.last_request_seq()
-    with Workspace.open(seeded_config) as ws:
-        result = run_job("sync-registrations", sync_registrations.run,
-                         JobContext(config=seeded_config, ws=ws, dry_run=True))
+    result = run_job_as_cli(seeded_config, "sync-registrations", dry_run=True)
     new_rows = [c for c in result.plan if c.action == "thêm dòng mới"]
     assert result.figures["dòng mới"] == 29 and len(new_rows) == 29
     writes = [r for r in seeded_server.store.requests(before) if r["method_id"] in WRITES]
@@ -173,12 +169,12 @@ def _later() -> None:
 
 
 def _confirmation_keys(config) -> set[str]:
-    with mail.open_ledger(config) as ledger:
-        return ledger.keys(mail.CONFIRMATION)
+    with open_ledger(config) as ledger:
+        return ledger.keys(confirmations.CONFIRMATION)
 
 
 def _set_cell(config, tab_name: str, key: str, field: str, value) -> None:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         table = getattr(config.sheets, tab_name)
         snap = KeyedTable(sh, table, tab_name).read()
@@ -191,7 +187,7 @@ def test_edit_of_a_first_response_queues_no_second_confirmation(seeded_server, s
     r1, r2 = _submit(seeded_server, config, [_answers(1), _answers(2, email="nguoi1@thpt.example")])
     _sync(config)
     before = _confirmation_keys(config)
-    assert message_key(mail.CONFIRMATION, r1) in before
+    assert message_key(confirmations.CONFIRMATION, r1) in before
     _later()
     _submit(seeded_server, config, [_answers(1, position="Tổ trưởng chuyên môn")], edit=r1)
     result = _sync(config)
@@ -199,7 +195,7 @@ def test_edit_of_a_first_response_queues_no_second_confirmation(seeded_server, s
     assert (snap.by_key[r1]["status"], snap.by_key[r1]["position"]) == ("Đã xác nhận", "Tổ trưởng chuyên môn")
     assert snap.by_key[r2]["status"] == "Trùng lặp" and not snap.by_key[r2]["checkin_code"]
     assert _confirmation_keys(config) == before          # still one letter for this person
-    assert message_key(mail.CONFIRMATION, r2) not in before
+    assert message_key(confirmations.CONFIRMATION, r2) not in before
     assert result.figures["xác nhận mới"] == 0
 
 
@@ -212,7 +208,7 @@ def test_bad_resubmission_keeps_the_place_and_emails_nobody_new(seeded_server, s
     _sync(config)
     code = _registrations(config).by_key[a]["checkin_code"]
     letters = _confirmation_keys(config)
-    assert message_key(mail.CONFIRMATION, c) not in letters
+    assert message_key(confirmations.CONFIRMATION, c) not in letters
 
     typo, = _submit(seeded_server, config, [_answers(1, "BPC", phone="09")])
     _sync(config)
@@ -252,7 +248,7 @@ def test_staff_correction_kept_until_the_person_edits(seeded_server, seeded_conf
 
 def test_sync_works_on_a_sheet_without_the_withdrawal_column(seeded_server, seeded_config) -> None:
     config = seeded_config
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         tab = sh.worksheet(config.sheets.registrations.tab)
         column = tab.row_values(1).index(config.sheets.registrations.columns["withdrawn"])
@@ -274,7 +270,7 @@ def test_sync_reports_rows_with_a_repeated_or_missing_key(seeded_server, seeded_
     config = seeded_config
     _sync(config)
     snap = _registrations(config)
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         tab = quote_tab(config.sheets.registrations.tab)
         width = len(snap.header)
@@ -295,7 +291,7 @@ def test_sync_reports_rows_with_a_repeated_or_missing_key(seeded_server, seeded_
 def test_sync_empty_submission_is_invalid_with_a_sentence(seeded_server, seeded_config) -> None:
     config = seeded_config
     form_id = config.google.forms.registration.id
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         forms = ws.service("forms", "v1").forms()
         items = forms.get(formId=form_id).execute()["items"]
         # A form whose author left every question optional.
@@ -314,8 +310,8 @@ def test_withdrawal_cancels_the_unsent_confirmation_and_voids_the_code(seeded_se
     config = seeded_config
     key, = _submit(seeded_server, config, [_answers(1)])
     _sync(config)
-    letter = message_key(mail.CONFIRMATION, key)
-    with mail.open_ledger(config) as ledger:
+    letter = message_key(confirmations.CONFIRMATION, key)
+    with open_ledger(config) as ledger:
         assert ledger.get(letter).state in outbox.CANCELLABLE
     code = _registrations(config).by_key[key]["checkin_code"]
     _set_cell(config, "registrations", key, "withdrawn", True)
@@ -323,12 +319,12 @@ def test_withdrawal_cancels_the_unsent_confirmation_and_voids_the_code(seeded_se
     row = _registrations(config).by_key[key]
     assert row["status"] == "" and row["checkin_code"] == f"Đã huỷ: {code}"
     assert result.figures["thư xác nhận huỷ"] == 1
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert ledger.get(letter).state == outbox.CANCELLED
 
 
 def _invitee(config, code: str) -> dict[str, str]:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         return dict(KeyedTable(sh, config.sheets.invitees, "invitees").read().by_key[code].values)
 
@@ -340,7 +336,7 @@ def _invitee_answers(inv: dict[str, str], **over: str) -> dict[str, str]:
 
 
 def _delegation_counts(config, code: str) -> tuple[str, str]:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         row = KeyedTable(sh, config.sheets.delegations, "delegations").read().by_key[code]
     return row["registered"], row["confirmed"]
@@ -369,9 +365,9 @@ def test_resubmission_on_the_invitation_link_with_new_email_and_phone_is_one_pla
     assert (snap.by_key[right]["status"], snap.by_key[right]["checkin_code"]) == ("Đã xác nhận", code)
     assert _delegation_counts(config, inv["delegation"]) == counts      # charged once
     assert result.figures["xác nhận mới"] == 0
-    with mail.open_ledger(config) as ledger:
-        letters = [k for k in ledger.keys(mail.CONFIRMATION) if f":{right}:" in k]
-        letter = ledger.get(message_key(mail.CONFIRMATION, typo))
+    with open_ledger(config) as ledger:
+        letters = [k for k in ledger.keys(confirmations.CONFIRMATION) if f":{right}:" in k]
+        letter = ledger.get(message_key(confirmations.CONFIRMATION, typo))
     assert letters == []                                             # no second letter
     assert (letter.email, letter.state) == (inv["email"], outbox.QUEUED)   # the waiting one, fixed
 
@@ -389,27 +385,27 @@ def test_forwarded_invitation_link_waits_for_staff_with_no_place_and_no_letter(
     assert snap.by_key[director]["status"] == "Đã xác nhận"
     assert snap.by_key[deputy]["status"] == "Không hợp lệ" and not snap.by_key[deputy]["checkin_code"]
     assert director in snap.by_key[deputy]["problem"] and "Mã khách mời" in snap.by_key[deputy]["problem"]
-    assert message_key(mail.CONFIRMATION, deputy) not in _confirmation_keys(config)
+    assert message_key(confirmations.CONFIRMATION, deputy) not in _confirmation_keys(config)
     _set_cell(config, "registrations", deputy, "invitee_code", "")   # staff: not the invitee
     _sync(config)
     snap = _registrations(config)
     assert snap.by_key[deputy]["status"] == "Đã xác nhận" and snap.by_key[deputy]["checkin_code"]
-    assert message_key(mail.CONFIRMATION, deputy) in _confirmation_keys(config)
+    assert message_key(confirmations.CONFIRMATION, deputy) in _confirmation_keys(config)
 
 
 def test_edited_email_reaches_the_waiting_confirmation(seeded_server, seeded_config) -> None:
     config = seeded_config
     key, = _submit(seeded_server, config, [_answers(1, email="ha.nt@gmial.com")])
     _sync(config)
-    letter = message_key(mail.CONFIRMATION, key)
-    with mail.open_ledger(config) as ledger:
+    letter = message_key(confirmations.CONFIRMATION, key)
+    with open_ledger(config) as ledger:
         assert ledger.get(letter).email == "ha.nt@gmial.com"
     _later()
     _submit(seeded_server, config, [_answers(1, email="ha.nt@gmail.com")], edit=key)
     result = _sync(config)
     assert _registrations(config).by_key[key]["email"] == "ha.nt@gmail.com"
     assert result.figures["thư xác nhận làm lại"] == 1
-    with mail.open_ledger(config) as ledger:
+    with open_ledger(config) as ledger:
         assert (ledger.get(letter).email, ledger.get(letter).state) == ("ha.nt@gmail.com", outbox.QUEUED)
-        assert ledger.keys(mail.CONFIRMATION) >= {letter}
-        assert ledger.get(message_key(mail.CONFIRMATION, key, 2)) is None
+        assert ledger.keys(confirmations.CONFIRMATION) >= {letter}
+        assert ledger.get(message_key(confirmations.CONFIRMATION, key, 2)) is None

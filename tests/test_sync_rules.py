@@ -10,15 +10,12 @@ from collections import Counter
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.api.forms import submit_responses
+from sandbox.api.forms_responses import submit_responses
 from sandbox.seed_data import DELEGATIONS
-from tests.conftest import run_cli
-from workflows import sync_registrations
-from workflows.base import JobContext, run_job
+from tests.conftest import open_ws, run_cli, run_job_as_cli
 from workflows.registrations import (CONFIRMED, DUPLICATE, INVALID, VOID_MARKS, WAITLISTED,
                                      WITHDRAWN_NOTE, build_lookup, decide)
 from workflows.sync_registrations import confirmations_to_queue
-from workspace.clients import Workspace
 from workspace.config import DEFAULT_TABLES
 from workspace.forms import Response
 from workspace.table import KeyedTable, col_letter, quote_tab
@@ -309,13 +306,11 @@ def test_decide_lowered_quota_notes_people_who_lose_confirmation() -> None:
 # -- on the sandbox ----------------------------------------------------------------
 
 def _sync(config: Any, dry_run: bool = False) -> Any:
-    with Workspace.open(config) as ws:
-        return run_job("sync-registrations", sync_registrations.run,
-                       JobContext(config=config, ws=ws, dry_run=dry_run))
+    return run_job_as_cli(config, "sync-registrations", dry_run=dry_run)
 
 
 def _snap(config: Any, name: str = "registrations") -> Any:
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         return KeyedTable(sh, getattr(config.sheets, name), name).read()
 
@@ -393,7 +388,7 @@ def test_sync_quota_twenty_then_withdrawal_moves_first_waiting_up(seeded_server,
 
     # Staff tick "Rút đăng ký" for one confirmed delegate (the sheet's own tick box).
     gone = confirmed[7]
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         column = col_letter(snap.columns["withdrawn"])
         cell = f"{quote_tab(config.sheets.registrations.tab)}!{column}{snap.by_key[gone].row}"
@@ -450,7 +445,7 @@ def test_sync_formula_in_every_text_field_is_stored_as_text(seeded_server, seede
                    "Đơn vị bắt đầu bằng dấu «=»", "Email không đúng định dạng",
                    "Số điện thoại không hợp lệ", "Mã khách mời không có"):
         assert phrase in row["problem"]
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         tab = quote_tab(config.sheets.registrations.tab)
         for option in ("FORMULA", "UNFORMATTED_VALUE"):
@@ -481,7 +476,7 @@ def test_sync_sixty_thousand_character_field_is_cut_and_flagged(seeded_server, s
 
 def test_sync_empty_form_writes_only_its_log_row(seeded_server, seeded_config) -> None:
     config = seeded_config
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         forms = ws.service("forms", "v1").forms()
         source = forms.get(formId=config.google.forms.registration.id).execute()
         empty = forms.create(body={"info": {"title": "Đăng ký (trống)"}}).execute()["formId"]
@@ -547,7 +542,7 @@ def test_staff_sort_notes_and_ticks_between_syncs_stay_with_their_people(seeded_
     confirmed = [r for r in cto if r["status"] == CONFIRMED]
     assert len(waiting) == 2
     gone = confirmed[3].key
-    with Workspace.open(config) as ws:
+    with open_ws(config) as ws:
         sh = ws.spreadsheet(config.google.spreadsheet_id)
         tab = sh.worksheet(config.sheets.registrations.tab)
         notes_col, withdrawn_col = snap.columns["notes"] + 1, snap.columns["withdrawn"] + 1

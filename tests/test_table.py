@@ -73,7 +73,7 @@ def test_append_with_a_lost_answer_adds_each_row_once(sandbox, gc, book) -> None
 
 def test_missing_required_column_names_the_header_and_the_fix(book) -> None:
     table = KeyedTable(book, TableConfig(tab="Danh sách", columns={**COLUMNS, "email": "Email"}), "people")
-    with pytest.raises(Exception, match="has no column 'Email'.*config.yaml"):
+    with pytest.raises(Exception, match="không có cột 'Email'.*config.yaml"):
         table.read()
 
 

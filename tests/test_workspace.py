@@ -11,9 +11,9 @@ import pytest
 
 from sandbox.oauth import create_authorized_user
 from sandbox.server import Options, SandboxServer
-from workflows import sync_registrations
-from workflows.base import JobContext, run_job
-from workspace.clients import Workspace, load_credentials
+from tests.conftest import open_ws, run_job_as_cli
+from workspace.auth import load_credentials
+from workspace.clients import Workspace
 from workspace.config import load
 from workspace.errors import ApiError, CredentialsError
 from workspace.retry import RetryPolicy
@@ -41,8 +41,7 @@ def test_production_transport_is_untouched() -> None:
 
 
 def _sync(config, policy=NO_WAIT):
-    with Workspace.open(config, policy=policy) as ws:
-        return run_job("sync-registrations", sync_registrations.run, JobContext(config=config, ws=ws))
+    return run_job_as_cli(config, "sync-registrations", policy=policy)
 
 
 def test_retries_recover_from_transient_failures(seeded: Path) -> None:
@@ -71,7 +70,7 @@ def test_retries_are_bounded_and_end_in_one_plain_error(seeded: Path) -> None:
         server.stop()  # the log row of the last answer is written after it is sent
     tries = [r for r in server.store.requests(before) if r["api"] != "oauth"]
     assert err.value.code in (429, 500, 503)
-    assert "run the job again later" in str(err.value)
+    assert "chạy lại công việc sau ít phút" in str(err.value)
     # One call tried five times, then the job stopped; the run-log write tried five times too.
     assert len(tries) == 10
 
@@ -126,7 +125,7 @@ def test_delegated_sender_token_holds_only_gmail_scopes(seeded: Path, seeded_ser
 
     config = load(seeded / "config.yaml", environ={})
     assert config.google.delegate_sender
-    with Workspace.open(config, policy=NO_WAIT) as ws:
+    with open_ws(config, NO_WAIT) as ws:
         ws.execute(ws.service("gmail", "v1").users().getProfile(userId="me"))
         ws.spreadsheet(config.google.spreadsheet_id)
     db = sqlite3.connect(seeded / "sandbox.db")

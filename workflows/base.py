@@ -1,4 +1,11 @@
-"""What every job shares: its context, its result, and the run log row."""
+"""What every job shares: its declaration, its context, its result, the locks
+it holds and the run log row it leaves.
+
+A job module declares `Options` (a frozen dataclass of what its command-line
+flags set), `run(ctx, opts) -> JobResult`, and `JOB = Job(...)` naming the
+tabs it writes. `run_job` is the one way any job runs (command, schedule,
+demo, tests): it takes the job's locks, runs it, and appends its `Nhật ký` row.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,27 +14,44 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-import gspread
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from workspace.clients import Workspace
 from workspace.config import Config
-from workspace.errors import HoithaoError
-from workspace.retry import explain
+from workspace.errors import HoithaoError, JobBusy, NotBuiltYet
+from workspace.locks import Busy, HostLocks, Locker, this_process
+from workspace.spreadsheet import Spreadsheet
 from workspace.table import KeyedTable
 
 from .normalise import sheet_time
 
 log = logging.getLogger(__name__)
 
+# How a run was started (the `Kích hoạt` column of Nhật ký).
+MANUAL, SCHEDULED, DEMO, FROM_SHEET = "thủ công", "lịch", "demo", "bảng tính"
+# What a run came to (the `Kết quả` column of Nhật ký).
+SUCCEEDED, FAILED, NOT_RUN = "Thành công", "Lỗi", "Không chạy"
+
 
 def make_console() -> Console:
-    """Console output that never wraps a line in two (piped output is 80 wide)."""
-    return Console(soft_wrap=True, highlight=False)
+    """Console output that never wraps a line in two (piped output is 80 wide)
+    and never reads data as markup: a name like `[bold]` or `:smile:` prints
+    as typed. Colour is given with `style=`, never with markup."""
+    return Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def job_lock(name: str) -> str:
+    """The lock every run of job `name` holds."""
+    return f"job-{name}"
+
+
+def tab_lock(table: str) -> str:
+    """The lock every run writing the tab the config calls `table` holds."""
+    return f"tab-{table}"
 
 
 @dataclass
@@ -45,70 +69,130 @@ class JobResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
+class NoOptions:
+    """A job with no options of its own."""
+
+
+@dataclass(frozen=True)
 class JobContext:
+    """Everything a run is given; frozen, so nothing is set on it on the way."""
     config: Config
     ws: Workspace
     dry_run: bool = False
-    trigger: str = "thủ công"
-    console: Console = field(default_factory=lambda: make_console())
+    trigger: str = MANUAL
+    console: Console = field(default_factory=make_console)
+    clock: Callable[[], float] = time.time            # wall time, seconds
+    sleep: Callable[[float], None] = time.sleep
+    locker: Locker | None = None                      # None: lock files on this host (locks.dir)
 
     @cached_property
-    def spreadsheet(self) -> gspread.Spreadsheet:
-        sid = self.config.google.spreadsheet_id
-        if not sid:
-            raise HoithaoError("google.spreadsheet_id is empty in the config: set it to the id in "
-                               "the spreadsheet's URL (or run `python run.py demo` for a sandbox)")
-        return self.ws.spreadsheet(sid)
+    def locks(self) -> Locker:
+        return self.locker or HostLocks(self.config.resolve(self.config.locks.dir))
+
+    @cached_property
+    def spreadsheet(self) -> Spreadsheet:
+        return self.ws.coordinating_spreadsheet(self.config)
 
     def table(self, name: str) -> KeyedTable:
-        return KeyedTable(self.spreadsheet, getattr(self.config.sheets, name), name)
+        return self.spreadsheet.table(name)
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(ZoneInfo(self.config.timezone))
+        return dt.datetime.fromtimestamp(self.clock(), ZoneInfo(self.config.timezone))
 
 
-JobFn = Callable[[JobContext], JobResult]
+@dataclass(frozen=True)
+class Job:
+    """A job as the command line, the schedule and the demo know it."""
+    name: str
+    options: type                                        # the frozen Options dataclass
+    run: Callable[[JobContext, Any], JobResult] | None   # None: not built yet
+    writes: tuple[str, ...] = ()                         # tabs (sheets.* names) held for the run
+    summary: str = ""                                    # one Vietnamese line for --help
+
+    def locks(self) -> list[str]:
+        return [job_lock(self.name)] + [tab_lock(t) for t in self.writes]
 
 
-def run_job(name: str, fn: JobFn, ctx: JobContext) -> JobResult:
-    """Run one job; unless --dry-run, append its row to the run log, also when it fails."""
+def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
+    """Run one job under its locks; unless --dry-run, append its row to the run
+    log, also when it fails or could not start. A run log that cannot be
+    written is a note, not a failure of a job that did its work."""
+    if not isinstance(opts, job.options):
+        raise TypeError(f"{job.name} takes {job.options.__qualname__}, not {type(opts).__qualname__}")
+    if job.run is None:
+        raise NotBuiltYet(f"Lệnh `{job.name}` chưa được xây dựng; không đọc, ghi hay gửi gì.")
     started = ctx.now()
     t0 = time.monotonic()
     run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-    error: HoithaoError | None = None
+    error: Exception | None = None
+    outcome = SUCCEEDED
     result = JobResult()
+    wait_s = ctx.config.locks.scheduled_wait_s if ctx.trigger == SCHEDULED else 0
     try:
-        result = fn(ctx)
+        if ctx.dry_run:  # reads only: nothing to keep apart from other runs
+            result = job.run(ctx, opts)
+        else:
+            holder = this_process(job.name, sheet_time(started.timestamp(), ctx.config.timezone))
+            with ctx.locks.hold(job.locks(), holder, wait_s=wait_s):
+                result = job.run(ctx, opts)
+    except Busy as busy:
+        error, outcome = JobBusy(busy_message(job, busy, ctx, wait_s)), NOT_RUN
     except HoithaoError as exc:
-        error = exc
-    except Exception as exc:
-        error = explain(exc)
-        if error is None:
-            raise
-    log.info("%s finished in %.1f s: %s", name, time.monotonic() - t0, result.figures)
+        error, outcome = exc, FAILED
+    except Exception as exc:  # a bug of ours: the log says so, the caller shows the traceback
+        error, outcome = exc, FAILED
+    log.info("%s finished in %.1f s: %s", job.name, time.monotonic() - t0, result.figures)
     if not ctx.dry_run:
-        row = {"key": run_id, "job": name, "trigger": ctx.trigger, "started": sheet_time(started.timestamp(), ctx.config.timezone),
-               "finished": sheet_time(time.time(), ctx.config.timezone), "result": "Lỗi" if error else "Thành công",
-               "figures": ", ".join(f"{k}: {v}" for k, v in result.figures.items()),
-               "error": str(error) if error else ""}
-        try:
-            ctx.table("runs").append([row])
-        except Exception as exc:  # the job's own error matters more than the log's
-            if error is None:
-                raise
-            log.info("could not write the run log either: %s", type(exc).__name__)
+        note = _log_run(ctx, job, run_id, started, outcome, result, error)
+        if note:
+            result.notes.append(note)
     if error is not None:
         raise error
     return result
+
+
+def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outcome: str,
+             result: JobResult, error: Exception | None) -> str | None:
+    """Append the run's `Nhật ký` row; a Vietnamese note when it cannot be written."""
+    if error is None or isinstance(error, HoithaoError):
+        text = str(error or "")
+    else:
+        text = f"Lỗi nội bộ của công cụ ({type(error).__name__}); báo cho người quản trị kỹ thuật."
+    row = {"key": run_id, "job": job.name, "trigger": ctx.trigger,
+           "started": sheet_time(started.timestamp(), ctx.config.timezone),
+           "finished": sheet_time(ctx.clock(), ctx.config.timezone), "result": outcome,
+           "figures": ", ".join(f"{k}: {v}" for k, v in result.figures.items()), "error": text}
+    try:
+        ctx.table("runs").append([row])
+    except HoithaoError as exc:  # the job's own outcome matters more than its log line
+        log.info("could not write the run log: %s", type(exc).__name__)
+        return f"Không ghi được dòng Nhật ký của lượt chạy này ({run_id}): {exc}"
+    return None
+
+
+def busy_message(job: Job, busy: Busy, ctx: JobContext, waited_s: float) -> str:
+    """Why this run did not start, and what to do (Vietnamese)."""
+    holder = busy.holder
+    other = holder.job if holder else "khác"
+    if busy.name == job_lock(job.name):
+        what = f"Một lượt {job.name} khác đang chạy"
+    else:
+        table = busy.name.removeprefix("tab-")
+        tab = getattr(ctx.config.sheets, table).tab if hasattr(ctx.config.sheets, table) else table
+        what = f"Lượt {other} đang ghi trang «{tab}»"
+    if holder:
+        what += f" (từ {holder.since}, tiến trình {holder.pid} trên máy {holder.host})"
+    waited = f"Đã chờ {waited_s / 60:.0f} phút mà lượt đó chưa xong, nên" if waited_s else "Vì vậy"
+    return (f"{what}. {waited} lượt {job.name} này không chạy, để hai lượt không ghi chồng lên "
+            f"nhau: chờ lượt kia xong (xem trang Nhật ký) rồi chạy lại.")
 
 
 def print_summary(console: Console, name: str, result: JobResult, dry_run: bool) -> None:
     """The plan (dry run only: a real run's changes are in the sheet), then the
     figures, as tables."""
     if dry_run and result.plan:
-        table = RichTable(title=f"{name}: {'kế hoạch (chạy thử, không ghi gì)' if dry_run else 'thay đổi'}",
-                          title_justify="left")
+        table = RichTable(title=f"{name}: kế hoạch (chạy thử, không ghi gì)", title_justify="left")
         table.add_column("Mã")
         table.add_column("Việc")
         table.add_column("Chi tiết")

@@ -1,19 +1,22 @@
 """`check`: everything that can be verified before a job runs, reported all at
-once (config, credentials, spreadsheet tabs and headers, forms, templates)."""
+once (config, credentials, spreadsheet tabs and headers, cells the jobs
+cannot read, forms, templates), each line in Vietnamese naming its config key
+or its cell."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
 
-from workspace.clients import Workspace, check_key_file
+from workspace.auth import check_key_file
+from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.errors import HoithaoError
 from workspace.forms import FormsAdapter
-from workspace.table import KeyedTable, quote_tab
+from workspace.spreadsheet import Spreadsheet
 
-# Template checkers register here (mail and document modules add theirs), so
-# that `check` renders every template with sample data before anything is queued.
-TEMPLATE_CHECKS: list[Callable[[Config], list[str]]] = []
+from . import letter_pdf, letters
+from .registration_input import quota_problems
 
 
 @dataclass
@@ -29,50 +32,65 @@ class Report:
 
 
 def _credentials(config: Config, report: Report) -> None:
-    if config.google.backend == "sandbox" and config.google.auth == "service_account" \
-            and not config.resolve(config.google.service_account_file).exists():
-        report.fail(f"google.service_account_file: {config.resolve(config.google.service_account_file)} "
-                    f"not found: run `python run.py sandbox seed --data DIR` and use DIR/config.yaml")
-        return
+    key = "google.service_account_file" if config.google.auth == "service_account" \
+        else "google.oauth_token_file"
     path = config.resolve(config.google.service_account_file if config.google.auth == "service_account"
                           else config.google.oauth_token_file)
+    if config.google.backend == "sandbox" and config.google.auth == "service_account" \
+            and not path.exists():
+        report.fail(f"{key}: không thấy {path}: chạy `python run.py sandbox seed --data THƯ_MỤC` rồi "
+                    f"dùng THƯ_MỤC/config.yaml.")
+        return
     try:
         check_key_file(path)
-        report.ok(f"credentials: {path.name} present, mode 600")
+        report.ok(f"tệp khoá: {path.name} có, quyền 600")
     except HoithaoError as exc:
-        key = "google.service_account_file" if config.google.auth == "service_account" \
-            else "google.oauth_token_file"
         report.fail(f"{key}: {exc}")
 
 
 def _spreadsheet(config: Config, ws: Workspace, report: Report) -> None:
-    sid = config.google.spreadsheet_id
-    if not sid:
-        report.fail("google.spreadsheet_id: empty; set it to the id in the spreadsheet's URL")
-        return
     try:
-        sh = ws.spreadsheet(sid)
-    except Exception as exc:  # gspread's SpreadsheetNotFound, APIError, transport errors
-        report.fail(f"google.spreadsheet_id: spreadsheet {sid} cannot be opened ({_short(exc)}); "
-                    f"check the id and that it is shared with the tool's account")
+        sheet = ws.coordinating_spreadsheet(config)
+        titles = set(sheet.tab_titles())
+    except HoithaoError as exc:
+        report.fail(f"google.spreadsheet_id: {exc}")
         return
-    report.ok(f"spreadsheet: '{sh.title}' reachable")
-    titles = {w.title for w in sh.worksheets()}
-    tables = [(name, getattr(config.sheets, name)) for name in type(config.sheets).model_fields]
-    present = [(n, t) for n, t in tables if t.tab in titles]
-    for name, table in tables:
-        if table.tab not in titles:
-            report.fail(f"sheets.{name}.tab: no tab named '{table.tab}' in the spreadsheet; "
-                        f"add it or fix the name in config.yaml")
+    report.ok(f"bảng tính: mở được '{sheet.title}'")
+    tables = list(type(config.sheets).model_fields)
+    for name in tables:
+        tab = getattr(config.sheets, name).tab
+        if tab not in titles:
+            report.fail(f"sheets.{name}.tab: bảng tính không có trang '{tab}': thêm trang này hoặc "
+                        f"sửa tên trong config.yaml.")
+    present = [name for name in tables if getattr(config.sheets, name).tab in titles]
     if not present:
         return
-    headers = sh.values_batch_get([f"{quote_tab(t.tab)}!1:1" for _, t in present])["valueRanges"]
-    for (name, table), vr in zip(present, headers):
+    headers = sheet.header_rows([getattr(config.sheets, n).tab for n in present])
+    readable = []
+    for name, header in zip(present, headers):
+        table = getattr(config.sheets, name)
         try:
-            KeyedTable(sh, table, name).parse(vr.get("values", [])[:1] or [[]])
-            report.ok(f"tab '{table.tab}': all {len(table.columns)} headers present")
+            sheet.table(name).parse([header])
+            report.ok(f"trang '{table.tab}': đủ {len(table.columns)} cột, không cột nào trùng tên")
+            readable.append(name)
         except HoithaoError as exc:
             report.fail(f"sheets.{name}.columns: {exc}")
+    if "delegations" in readable:
+        _cells(config, sheet, report)
+
+
+def _cells(config: Config, sheet: Spreadsheet, report: Report) -> None:
+    """Cells a job reads as numbers or codes and cannot use as they are."""
+    try:
+        (delegations,) = sheet.read("delegations")
+    except HoithaoError as exc:
+        report.fail(f"sheets.delegations: {exc}")
+        return
+    problems = quota_problems(delegations.records, config.sheets.delegations)
+    for problem in problems:
+        report.fail(problem)
+    if not problems:
+        report.ok(f"trang '{config.sheets.delegations.tab}': mọi ô Chỉ tiêu đọc được")
 
 
 def _forms(config: Config, ws: Workspace, report: Report) -> None:
@@ -80,40 +98,36 @@ def _forms(config: Config, ws: Workspace, report: Report) -> None:
     for name in ("registration", "paper"):
         form = getattr(config.google.forms, name)
         if not form.id:
-            report.fail(f"google.forms.{name}.id: empty; set it to the form's id (in its edit URL)")
+            report.fail(f"google.forms.{name}.id: đang trống; điền mã biểu mẫu (trong đường dẫn "
+                        f"chỉnh sửa của biểu mẫu).")
             continue
         try:
             adapter.question_ids(form.id, form.fields)
-            report.ok(f"form '{name}': every mapped question found")
+            report.ok(f"biểu mẫu '{name}': có đủ mọi câu hỏi trong config")
         except HoithaoError as exc:
-            report.fail(f"google.forms.{name}.fields: {exc}")
-        except Exception as exc:
-            report.fail(f"google.forms.{name}.id: form {form.id} cannot be read ({_short(exc)})")
+            report.fail(f"google.forms.{name}: {exc}")
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
-
-
-def run_check(config: Config) -> Report:
-    """Every check that can run; a failing one never stops the others."""
+def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
+              today: dt.date) -> Report:
+    """Every check that can run; a failing one never stops the others.
+    `open_workspace` opens the session (the command line's choice of backend)."""
     report = Report()
-    report.ok(f"config: {config.source} valid")
+    report.ok(f"cấu hình: {config.source} hợp lệ")
     _credentials(config, report)
-    for checker in TEMPLATE_CHECKS:
-        for problem in checker(config):
-            report.fail(problem)
-    if report.problems and any(p.startswith("google.service_account_file")
-                               or p.startswith("google.oauth_token_file") for p in report.problems):
+    for problem in letters.check_templates(config, today):
+        report.fail(problem)
+    if any(p.startswith(("google.service_account_file", "google.oauth_token_file"))
+           for p in report.problems):
         return report  # cannot sign in: the remote checks would only repeat it
     try:
-        ws = Workspace.open(config)
+        ws = open_workspace(config)
     except HoithaoError as exc:
         report.fail(f"google: {exc}")
         return report
     with ws:
+        for problem in letter_pdf.check_letter_template(config, ws):
+            report.fail(problem)
         _spreadsheet(config, ws, report)
         _forms(config, ws, report)
     return report
-

@@ -22,10 +22,9 @@ from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.docs import DocNotFound, DocsAdapter
 from workspace.errors import HoithaoError
+from workspace.pacing import Pacer
 
-from .check import TEMPLATE_CHECKS
 from .normalise import clean_text
-from .send_outbox import Pacer
 
 # Placeholder in the Doc -> the invitee's field ("key" is the invitee code and
 # "registration_link" their own pre-filled form link). Typed exactly, braces
@@ -59,14 +58,14 @@ def template_problems(docs: DocsAdapter, doc_id: str) -> list[str]:
     try:
         _, text = docs.template_text(doc_id)
     except DocNotFound as exc:
-        return [f"mail.letter_template: {exc}; check the id (from the Doc's URL) and that the "
-                f"Doc is shared with the tool's account, or set it to \"\" for no PDF letter"]
+        return [f"mail.letter_template: {exc}; kiểm tra mã (lấy từ đường dẫn của Doc) và chia sẻ Doc "
+                f"với tài khoản của công cụ, hoặc đặt \"\" nếu không đính kèm giấy mời PDF."]
     except HoithaoError as exc:
         return [f"mail.letter_template: {exc}"]
     unknown = unknown_placeholders(text)
     if unknown:
-        return [f"mail.letter_template: unknown placeholder(s) {', '.join(unknown)} in the Doc; "
-                f"allowed: {', '.join(PLACEHOLDERS)}"]
+        return [f"mail.letter_template: Doc mẫu có chỗ điền không biết {', '.join(unknown)}; "
+                f"các chỗ điền được dùng: {', '.join(PLACEHOLDERS)}"]
     return []
 
 
@@ -74,7 +73,7 @@ def verify_template(docs: DocsAdapter, doc_id: str) -> None:
     """HoithaoError (the run stops before anything is queued) unless the template is usable."""
     problems = template_problems(docs, doc_id)
     if problems:
-        raise HoithaoError("; ".join(problems) + " (`python run.py check` says more)")
+        raise HoithaoError("; ".join(problems) + " (`python run.py check` cho biết thêm)")
 
 
 @dataclass
@@ -114,18 +113,10 @@ class LetterMaker:
                 f"(tên dạng 'Giay-moi-… (bản tạm)'): xoá bằng tay.")
 
 
-def check_letter_template(config: Config) -> list[str]:
+def check_letter_template(config: Config, ws: Workspace) -> list[str]:
     """`check`: the configured letter template exists, is a Doc, and holds only
     known placeholders. Nothing to check when no template is configured."""
     doc_id = config.mail.letter_template.strip()
     if not doc_id:
         return []
-    try:
-        ws = Workspace.open(config)
-    except HoithaoError as exc:
-        return [f"mail.letter_template: not checked, Google cannot be reached ({exc})"]
-    with ws:
-        return template_problems(DocsAdapter(ws), doc_id)
-
-
-TEMPLATE_CHECKS.append(check_letter_template)
+    return template_problems(DocsAdapter(ws), doc_id)

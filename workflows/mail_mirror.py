@@ -8,10 +8,12 @@ import logging
 from typing import Any, Iterable, Mapping
 
 from workspace import outbox
-from workspace.outbox import Ledger, Message, OutboxBusy
+from workspace.errors import HoithaoError
+from workspace.locks import Busy
+from workspace.outbox import Ledger, Message
 
-from .base import JobContext
-from .mail import KINDS
+from .base import JobContext, tab_lock
+from .letters import KINDS
 from .normalise import sheet_time
 
 log = logging.getLogger(__name__)
@@ -20,8 +22,9 @@ log = logging.getLogger(__name__)
 OUTBOX_OWNED = ("kind", "recipient", "email", "subject", "status", "sent_at", "gmail_id",
                 "attempts", "error")
 INVITEES_OWNED = ("invitation_status", "sent_at", "problem")
-# How long a job that only mirrors waits for the outbox's lock before leaving
-# `Hộp thư đi` to the send-outbox run that holds it.
+# The tabs a mirror writes, and how long a job that only queues waits for
+# their locks before leaving them to the run that holds them.
+MIRROR_TABS = ("outbox", "invitees")
 LOCK_WAIT_S = 5.0
 
 # `Trạng thái thư mời` of an invitee, from the state of the invitation letter.
@@ -54,28 +57,27 @@ def source_updates(messages: Iterable[Message], tz: str) -> dict[str, dict[str, 
 
 def mirror_if_free(ctx: JobContext, ledger: Ledger,
                    extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str | None:
-    """mirror() under the outbox's lock, for jobs that queue or cancel but do
-    not send: two writers could append the same new `Hộp thư đi` rows twice.
-    When a send-outbox run holds the lock, only `extra` is written (updates of
-    existing rows, no appends) and that run mirrors the ledger. Returns a note or None."""
+    """mirror() for a job that queues or cancels messages but does not hold the
+    locks of `Hộp thư đi` and `Khách mời` for its run (sync-registrations): it
+    takes them for the mirror if they are free within a few seconds. When
+    another run holds them (send-outbox sending), only `extra` is written
+    (updates of existing rows, no appends) and that run mirrors the ledger,
+    whose every change is already committed. Returns a note or None."""
     try:
-        ledger.lock(wait_s=LOCK_WAIT_S)
-    except OutboxBusy:
+        with ctx.locks.hold([tab_lock(t) for t in MIRROR_TABS], wait_s=LOCK_WAIT_S):
+            return mirror(ctx, ledger, extra)
+    except Busy:
         note = mirror(ctx, ledger, extra, with_ledger=False)
-        return note or ("Hộp thư đi đang được send-outbox cập nhật; các thay đổi sẽ hiện ở đó khi "
-                        "lượt gửi ấy ghi bảng tính.")
-    try:
-        return mirror(ctx, ledger, extra)
-    finally:
-        ledger.unlock()
+        return note or ("Hộp thư đi đang được một lượt chạy khác cập nhật; các thay đổi sẽ hiện ở đó "
+                        "khi lượt ấy ghi bảng tính.")
 
 
 def mirror(ctx: JobContext, ledger: Ledger,
            extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
            with_ledger: bool = True) -> str | None:
     """Write every change the sheet has not seen yet (plus `extra` source-row
-    changes, e.g. `Vấn đề`), one write per table; the caller holds the outbox's
-    lock (or passes with_ledger=False: only `extra`). Returns a Vietnamese note
+    changes, e.g. `Vấn đề`), one write per table; the caller holds the locks of
+    MIRROR_TABS (or passes with_ledger=False: only `extra`). Returns a Vietnamese note
     when the sheet could not be written (the ledger stays right), else None."""
     pending = ledger.unmirrored() if with_ledger else []
     tz = ctx.config.timezone
@@ -93,9 +95,9 @@ def mirror(ctx: JobContext, ledger: Ledger,
             ctx.table("outbox").write(updates, rows.values(), owned=OUTBOX_OWNED)
         if "invitees" in sources:
             ctx.table("invitees").write(sources["invitees"], owned=INVITEES_OWNED)
-    except Exception as exc:  # the sheet is a mirror: never lose the ledger's work over it
+    except HoithaoError as exc:  # the sheet is a mirror: never lose the ledger's work over it
         log.warning("mirror failed: %s", type(exc).__name__)
-        return (f"Không cập nhật được bảng tính ({type(exc).__name__}); hộp thư đi trên máy chủ "
-                f"vẫn đúng, lần chạy sau sẽ ghi lại.")
+        return (f"Chưa cập nhật được trang Hộp thư đi; hộp thư đi trên máy chủ vẫn đúng, lần chạy "
+                f"sau sẽ ghi lại. Lý do: {exc}")
     ledger.mark_mirrored({m.key: m.version for m in pending})
     return None

@@ -131,51 +131,6 @@ def normalise_phone(value: str) -> tuple[str, str | None]:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
-# -- sorting Vietnamese names ---------------------------------------------------
-
-# Vietnamese alphabet order (with f, j, w, z for foreign names in Latin places).
-_ALPHABET = "a ă â b c d đ e ê f g h i j k l m n o ô ơ p q r s t u ư v w x y z".split()
-_LETTER_RANK = {letter: i for i, letter in enumerate(_ALPHABET)}
-_LETTER_MARKS = {"\u0306", "\u0302", "\u031b"}          # breve, circumflex, horn
-# Tones in dictionary order: ngang, huyền, hỏi, ngã, sắc, nặng.
-_TONE_RANK = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
-
-
-def _word_key(word: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Letters first (the whole word), then tones: how a Vietnamese dictionary orders."""
-    letters: list[int] = []
-    tones: list[int] = []
-    decomposed = unicodedata.normalize("NFD", word.casefold())
-    i = 0
-    while i < len(decomposed):
-        base, tone = decomposed[i], 0
-        i += 1
-        while i < len(decomposed) and unicodedata.combining(decomposed[i]):
-            mark = decomposed[i]
-            if mark in _LETTER_MARKS:
-                base += mark
-            else:
-                tone = _TONE_RANK.get(mark, 6)
-            i += 1
-        letter = unicodedata.normalize("NFC", base)
-        letters.append(_LETTER_RANK.get(letter, 100 + ord(letter[0])))
-        tones.append(tone)
-    return tuple(letters), tuple(tones)
-
-
-def name_sort_key(full_name: str) -> tuple:
-    """Sort key for lists of people the Vietnamese way: by given name (the last
-    word), then family name (the first), then middle names, with Vietnamese
-    letter and tone order (a < ă < â, d < đ; no tone < huyền < hỏi < ngã < sắc < nặng)."""
-    words = clean_text(full_name).split()
-    if not words:
-        return ((), (), (), "")
-    given = _word_key(words[-1])
-    family = _word_key(words[0]) if len(words) > 1 else ((), ())
-    middle = tuple(_word_key(w) for w in words[1:-1])
-    return (given, family, middle, full_name)
-
-
 def sheet_time(seconds: float | None, tz: str) -> str:
     """A moment as every time column of the spreadsheet shows it:
     `2024-10-01 08:02:03` in the event's time zone ("" for none)."""

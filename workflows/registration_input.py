@@ -9,7 +9,9 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from workspace.table import is_error_value
 
 from .normalise import (MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone,
                         sheet_time)
@@ -46,7 +48,47 @@ def local_time(rfc3339: str, tz: str) -> str:
 class Delegation:
     code: str
     name: str
-    quota: int | None          # None: no limit
+    quota: int | None          # None: no limit (or, when `frozen`, unknown)
+    frozen: bool = False       # the quota cannot be read: places given are kept, none added
+
+
+MAX_QUOTA = 100_000
+_WHOLE = re.compile(r"^\d+(?:[.,]0+)?$")
+
+
+def parse_quota(value: Any) -> tuple[int | None, bool]:
+    """A `Chỉ tiêu` cell as (quota, readable): empty is no limit (None, True);
+    a whole number 0..100 000 is that quota; anything else, a formula's error
+    value, text, a fraction, `1e400`, is (None, False)."""
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, (int, float)):
+        if value != value or not 0 <= value <= MAX_QUOTA or int(value) != value:
+            return None, False
+        return int(value), True
+    text = clean_text(value)
+    if not text:
+        return None, True
+    if not _WHOLE.match(text):
+        return None, False
+    number = int(re.split(r"[.,]", text)[0])
+    return (number, True) if number <= MAX_QUOTA else (None, False)
+
+
+def quota_problem(code: str, text: str, tab: str, row: int | None, label: str = "Chỉ tiêu") -> str:
+    """The located sentence for a quota that cannot be read."""
+    where = f"Trang {tab}, dòng {row}" if row else f"Trang {tab}"
+    limit = f"{MAX_QUOTA:,}".replace(",", ".")   # Vietnamese thousands separator
+    return (f"{where} (Mã đoàn {code}): ô {label} «{text[:40]}» không phải một số nguyên từ 0 đến "
+            f"{limit}: những người của đoàn đã được xác nhận vẫn giữ chỗ, người mới vào Danh sách "
+            f"chờ cho đến khi sửa ô này.")
+
+
+def quota_problems(records: Iterable[Any], table: Any) -> list[str]:
+    """`check`: a sentence for every unreadable `Chỉ tiêu` of `Đoàn` (Records)."""
+    return [quota_problem(r.key, clean_text(r.raw.get("quota", r["quota"])), table.tab, r.row,
+                          table.columns["quota"])
+            for r in records if not parse_quota(r.raw.get("quota", r["quota"]))[1]]
 
 
 @dataclass
@@ -75,25 +117,22 @@ def name_key(text: str) -> str:
 
 
 def build_lookup(invitees: Iterable[Mapping[str, str]], delegations: Iterable[Mapping[str, str]],
-                 labels: Mapping[str, str]) -> Lookup:
+                 labels: Mapping[str, str], delegation_rows: Mapping[str, int] | None = None,
+                 delegation_tab: str = "Đoàn") -> Lookup:
     """Index invitees by code and email and delegations by code and name. A
-    `Chỉ tiêu` that is not a whole number closes the delegation (everyone waits)
-    with a note, rather than confirming without limit."""
+    `Chỉ tiêu` that cannot be read freezes the delegation (those confirmed keep
+    their places, nobody new is confirmed) with a located note, rather than
+    confirming without limit or taking places away. `delegation_rows` (code ->
+    sheet row) locates the note."""
     out = Lookup(labels=dict(labels))
     for d in delegations:
         code = clean_text(d["key"])
-        text = clean_text(d.get("quota", ""))
-        quota: int | None = None
-        if text:
-            try:
-                quota = int(float(text.replace(",", ".")))
-                if quota < 0 or float(text.replace(",", ".")) != quota:
-                    raise ValueError
-            except ValueError:
-                quota = 0
-                out.notes.append(f"Chỉ tiêu của đoàn {code} không phải số nguyên không âm: mọi người "
-                                 f"của đoàn đang ở Danh sách chờ cho đến khi sửa ô Chỉ tiêu.")
-        out.delegations[code] = Delegation(code, clean_text(d.get("name", "")), quota)
+        quota, readable = parse_quota(d.get("quota", ""))
+        if not readable:
+            out.notes.append(quota_problem(code, clean_text(d.get("quota", "")), delegation_tab,
+                                           (delegation_rows or {}).get(code)))
+        out.delegations[code] = Delegation(code, clean_text(d.get("name", "")), quota,
+                                           frozen=not readable)
         out.aliases[_fold(code)] = code
     for d in out.delegations.values():
         if d.name:
@@ -120,6 +159,10 @@ class Entry:
     delegation: str | None                 # Mã đoàn when known
     identities: dict[str, str]             # kind (email/phone/code) -> value
     problems: list[str] = field(default_factory=list)
+    # Cells of the row the job leaves as they are (a staff formula showing an
+    # error), and the sentences saying so; the row stays valid on the answers.
+    keep: tuple[str, ...] = ()
+    remarks: list[str] = field(default_factory=list)
 
 
 def _label(lookup: Lookup, name: str) -> str:
@@ -138,10 +181,21 @@ def check_response(response: "Response", lookup: Lookup, tz: str,
     entry = _check(response, response.answers, lookup, tz)
     if row is None or row.get("submitted_at", "") != entry.record["submitted_at"]:
         return entry
-    corrected = {f: [row.get(f, "")] for f in TEXT_FIELDS if f in row
+    # A cell showing a formula's error (#N/A, …) is no correction: the answer
+    # is used, the cell is left for staff to mend, and Vấn đề says so.
+    broken = tuple(f for f in TEXT_FIELDS if f in row and is_error_value(row.get(f)))
+    corrected = {f: [row.get(f, "")] for f in TEXT_FIELDS if f in row and f not in broken
                  and clean_text(row.get(f, "")) != entry.record[f]
                  and not _worked_out(f, response.answers, entry.record)}
-    return _check(response, {**response.answers, **corrected}, lookup, tz) if corrected else entry
+    if corrected:
+        entry = _check(response, {**response.answers, **corrected}, lookup, tz)
+    if broken:
+        entry.keep = broken
+        labels = ", ".join(_label(lookup, f) for f in broken)
+        entry.remarks.append(f"Ô {labels} đang hiện lỗi của công thức ({row.get(broken[0])}), nên "
+                             f"công cụ dùng câu trả lời trong biểu mẫu và không ghi vào ô đó: sửa "
+                             f"công thức hoặc gõ thẳng giá trị.")
+    return entry
 
 
 def _worked_out(name: str, answers: Mapping[str, list[str]], record: Mapping[str, str]) -> bool:

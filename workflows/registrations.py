@@ -273,7 +273,11 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
 
     for code, queue in candidates.items():
         queue.sort(key=lambda item: item[0])
-        quota = lookup.delegations[code].quota if code in lookup.delegations else 0
+        known = lookup.delegations.get(code)
+        quota = known.quota if known is not None else 0
+        if known is not None and known.frozen:
+            # The quota cannot be read: the places given so far are kept, no new one.
+            quota = sum(1 for order, _ in queue if order[0] == 0)
         for place, (_, kept) in enumerate(queue):
             confirmed = quota is None or place < quota
             state[kept.key] = (CONFIRMED if confirmed else WAITLISTED, "")
@@ -298,7 +302,9 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         shown = code if status == CONFIRMED or not code else f"{VOID_MARKS[0]}{code}"
         for e in group:
             s, p = state[e.key]
-            rows[e.key] = {**e.record, "status": s, "problem": p,
+            p = " ".join([p, *e.remarks]).strip()
+            cells = {f: v for f, v in e.record.items() if f not in e.keep}
+            rows[e.key] = {**cells, "status": s, "problem": p,
                            "checkin_code": shown if e is kept else ""}
         lost += standing == 0 and status == WAITLISTED
         if status == CONFIRMED:

@@ -26,8 +26,8 @@ _SPEC = re.compile(r"^every(?:\s+(?P<n>\d+))?\s+(?P<unit>[a-z]+)(?:\s+at\s+(?P<a
 def plan(scheduler: schedule.Scheduler, text: str, timezone: str, key: str) -> schedule.Job:
     """Turn one timetable entry into a `schedule` job (not yet bound to work)."""
     m = _SPEC.match(" ".join(text.lower().split()))
-    bad = ConfigError([f"{key}: '{text}' is not a timetable; write e.g. 'every 10 minutes', "
-                       f"'every hour', 'every day at 07:30' or 'every monday at 08:00'"])
+    bad = ConfigError([f"{key}: '{text}' không phải một lịch chạy; viết ví dụ 'every 10 minutes', "
+                       f"'every hour', 'every day at 07:30' hoặc 'every monday at 08:00'."])
     if not m:
         raise bad
     n = int(m.group("n") or 1)

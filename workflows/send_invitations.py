@@ -8,31 +8,50 @@ decide: who is invited (ticked `Gửi thư mời`, or --all not yet invited), wh
         attached (letter_pdf: 4 API calls a letter, paced)
 write:  the ledger (queue; a second time is a no-op), then the mirror: `Vấn đề`
         and `Trạng thái thư mời` in one write, `Hộp thư đi` in one write
+locks:  the job's own, and the tabs it writes (`Khách mời`, `Hộp thư đi`), for
+        the whole run: it never overlaps with send-outbox
 Also: --preview N prints N letters and changes nothing; --test-to ADDR sends
 one sample letter to ADDR only and records nothing. --dry-run, --preview and
 --test-to create no file (the ledger is only read, if it exists).
 """
 from __future__ import annotations
 
-import time
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Collection
 
 from workspace.config import Config
 from workspace.docs import DocsAdapter
-from workspace.errors import HoithaoError, TemplateError
+from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
 from workspace.gmail import GmailAdapter, SendRefused, SendUnclear
-from workspace.outbox import NewMessage, message_key
-from workspace.table import Record, Snapshot, read_many, ticked
+from workspace.outbox import NewMessage, message_key, open_ledger
+from workspace.table import Record, Snapshot, is_error_value, ticked
 
-from . import letter_pdf, mail
-from .base import Change, JobContext, JobResult
-from .mail_mirror import mirror_if_free
+from . import letter_pdf, letters
+from .base import Change, Job, JobContext, JobResult
+from .mail_mirror import mirror
 from .normalise import clean_text
 from .registrations import CONFIRMED, WAITLISTED
 
 KIND = "thu-moi"
+# The invitee's cells a letter prints, and what staff call them.
+LETTER_FIELDS = (("honorific", "Danh xưng"), ("full_name", "Họ và tên"), ("position", "Chức vụ"),
+                 ("unit", "Đơn vị"), ("email", "Email"))
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command's flags set."""
+    all_invitees: bool = False        # --all: everyone not yet invited
+    preview: int = 0                  # --preview N: print N letters (a dry run)
+    test_to: str | None = None        # --test-to ADDR: one sample to ADDR only
+
+    def __post_init__(self) -> None:
+        if self.preview < 0:
+            raise UsageError("--preview cần một số không âm (số thư muốn xem trước).")
+        if self.preview and self.test_to:
+            raise UsageError("Chọn một trong hai: --preview (xem trước) hoặc --test-to (gửi thử).")
 
 
 @dataclass
@@ -46,12 +65,17 @@ class Plan:
 
 def row_problem(record: Record) -> str | None:
     """Why this invitee cannot be sent a letter, in Vietnamese, or None."""
+    broken = [(label, record[f]) for f, label in LETTER_FIELDS if is_error_value(record[f])]
+    if broken:
+        cells = ", ".join(f"{label} ({value})" for label, value in broken)
+        return (f"Ô {cells} đang hiện lỗi của công thức, không phải một giá trị: sửa công thức hoặc "
+                f"gõ thẳng giá trị vào ô rồi chạy lại (thư mời không in một lỗi).")
     missing = [label for f, label in (("honorific", "Danh xưng (Ông/Bà)"), ("full_name", "Họ và tên"))
                if not clean_text(record[f])]
     if missing:
         return (f"Thiếu {' và '.join(missing)}: điền vào bảng rồi chạy lại (thư mời không tự "
                 f"đoán danh xưng hay tên).")
-    return mail.recipient_address(record["email"])[1]
+    return letters.recipient_address(record["email"])[1]
 
 
 def select(snap: Snapshot, everyone: bool, queued: set[str],
@@ -85,37 +109,37 @@ def select(snap: Snapshot, everyone: bool, queued: set[str],
     return plan
 
 
-def letter(config: Config, record: Record, link_base: str) -> mail.Rendered:
-    """The invitee's letter (pure); TemplateError when it cannot be rendered."""
-    context = mail.base_context(config, record.values)
+def letter(config: Config, record: Record, link_base: str, today: dt.date) -> letters.Rendered:
+    """The invitee's letter, issued `today` (pure); TemplateError when it cannot be rendered."""
+    context = letters.base_context(config, record.values, today)
     context["invitee_code"] = record.key
-    context["registration_link"] = mail.prefilled_link(link_base, record.key)
-    return mail.render(KIND, context)
+    context["registration_link"] = letters.prefilled_link(link_base, record.key)
+    return letters.render(KIND, context)
 
 
-def compose(config: Config, record: Record, link_base: str,
+def compose(config: Config, record: Record, link_base: str, today: dt.date,
             attachments: Collection[tuple[str, bytes]] = ()) -> NewMessage:
     """The invitee's letter as a message to queue, with `attachments` (file
     name, PDF bytes) (pure); TemplateError, a Vietnamese sentence for `Vấn đề`,
     when this letter cannot be made."""
-    address, problem = mail.recipient_address(record["email"])
+    address, problem = letters.recipient_address(record["email"])
     if problem:
         raise TemplateError(problem)
-    rendered = letter(config, record, link_base)
+    rendered = letter(config, record, link_base, today)
     name = clean_text(record["full_name"])
     return NewMessage(key=message_key(KIND, record.key), kind=KIND, email=address,
                       subject=rendered.subject, recipient=name, source="invitees",
                       source_key=record.key,
-                      raw=mail.build_message(config, name, address, rendered,
-                                             attachments=attachments))
+                      raw=letters.build_message(config, name, address, rendered,
+                                                attachments=attachments))
 
 
-def compose_all(config: Config, plan: Plan, link_base: str) -> list[NewMessage]:
+def compose_all(config: Config, plan: Plan, link_base: str, today: dt.date) -> list[NewMessage]:
     """Every planned letter; a row whose letter fails moves to plan.problems (pure)."""
     messages: list[NewMessage] = []
     for record in plan.letters:
         try:
-            messages.append(compose(config, record, link_base))
+            messages.append(compose(config, record, link_base, today))
         except TemplateError as exc:
             problem = f"Không tạo được thư mời: {exc}"
             if record["problem"] != problem:
@@ -133,18 +157,18 @@ def with_letters(ctx: JobContext, docs: DocsAdapter, plan: Plan, messages: list[
     to plan.problems and is not queued; the others go on."""
     config = ctx.config
     maker = letter_pdf.LetterMaker(docs, config.mail.letter_template.strip(),
-                                   config.google.drive_folder_id,
-                                   sleep=getattr(ctx, "sleep", time.sleep),
-                                   clock=getattr(ctx, "clock", time.monotonic))
+                                   config.google.drive_folder_id, sleep=ctx.sleep, clock=ctx.clock)
+    today = ctx.now().date()
     records = {r.key: r for r in plan.letters}
     out: list[NewMessage] = []
     for message in messages:
         record = records[message.source_key]
         values = {**record.values, "key": record.key,
-                  "registration_link": mail.prefilled_link(link_base, record.key)}
+                  "registration_link": letters.prefilled_link(link_base, record.key)}
         try:
             pdf = maker.make(record.key, values)
-            out.append(compose(config, record, link_base, [(letter_pdf.filename(record.key), pdf)]))
+            out.append(compose(config, record, link_base, today,
+                               [(letter_pdf.filename(record.key), pdf)]))
         except HoithaoError as exc:
             problem = (f"Không tạo được giấy mời PDF từ mẫu (mail.letter_template): {exc}. Kiểm tra "
                        f"mẫu bằng `python run.py check` rồi chạy lại send-invitations.")
@@ -158,29 +182,30 @@ def with_letters(ctx: JobContext, docs: DocsAdapter, plan: Plan, messages: list[
     return out
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext, opts: Options) -> JobResult:
     config = ctx.config
-    preview = int(getattr(ctx, "preview", 0) or 0)
-    test_to = getattr(ctx, "test_to", None)
-    snap, registrations = read_many([ctx.table("invitees"), ctx.table("registrations")])
+    if opts.preview and not ctx.dry_run:
+        raise ValueError("a preview is a dry run: build the context with dry_run=True")
+    snap, registrations = ctx.spreadsheet.read("invitees", "registrations")
     registered = {r["invitee_code"] for r in registrations.records
                   if r["status"] in (CONFIRMED, WAITLISTED) and r["invitee_code"]}
     form = config.google.forms.registration
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["invitee_code"])
+    today = ctx.now().date()
     # Only a real run writes the ledger; the others read it (or nothing) and create no file.
-    readonly = ctx.dry_run or bool(preview) or bool(test_to)
-    with mail.open_ledger(config, readonly=readonly) as ledger:
+    readonly = ctx.dry_run or bool(opts.test_to)
+    with open_ledger(config, readonly=readonly) as ledger:
         queued = ledger.keys(KIND)
-        plan = select(snap, bool(getattr(ctx, "all_", False)), queued, registered)
-        if (preview or test_to) and not plan.letters:
+        plan = select(snap, opts.all_invitees, queued, registered)
+        if (opts.preview or opts.test_to) and not plan.letters:
             plan = select(snap, True, queued, registered)  # nothing ticked: whoever is not yet invited
-        if preview:
-            return _preview(ctx, plan, link_base, preview)
-        if test_to:
-            return _test_send(ctx, plan, link_base, test_to)
+        if opts.preview:
+            return _preview(ctx, plan, link_base, opts.preview, today)
+        if opts.test_to:
+            return _test_send(ctx, plan, link_base, opts.test_to, today)
 
         result = JobResult()
-        messages = compose_all(config, plan, link_base)
+        messages = compose_all(config, plan, link_base, today)
         template_id = config.mail.letter_template.strip()
         if template_id and messages:
             docs = DocsAdapter(ctx.ws)
@@ -200,7 +225,8 @@ def run(ctx: JobContext) -> JobResult:
         result.figures["thư mời xếp hàng"] = added
         problems = {k: {"problem": v} for k, v in plan.problems.items()}
         problems.update({k: {"problem": ""} for k in plan.cleared})
-        note = mirror_if_free(ctx, ledger, extra={"invitees": problems})
+        # This run holds the locks of Khách mời and Hộp thư đi (JOB.writes).
+        note = mirror(ctx, ledger, extra={"invitees": problems})
         if note:
             result.notes.append(note)
         if added and ctx.trigger != "demo":
@@ -210,47 +236,53 @@ def run(ctx: JobContext) -> JobResult:
         return result
 
 
-def _preview(ctx: JobContext, plan: Plan, link_base: str, n: int) -> JobResult:
-    ctx.dry_run = True  # a preview changes nothing, not even the run log
+def _preview(ctx: JobContext, plan: Plan, link_base: str, n: int, today: dt.date) -> JobResult:
     shown = 0
     for record in plan.letters:
         if shown == n:
             break
         try:
-            rendered = letter(ctx.config, record, link_base)
+            rendered = letter(ctx.config, record, link_base, today)
         except TemplateError as exc:
             plan.problems[record.key] = f"Không tạo được thư mời: {exc}"
             continue
         ctx.console.rule(f"{record.key}: {rendered.subject}")
-        ctx.console.print(f"Tới: {clean_text(record['email'])}", markup=False)
-        ctx.console.print(rendered.text, markup=False)
+        ctx.console.print(f"Tới: {clean_text(record['email'])}")
+        ctx.console.print(rendered.text)
         shown += 1
     return JobResult(figures={"thư xem trước": shown, "bỏ qua vì có vấn đề": len(plan.problems)},
                      plan=[Change(k, "bỏ qua", p) for k, p in plan.problems.items()])
 
 
-def _test_send(ctx: JobContext, plan: Plan, link_base: str, address: str) -> JobResult:
-    to, problem = mail.recipient_address(address)
+def _test_send(ctx: JobContext, plan: Plan, link_base: str, address: str, today: dt.date) -> JobResult:
+    to, problem = letters.recipient_address(address)
     if problem:
-        raise HoithaoError(f"--test-to: {problem}")
+        raise UsageError(f"--test-to: {problem}")
     sample = None
     for record in plan.letters:
         try:
-            rendered = letter(ctx.config, record, link_base)
+            rendered = letter(ctx.config, record, link_base, today)
         except TemplateError:
             continue
-        sample = record, mail.Rendered(subject=f"[Thư thử] {rendered.subject}", text=rendered.text,
-                                       html=rendered.html)
+        sample = record, letters.Rendered(subject=f"[Thư thử] {rendered.subject}", text=rendered.text,
+                                          html=rendered.html)
         break
     if sample is None:
-        raise HoithaoError("--test-to: no invitee without a problem to build a sample letter from")
+        raise HoithaoError("--test-to: không có khách mời nào đủ thông tin để làm thư mẫu: sửa các "
+                           "dòng có Vấn đề trong trang Khách mời rồi thử lại.")
     record, rendered = sample
-    raw = mail.build_message(ctx.config, clean_text(record["full_name"]), to, rendered)
+    raw = letters.build_message(ctx.config, clean_text(record["full_name"]), to, rendered)
     if ctx.dry_run:
         return JobResult(plan=[Change(record.key, "gửi thư thử", "")], figures={"thư thử": 0})
     try:
         GmailAdapter(ctx.ws).send(raw)  # one sample, outside the outbox: nothing is recorded
     except (SendRefused, SendUnclear) as exc:
-        raise HoithaoError(f"--test-to: the sample was not confirmed sent ({exc})") from None
+        raise HoithaoError(f"--test-to: Gmail chưa xác nhận đã nhận thư thử ({exc}); xem thư mục Thư "
+                           f"đã gửi của hộp thư trước khi thử lại.") from None
     return JobResult(figures={"thư thử": 1},
                      notes=[f"Đã gửi 1 thư thử (mẫu của {record.key}) tới địa chỉ đã nhập."])
+
+
+JOB = Job("send-invitations", Options, run, writes=("invitees", "outbox"),
+          summary="Xếp hàng thư mời cho khách mời được đánh dấu Gửi thư mời (hoặc --all: mọi "
+                  "người chưa được mời) vào Hộp thư đi.")

@@ -1,6 +1,7 @@
 """send-outbox: the only code that sends mail. Every due message exactly once.
 
-start:  take the outbox's lock; SENDING rows of a run that died -> UNKNOWN;
+start:  (run_job holds the job's lock and those of `Hộp thư đi` and `Khách
+        mời`: one sender, one mirror writer); SENDING rows of a run that died -> UNKNOWN;
         UNKNOWN resolved by looking the Message-ID up in the mailbox (where the
         config allows) or left for a person; ticked `Duyệt` approves; mirror
 send:   for each due message, oldest first, paced under mail.per_minute and
@@ -19,7 +20,6 @@ nothing. --dry-run creates and changes no file.
 """
 from __future__ import annotations
 
-import collections
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Collection
@@ -27,39 +27,34 @@ from typing import Any, Callable, Collection
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from workspace import outbox
-from workspace.errors import ApiError, HoithaoError
+from workspace.errors import ApiError, HoithaoError, UsageError
 from workspace.gmail import GmailAdapter, LookupNotAllowed, SendRefused, SendUnclear
-from workspace.outbox import Ledger, Message
+from workspace.outbox import Ledger, Message, open_ledger
+from workspace.pacing import Pacer
 from workspace.table import ticked
 
-from .base import Change, JobContext, JobResult
-from .mail import open_ledger
+from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 
 DAY_S = 86_400
 MIRROR_INTERVAL_S = 30.0
-LOCK_WAIT_S = 10.0        # a job mirroring Hộp thư đi holds the lock for a few seconds
 MAX_RATE_REFUSALS = 3     # consecutive rate-limit refusals before the run gives up for now
 BACKOFF_CAP_S = 32.0
 
 
-class Pacer:
-    """At most `per_minute` sends in any 60 seconds (a sliding window)."""
+@dataclass(frozen=True)
+class Options:
+    """What the command's flags set."""
+    limit: int | None = None          # --limit N: send at most N messages
+    resend: str | None = None         # --resend KEY: send a failed/unclear message again
+    cancel: str | None = None         # --cancel KEY: cancel a message still waiting
+    no_pacing: bool = False           # the demo: a sandbox has no quota to protect
 
-    def __init__(self, per_minute: int, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
-        self.sent: collections.deque[float] = collections.deque()
-
-    def wait(self) -> None:
-        now = self.clock()
-        while self.sent and self.sent[0] <= now - 60:
-            self.sent.popleft()
-        if len(self.sent) >= self.per_minute:
-            self.sleep(self.sent[0] + 60 - now)
-            self.sent.popleft()
-
-    def record(self) -> None:
-        self.sent.append(self.clock())
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise UsageError("--limit cần một số từ 1 trở lên.")
+        if self.resend and self.cancel:
+            raise UsageError("Chọn một trong hai: --resend (gửi lại) hoặc --cancel (huỷ).")
 
 
 @dataclass
@@ -111,16 +106,15 @@ def approvals(ctx: JobContext, ledger: Ledger, resend: str | None) -> list[str]:
     ledger.approve(m.key for m in waiting if m.key in approved)
     if not resend:
         return []
-    _message_in(ledger, resend, "--resend", outbox.RESENDABLE, "sent again")
+    _message_in(ledger, resend, "--resend", outbox.RESENDABLE, "gửi lại")
     label = ctx.config.sheets.outbox.columns["resend"]
     if "resend" not in snap.columns:
-        raise HoithaoError(f"--resend: Hộp thư đi has no column '{label}': add it (a tick box) "
-                           f"after the last column, tick it on the row of {resend}, then run this "
-                           f"again")
+        raise HoithaoError(f"--resend: trang Hộp thư đi chưa có cột '{label}': thêm cột này (ô đánh "
+                           f"dấu) sau cột cuối, đánh dấu ở dòng của {resend}, rồi chạy lại lệnh.")
     row = snap.by_key.get(resend)
     if row is None or not ticked(row["resend"]):
-        raise HoithaoError(f"--resend: tick '{label}' on the row of {resend} in Hộp thư đi first "
-                           f"(the written decision to send it again), then run this again")
+        raise HoithaoError(f"--resend: đánh dấu ô '{label}' ở dòng của {resend} trong trang Hộp thư "
+                           f"đi trước (quyết định gửi lại bằng văn bản), rồi chạy lại lệnh.")
     ledger.resend(resend)
     return [f"{resend}: gửi lại theo yêu cầu; bỏ tích ô {label} ở dòng đó (một dấu tích chỉ cho "
             f"một lần gửi lại)."]
@@ -130,26 +124,25 @@ def _message_in(ledger: Any, key: str, option: str, states: Collection[str], ver
     """The ledger's message `key`, if it is in one of `states`; else a plain error."""
     message = ledger.get(key)
     if message is None:
-        raise HoithaoError(f"{option}: no message {key!r} in the outbox; copy the key from "
-                           f"the 'Mã thư' column of Hộp thư đi")
+        raise HoithaoError(f"{option}: hộp thư đi không có thư {key!r}: chép mã thư từ cột 'Mã thư' "
+                           f"của trang Hộp thư đi.")
     if message.state not in states:
-        allowed = " or ".join(f"'{outbox.LABELS[st]}'" for st in states)
-        raise HoithaoError(f"{option}: message {key} is '{outbox.LABELS[message.state]}'; only "
-                           f"{allowed} messages can be {verb}")
+        allowed = " hoặc ".join(f"'{outbox.LABELS[st]}'" for st in states)
+        raise HoithaoError(f"{option}: thư {key} đang '{outbox.LABELS[message.state]}'; chỉ thư "
+                           f"{allowed} mới {verb} được.")
     return message
 
 
 def cancel(ctx: JobContext, key: str) -> JobResult:
     """--cancel KEY: a message still waiting (Chờ gửi/Chờ duyệt) -> Đã huỷ."""
     with open_ledger(ctx.config, readonly=ctx.dry_run) as ledger:
-        message = _message_in(ledger, key, "--cancel", outbox.CANCELLABLE, "cancelled")
+        message = _message_in(ledger, key, "--cancel", outbox.CANCELLABLE, "huỷ")
         plan = [Change(key, "huỷ", outbox.LABELS[message.state])]
         if ctx.dry_run:
             return JobResult(plan=plan, figures={"huỷ": 1})
-        ledger.lock(wait_s=LOCK_WAIT_S)
         cancelled = ledger.cancel(key, "Huỷ theo yêu cầu (send-outbox --cancel).")
-        if not cancelled:  # a sender took it between the check and now
-            raise HoithaoError(f"--cancel: message {key} is no longer waiting; see Hộp thư đi")
+        if not cancelled:  # changed between the check and now
+            raise HoithaoError(f"--cancel: thư {key} không còn chờ gửi; xem trang Hộp thư đi.")
         result = JobResult(plan=plan, figures={"huỷ": 1})
         note = mirror(ctx, ledger)
         if note:
@@ -189,9 +182,9 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[M
                 elif exc.code in (0, 401, 403):  # the account or the network: no use going on
                     ledger.release(m.key, str(exc))
                     mirror(ctx, ledger)
-                    raise ApiError(f"Gmail refused to send ({exc}); check google.sender_mailbox "
-                                   f"and the credentials, then run send-outbox again",
-                                   code=exc.code, reason=exc.reason) from None
+                    raise ApiError(f"Gmail không nhận gửi thư: kiểm tra google.sender_mailbox và tệp "
+                                   f"khoá (quyền gửi thư của tài khoản), rồi chạy lại send-outbox "
+                                   f"[chi tiết: {exc}]", code=exc.code, reason=exc.reason) from None
                 else:
                     ledger.mark_failed(m.key, str(exc))
                     tally.failed += 1
@@ -218,27 +211,23 @@ def next_batch(config: Any, ledger: Ledger, limit: int | None,
     return due, due[:take], room
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext, opts: Options) -> JobResult:
     config = ctx.config
-    clock: Callable[[], float] = getattr(ctx, "clock", time.time)
-    sleep: Callable[[float], None] = getattr(ctx, "sleep", time.sleep)
-    limit = getattr(ctx, "limit", None)
-    resend = getattr(ctx, "resend", None)
-    if getattr(ctx, "cancel", None):
-        return cancel(ctx, ctx.cancel)  # type: ignore[attr-defined]
+    clock, sleep = ctx.clock, ctx.sleep
+    if opts.cancel:
+        return cancel(ctx, opts.cancel)
     with open_ledger(config, clock, readonly=ctx.dry_run) as ledger:
         if ctx.dry_run:
-            return _plan(ledger, config, limit, clock)
-        ledger.lock(wait_s=LOCK_WAIT_S)
+            return _plan(ledger, config, opts.limit, clock)
         result = JobResult()
         recovered = ledger.recover()
         gmail = GmailAdapter(ctx.ws)
         result.notes += resolve_unknown(ctx, ledger, gmail, sleep, clock)
-        result.notes += approvals(ctx, ledger, resend)
+        result.notes += approvals(ctx, ledger, opts.resend)
         mirror(ctx, ledger)
 
-        due, batch, room = next_batch(config, ledger, limit, clock)
-        pacer = None if getattr(ctx, "no_pacing", False) else Pacer(config.mail.per_minute, clock, sleep)
+        due, batch, room = next_batch(config, ledger, opts.limit, clock)
+        pacer = None if opts.no_pacing else Pacer(config.mail.per_minute, clock, sleep)
         tally = send_due(ctx, ledger, gmail, batch, pacer, sleep, clock)
         if not tally.stop and len(batch) < len(due) and len(batch) == room:
             tally.stop = "daily"
@@ -270,3 +259,8 @@ def _plan(ledger: Ledger, config: Any, limit: int | None, clock: Callable[[], fl
         "sẽ gửi": len(batch), "còn lại sau lần chạy": len(due) - len(batch),
         "chờ duyệt": counts.get(outbox.AWAITING_APPROVAL, 0),
         "không rõ": counts.get(outbox.UNKNOWN, 0) + counts.get(outbox.SENDING, 0)})
+
+
+JOB = Job("send-outbox", Options, run, writes=("outbox", "invitees"),
+          summary="Gửi mọi thư đến lượt trong Hộp thư đi, mỗi thư đúng một lần, trong giới hạn gửi "
+                  "của Gmail.")

@@ -6,30 +6,32 @@ from typing import Any
 
 from workspace.clients import Workspace
 from workspace.config import Config
-from workspace.table import KeyedTable, read_many
+
+from .registration_input import parse_quota, quota_problems
 
 TABLES = ("invitees", "delegations", "registrations", "papers", "outbox", "runs")
 
 
-def _int(text: str) -> int | None:
-    try:
-        return int(float(text))
-    except ValueError:
-        return None
+def _count(text: str) -> int:
+    """A count the jobs wrote (0 when a person typed something else there)."""
+    value, readable = parse_quota(text)
+    return value if readable and value is not None else 0
 
 
 def collect(config: Config, ws: Workspace) -> dict[str, Any]:
-    """Counts per status and per delegation, and each job's last run."""
-    sh = ws.spreadsheet(config.google.spreadsheet_id)
-    tables = [KeyedTable(sh, getattr(config.sheets, name), name) for name in TABLES]
-    snaps = dict(zip(TABLES, read_many(tables)))
+    """Counts per status and per delegation, each job's last run, and the
+    cells that cannot be read (located, in Vietnamese)."""
+    snaps = dict(zip(TABLES, ws.coordinating_spreadsheet(config).read(*TABLES)))
 
     def by(name: str, field: str) -> dict[str, int]:
         return dict(Counter(r[field] or "(trống)" for r in snaps[name].records))
 
-    delegations = [{"code": r.key, "name": r["name"], "quota": _int(r["quota"]),
-                    "registered": _int(r["registered"]) or 0, "confirmed": _int(r["confirmed"]) or 0,
-                    "waitlisted": _int(r["waitlisted"]) or 0} for r in snaps["delegations"].records]
+    delegations = []
+    for r in snaps["delegations"].records:
+        quota, readable = parse_quota(r.raw.get("quota", r["quota"]))
+        delegations.append({"code": r.key, "name": r["name"], "quota": quota,
+                            "quota_readable": readable, "registered": _count(r["registered"]),
+                            "confirmed": _count(r["confirmed"]), "waitlisted": _count(r["waitlisted"])})
     last_runs: dict[str, dict[str, str]] = {}
     for r in snaps["runs"].records:
         last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"], "figures": r["figures"]}
@@ -42,4 +44,5 @@ def collect(config: Config, ws: Workspace) -> dict[str, Any]:
         "papers": {"total": len(snaps["papers"].records), "by_status": by("papers", "status")},
         "outbox": {"total": len(snaps["outbox"].records), "by_status": by("outbox", "status")},
         "last_runs": last_runs,
+        "problems": quota_problems(snaps["delegations"].records, config.sheets.delegations),
     }

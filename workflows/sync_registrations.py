@@ -7,9 +7,11 @@ decide: workflows.registrations (pure): cleaning, staff corrections,
         identity, duplicates, quotas, waiting list, withdrawals, check-in codes
 write:  changed cells of the job's own columns + new rows in `Đăng ký`,
         changed counts in `Đoàn` (workspace.table: re-read, write, verify)
-queue:  every confirmed person handed to the mail ledger (workflows.mail),
-        which queues the new ones and cancels unsent letters of people no
-        longer confirmed
+queue:  every confirmed person handed to the mail ledger
+        (workflows.confirmations), which queues the new ones and cancels
+        unsent letters of people no longer confirmed; `Hộp thư đi` is mirrored
+        when no other run holds it (that run mirrors it otherwise)
+locks:  the job's own, and the tabs it writes (`Đăng ký`, `Đoàn`)
 
 `Rút đăng ký` is optional: on a sheet without it (SPEC 2's exact layout)
 withdrawals are off and a note says how to turn them on.
@@ -19,13 +21,14 @@ Forms' pages of 5,000).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from workspace.forms import FormsAdapter
-from workspace.table import Snapshot, cell_text, read_many, ticked
+from workspace.table import Snapshot, cell_text, ticked
 
-from . import mail
-from .base import Change, JobContext, JobResult
+from . import confirmations
+from .base import Change, Job, JobContext, JobResult
 from .registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, Outcome, build_lookup,
                             decide)
 
@@ -84,7 +87,7 @@ def confirmations_to_queue(outcome: Outcome) -> list[dict[str, str]]:
     honorific, full_name, position, unit, email, checkin_code). The ledger keys
     a confirmation by `key`, the person's first response id, so offering a
     person again (next run, after an edit or a resubmission) is a no-op unless
-    their email or name changed (mail.plan_confirmations);
+    their email or name changed (confirmations.plan_confirmations);
     offering all, not only the new ones, makes a crash between the sheet write
     and the queue harmless."""
     return [{"key": c.key, "honorific": c.honorific, "full_name": c.full_name,
@@ -114,16 +117,21 @@ def sheet_notes(snaps: Mapping[str, Snapshot], labels: Mapping[str, Mapping[str,
     return notes, duplicates, blanks
 
 
+@dataclass(frozen=True)
+class Options:
+    """sync-registrations has no options of its own (--dry-run is the context's)."""
+
+
 def _read(ctx: JobContext) -> dict[str, Snapshot]:
     """The three tabs in one request."""
-    return dict(zip(TABLES, read_many([ctx.table(name) for name in TABLES])))
+    return dict(zip(TABLES, ctx.spreadsheet.read(*TABLES)))
 
 
 def _records(snap: Snapshot) -> Iterable[dict[str, str]]:
     return ({**r.values, "key": r.key} for r in snap.records)
 
 
-def run(ctx: JobContext) -> JobResult:
+def run(ctx: JobContext, opts: Options) -> JobResult:
     config = ctx.config
     form = config.google.forms.registration
     responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
@@ -161,7 +169,7 @@ def run(ctx: JobContext) -> JobResult:
         "dòng trùng mã bị bỏ qua": duplicate_keys, "dòng thiếu mã bị bỏ qua": blank_keys})
     if ctx.dry_run:
         # What the outbox would do (the mail module writes nothing in a dry run).
-        _add_mail(result, mail.sync_confirmations(ctx, people))
+        _add_mail(result, confirmations.sync_confirmations(ctx, people))
         return result
     if updates or inserts:
         written = ctx.table("registrations").write(updates, inserts, owned=OWNED)
@@ -173,10 +181,15 @@ def run(ctx: JobContext) -> JobResult:
     # Every run hands over every confirmed person: the ledger queues the new ones
     # (a crash between the sheet write and here is healed next run) and cancels
     # unsent letters of people no longer confirmed.
-    _add_mail(result, mail.sync_confirmations(ctx, people))
+    _add_mail(result, confirmations.sync_confirmations(ctx, people))
     return result
 
 
-def _add_mail(result: JobResult, handed: "mail.QueueResult") -> None:
+def _add_mail(result: JobResult, handed: confirmations.QueueResult) -> None:
     result.figures.update(handed.figures())
     result.notes.extend(handed.notes())
+
+
+JOB = Job("sync-registrations", Options, run, writes=("registrations", "delegations"),
+          summary="Chép các phản hồi của biểu mẫu đăng ký vào trang Đăng ký, xếp chỗ theo chỉ tiêu "
+                  "từng đoàn và xếp hàng thư xác nhận.")

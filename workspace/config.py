@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 
@@ -65,8 +66,6 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
 PAPER_FIELDS = ("author", "email", "unit", "topic", "title", "file", "paper_code")
-JOBS = ("sync-registrations", "send-invitations", "send-outbox", "chase-submissions",
-        "generate-docs")
 DOCUMENTS = ("opening_speech", "lead_in_report", "proceedings", "results_report")
 
 
@@ -111,7 +110,7 @@ class Event(_Model):
     @classmethod
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
-            raise ValueError("needs a time zone, e.g. 2024-11-22T08:00:00+07:00")
+            raise ValueError("cần có múi giờ, ví dụ 2024-11-22T08:00:00+07:00")
         return value
 
 
@@ -130,8 +129,8 @@ class Forms(_Model):
             form: Form = getattr(self, name)
             unknown = sorted(set(form.fields) - set(allowed))
             if unknown:
-                raise ValueError(f"forms.{name}.fields: unknown field(s) {', '.join(unknown)}; "
-                                 f"allowed: {', '.join(allowed)}")
+                raise ValueError(f"forms.{name}.fields: không có trường {', '.join(unknown)}; "
+                                 f"các trường: {', '.join(allowed)}")
         return self
 
 
@@ -153,7 +152,7 @@ class Google(_Model):
     def _known_docs(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(DOCUMENTS))
         if unknown:
-            raise ValueError(f"unknown document(s) {', '.join(unknown)}; allowed: {', '.join(DOCUMENTS)}")
+            raise ValueError(f"không có văn bản {', '.join(unknown)}; các văn bản: {', '.join(DOCUMENTS)}")
         return value
 
 
@@ -199,13 +198,13 @@ class Sheets(_Model):
             table: Table = getattr(self, name)
             unknown = sorted(set(table.columns) - set(defaults))
             if unknown:
-                raise ValueError(f"{name}.columns: unknown field(s) {', '.join(unknown)}; "
-                                 f"allowed: {', '.join(defaults)}")
+                raise ValueError(f"{name}.columns: không có trường {', '.join(unknown)}; "
+                                 f"các trường: {', '.join(defaults)}")
             table.columns = {**defaults, **{k: _nfc(v) for k, v in table.columns.items()}}
             labels = list(table.columns.values())
             dupes = sorted({x for x in labels if labels.count(x) > 1})
             if dupes:
-                raise ValueError(f"{name}.columns: the same header is used twice: {', '.join(dupes)}")
+                raise ValueError(f"{name}.columns: một tiêu đề cột dùng cho hai trường: {', '.join(dupes)}")
         return self
 
 
@@ -223,6 +222,15 @@ class Reminders(_Model):
     escalate_after_days: int = Field(default=5, ge=1)
 
 
+class Locks(_Model):
+    # Lock files (relative to the config file) that keep two runs of a job, or
+    # two jobs writing the same tab, from overlapping on this machine.
+    dir: Path = Path("locks")
+    # How long a scheduled run waits for such a run to finish before it gives
+    # up (and says so in Nhật ký); a run started by hand never waits.
+    scheduled_wait_s: float = Field(default=900, ge=0, le=86_400)
+
+
 class Config(_Model):
     event: Event
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -232,16 +240,20 @@ class Config(_Model):
     deadlines: Deadlines
     reminders: Reminders = Reminders()
     schedule: dict[str, str] = {}
+    locks: Locks = Locks()
 
     # Where the file was read from; relative paths are relative to its folder.
     source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("schedule")
     @classmethod
-    def _known_jobs(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(JOBS))
+    def _known_jobs(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        # The job names come from the caller (workflows.jobs.JOBS, their one home).
+        jobs = (info.context or {}).get("jobs")
+        unknown = sorted(set(value) - set(jobs)) if jobs else []
         if unknown:
-            raise ValueError(f"unknown job(s) {', '.join(unknown)}; allowed: {', '.join(JOBS)}")
+            raise ValueError(f"không có công việc tên {', '.join(unknown)}; "
+                             f"các công việc: {', '.join(jobs)}")
         return value
 
     def resolve(self, path: Path | str) -> Path:
@@ -300,42 +312,71 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-def load(path: Path | str, environ: dict[str, str] | None = None) -> Config:
-    """Read and validate the config; raise ConfigError listing every problem."""
+def _problem_text(err: Any) -> str:
+    """A pydantic error as a Vietnamese phrase (pydantic's own words follow as detail)."""
+    kind, ctx, msg = err["type"], err.get("ctx") or {}, str(err["msg"])
+    if kind == "value_error":   # our own validators already speak Vietnamese
+        return msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "khoá này không có trong cấu hình (so chính tả với chú thích trong config.yaml)"
+    if kind == "missing":
+        return "thiếu khoá bắt buộc"
+    phrases = {
+        "greater_than_equal": lambda: f"phải lớn hơn hoặc bằng {ctx.get('ge')}",
+        "greater_than": lambda: f"phải lớn hơn {ctx.get('gt')}",
+        "less_than_equal": lambda: f"phải nhỏ hơn hoặc bằng {ctx.get('le')}",
+        "less_than": lambda: f"phải nhỏ hơn {ctx.get('lt')}",
+        "literal_error": lambda: f"phải là một trong: {ctx.get('expected')}",
+        "string_too_short": lambda: "không được để trống",
+        "too_short": lambda: "cần ít nhất một mục",
+    }
+    if kind in phrases:
+        return phrases[kind]()
+    if kind.startswith(("int_", "float_")):
+        return f"phải là số (chi tiết: {msg})"
+    if kind.startswith("bool_"):
+        return "phải là true hoặc false"
+    if kind.startswith("datetime_"):
+        return f"phải là thời điểm có múi giờ, ví dụ 2024-11-22T08:00:00+07:00 (chi tiết: {msg})"
+    if kind.startswith("date_"):
+        return f"phải là ngày dạng YYYY-MM-DD (chi tiết: {msg})"
+    return f"giá trị không hợp lệ (chi tiết: {msg})"
+
+
+def load(path: Path | str, environ: dict[str, str] | None = None,
+         jobs: tuple[str, ...] | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem.
+    `jobs`: the job names `schedule:` may use (workflows.jobs passes them)."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError([f"config file {path} not found: pass --config PATH, or run "
-                           f"`python run.py sandbox seed --data DIR` to make one"])
+        raise ConfigError([f"Không thấy tệp cấu hình {path}: chỉ đường bằng --config PATH, hoặc "
+                           f"tạo một tệp bằng `python run.py sandbox seed --data THƯ_MỤC`."])
     if path.is_dir():
-        hint = f"{path / 'config.yaml'}" if (path / "config.yaml").exists() else "the config file"
-        raise ConfigError([f"{path} is a folder: pass {hint} to --config"])
+        hint = f"{path / 'config.yaml'}" if (path / "config.yaml").exists() else "tệp cấu hình"
+        raise ConfigError([f"{path} là một thư mục, không phải tệp cấu hình: chỉ {hint} cho --config."])
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        where = f" dòng {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}{where}: không đúng cú pháp YAML, sửa dòng đó (chi tiết: "
+                           f"{getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a mapping of sections (event:, google:, …)"])
+        raise ConfigError([f"{path}: cần các mục cấu hình (event:, google:, …) ở đầu dòng."])
     env_data = _env_overrides(dict(os.environ if environ is None else environ))
     data = _merge(data, env_data)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={"jobs": jobs} if jobs else None)
     except ValidationError as exc:
         lines = _line_index(text)
         problems = []
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
-            key = ".".join(loc) or "(top level)"
+            key = ".".join(loc) or "(cấp cao nhất)"
             line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-            where = f"{path.name} line {line}: " if line else f"{path.name}: "
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown key (check the spelling against config.yaml's comments)"
-            elif err["type"] == "missing":
-                message = "required key is missing"
-            problems.append(f"{where}{key}: {message}")
+            where = f"{path.name} dòng {line}: " if line else f"{path.name}: "
+            problems.append(f"{where}{key}: {_problem_text(err)}")
         raise ConfigError(problems) from None
     config.source = path.resolve()
     return config

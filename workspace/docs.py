@@ -2,19 +2,16 @@
 placeholders, export the copy as PDF, delete the copy.
 
 Nothing else lives here: which placeholders mean what is the caller's
-business. Every call goes through `ws.execute` (bounded retries of transient
-errors); a failure that a retry does not fix is raised as ApiError with a
-plain sentence, so the caller can make it one row's problem.
+business. Every call goes through `ws.execute` (bounded retries; a failure
+that a retry does not fix leaves as an ApiError with a plain sentence), so the
+caller can make it one row's problem.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from googleapiclient.errors import HttpError
-
 from .clients import Workspace
 from .errors import ApiError
-from .retry import error_message
 
 DOC_MIME = "application/vnd.google-apps.document"
 PDF_MIME = "application/pdf"
@@ -32,29 +29,21 @@ class DocsAdapter:
         self._drive = ws.service("drive", "v3").files()
         self._docs = ws.service("docs", "v1").documents()
 
-    def _run(self, request: Any, what: str) -> Any:
-        try:
-            return self.ws.execute(request, what=what)
-        except HttpError as exc:
-            raise ApiError(f"{what}: Google trả lời {exc.resp.status}: {error_message(exc.content)}",
-                           code=exc.resp.status) from None
-
     def template_text(self, doc_id: str) -> tuple[str, str]:
         """The template's title and its body text (paragraphs and table cells);
         DocNotFound when there is no such Doc, ApiError when it is not a Doc."""
         try:
             meta = self.ws.execute(self._drive.get(fileId=doc_id, fields="id,name,mimeType,trashed",
                                                    supportsAllDrives=True), what="drive.files.get")
-        except HttpError as exc:
-            if exc.resp.status == 404:
+        except ApiError as exc:
+            if exc.code == 404:
                 raise DocNotFound(f"không có Google Doc với id {doc_id}", code=404) from None
-            raise ApiError(f"drive.files.get: Google trả lời {exc.resp.status}: "
-                           f"{error_message(exc.content)}", code=exc.resp.status) from None
+            raise
         if meta.get("trashed"):
             raise DocNotFound(f"Google Doc {doc_id} đang ở Thùng rác", code=404)
         if meta.get("mimeType") != DOC_MIME:
             raise ApiError(f"tệp {doc_id} không phải Google Doc ({meta.get('mimeType')})")
-        doc = self._run(self._docs.get(documentId=doc_id), "docs.documents.get")
+        doc = self.ws.execute(self._docs.get(documentId=doc_id), what="docs.documents.get")
         return meta.get("name", ""), _text(doc.get("body", {}).get("content", []))
 
     def copy(self, doc_id: str, name: str, folder_id: str = "") -> str:
@@ -62,20 +51,24 @@ class DocsAdapter:
         body: dict[str, Any] = {"name": name}
         if folder_id:
             body["parents"] = [folder_id]
-        return self._run(self._drive.copy(fileId=doc_id, body=body, fields="id",
-                                          supportsAllDrives=True), "drive.files.copy")["id"]
+        # Not repeated after an unclear answer (a second copy would be left behind).
+        return self.ws.execute(self._drive.copy(fileId=doc_id, body=body, fields="id",
+                                                supportsAllDrives=True), what="drive.files.copy",
+                               idempotent=False)["id"]
 
     def replace_all(self, doc_id: str, replacements: Mapping[str, str]) -> None:
         """Every `placeholder -> value` replaced in one batchUpdate (one Docs write)."""
         requests = [{"replaceAllText": {"containsText": {"text": find, "matchCase": True},
                                         "replaceText": value}}
                     for find, value in replacements.items()]
-        self._run(self._docs.batchUpdate(documentId=doc_id, body={"requests": requests}),
-                  "docs.documents.batchUpdate")
+        # Replacing again finds nothing left to replace: safe to repeat.
+        self.ws.execute(self._docs.batchUpdate(documentId=doc_id, body={"requests": requests}),
+                        what="docs.documents.batchUpdate", idempotent=True)
 
     def export_pdf(self, doc_id: str) -> bytes:
         """The Doc as PDF bytes."""
-        return self._run(self._drive.export(fileId=doc_id, mimeType=PDF_MIME), "drive.files.export")
+        return self.ws.execute(self._drive.export(fileId=doc_id, mimeType=PDF_MIME),
+                               what="drive.files.export")
 
     def delete(self, file_id: str) -> None:
         """Delete a file for good; one already gone counts as deleted (a retried
@@ -83,10 +76,9 @@ class DocsAdapter:
         try:
             self.ws.execute(self._drive.delete(fileId=file_id, supportsAllDrives=True),
                             what="drive.files.delete")
-        except HttpError as exc:
-            if exc.resp.status != 404:
-                raise ApiError(f"drive.files.delete: Google trả lời {exc.resp.status}: "
-                               f"{error_message(exc.content)}", code=exc.resp.status) from None
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
 
 
 def _text(content: list[dict[str, Any]]) -> str:

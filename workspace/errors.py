@@ -15,7 +15,7 @@ class ConfigError(HoithaoError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__(problems[0] if len(problems) == 1 else
-                         f"{len(problems)} problems in the configuration: " + "; ".join(problems))
+                         f"Cấu hình có {len(problems)} lỗi: " + "; ".join(problems))
 
 
 class CredentialsError(HoithaoError):
@@ -31,15 +31,30 @@ class TemplateError(HoithaoError):
 
 
 class ApiError(HoithaoError):
-    """Google (or the sandbox) refused a request in a way a retry will not fix."""
+    """A Google call failed (after any retries); made only by
+    workspace.google_errors. `refused`: Google certainly did not apply it;
+    `ambiguous`: no clear answer, it may have been applied."""
 
-    def __init__(self, message: str, code: int | None = None, reason: str | None = None):
+    def __init__(self, message: str, code: int | None = None, reason: str | None = None,
+                 refused: bool = False, ambiguous: bool = False):
         super().__init__(message)
         self.code = code
         self.reason = reason
+        self.refused = refused
+        self.ambiguous = ambiguous
+
+
+class JobBusy(HoithaoError):
+    """Another run holds a lock this run needs (the same job, or one writing the same tabs)."""
 
 
 class NotBuiltYet(HoithaoError):
     """A command whose job is not implemented yet (exit 2, never a pretend run)."""
+
+    exit_code = 2
+
+
+class UsageError(HoithaoError):
+    """Options that cannot go together, or a value out of range (exit 2)."""
 
     exit_code = 2

@@ -39,9 +39,8 @@ class FormsAdapter:
         missing = [t for t in fields.values() if _nfc(t) not in by_title]
         if missing:
             raise HoithaoError(
-                f"form {form_id} has no question titled {', '.join(repr(m) for m in missing)}: "
-                f"fix the question title in the form or the field map in config.yaml "
-                f"(google.forms.*.fields)")
+                f"Biểu mẫu {form_id} không có câu hỏi {', '.join(repr(m) for m in missing)}: sửa tên "
+                f"câu hỏi trong biểu mẫu, hoặc sửa google.forms.*.fields trong config.yaml.")
         return {by_title[_nfc(title)]: field for field, title in fields.items()}
 
     def prefill_url(self, form_id: str, question_title: str) -> str:
@@ -54,8 +53,8 @@ class FormsAdapter:
             if question and _nfc(item.get("title", "")) == _nfc(question_title):
                 entry = int(question["questionId"], 16)
                 return f"{form['responderUri']}?usp=pp_url&entry.{entry}="
-        raise HoithaoError(f"form {form_id} has no question titled {question_title!r}: fix the "
-                           f"question title in the form or google.forms.*.fields in config.yaml")
+        raise HoithaoError(f"Biểu mẫu {form_id} không có câu hỏi {question_title!r}: sửa tên câu hỏi "
+                           f"trong biểu mẫu, hoặc sửa google.forms.*.fields trong config.yaml.")
 
     def responses(self, form_id: str, fields: Mapping[str, str]) -> list[Response]:
         """Every response, oldest first, answers keyed by canonical field."""

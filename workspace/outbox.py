@@ -11,22 +11,23 @@ handed to Gmail; a SENDING row found when a run starts belongs to a run that
 died mid-send and becomes UNKNOWN: it is looked up in the mailbox by that
 Message-ID (where the scope allows) or left for a person, never re-sent
 blindly. `Hộp thư đi` and the source rows mirror this file; when the mirror
-fails, this file is still right and the next run mirrors again.
+fails, this file is still right and the next run mirrors again. Every change
+is an SQLite transaction, so jobs may queue while a sender sends; who may
+send or mirror at a time is decided by the run's locks (workspace.locks).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import email.utils
-import fcntl
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .errors import HoithaoError
+from .config import Config
+
 
 QUEUED = "QUEUED"
 AWAITING_APPROVAL = "AWAITING_APPROVAL"
@@ -68,10 +69,6 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_state ON messages(state, queued_at, key);
 CREATE INDEX IF NOT EXISTS messages_sent ON messages(sent_at);
 """
-
-
-class OutboxBusy(HoithaoError):
-    """Another process is sending from this ledger right now."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,6 @@ class Ledger:
         self.clock = clock
         self.msgid_domain = msgid_domain
         self.readonly = readonly
-        self._lock_fd: int | None = None
         if readonly:
             self.db = _open_readonly(self.path)
             self.db.row_factory = sqlite3.Row
@@ -166,7 +162,6 @@ class Ledger:
                     db.execute(statement)
 
     def close(self) -> None:
-        self.unlock()
         self.db.close()
 
     def __enter__(self) -> "Ledger":
@@ -184,37 +179,6 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-
-    # -- the sender's lock ------------------------------------------------------
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    def lock(self, wait_s: float = 0) -> None:
-        """Take the outbox's lock (one sender, one mirror writer at a time),
-        waiting up to `wait_s` seconds for it; released by close() or by the
-        operating system when the process dies, even by SIGKILL. The lock is a
-        file of its own: closing a descriptor of the SQLite file itself would
-        drop SQLite's POSIX locks on it."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise OutboxBusy("another run is using the outbox right now (send-outbox "
-                                     "sending, or a job writing Hộp thư đi); this one stopped "
-                                     "there: run it again when that one has finished") from None
-                time.sleep(0.1)
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
 
     # -- reading ------------------------------------------------------------------
     def get(self, key: str) -> Message | None:
@@ -381,3 +345,12 @@ def _utc(moment: float) -> dt.datetime:
 
 def _message(row: sqlite3.Row) -> Message:
     return Message(**{k: row[k] for k in row.keys() if k != "mirrored"})
+
+
+def open_ledger(config: Config, clock: Callable[[], float] = time.time,
+                readonly: bool = False) -> Ledger:
+    """The outbox ledger the config names (mail.ledger, relative to the config
+    file); `readonly` (dry runs) creates and changes no file."""
+    domain = config.google.sender_mailbox.rpartition("@")[2] or "hoithao.local"
+    return Ledger(config.resolve(config.mail.ledger), clock=clock, msgid_domain=domain,
+                  readonly=readonly)

@@ -9,7 +9,8 @@ written cell sits beside its key (a sort between the two requests would
 have moved rows under the write) and repairs what moved. New keys are
 appended at the end, never twice (an append whose answer is lost is checked
 by re-reading the keys, not repeated blindly); nothing is ever deleted.
-Values are RAW, so a `=FORMULA` typed into a form stays text.
+Values are RAW, so a `=FORMULA` typed into a form stays text. Every failure
+of a Google call leaves as an ApiError (workspace.google_errors).
 """
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import gspread
-import requests
 
 from .config import OPTIONAL_COLUMNS
 from .config import Table as TableConfig
 from .errors import ApiError, SheetSchemaError
-from .retry import DEFAULT_POLICY, RetryPolicy, is_transient
+from .google_errors import google_call
+from .retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,16 @@ def col_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         out = chr(65 + rem) + out
     return out
+
+
+# What a cell shows when its formula fails (Google Sheets' error values).
+ERROR_VALUES = frozenset({"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!", "#NUM!", "#NULL!",
+                          "#ERROR!", "#SPILL!", "#CALC!"})
+
+
+def is_error_value(value: Any) -> bool:
+    """A cell whose formula failed (`#N/A`, `#REF!`, …): it holds no usable value."""
+    return isinstance(value, str) and value.strip().upper() in ERROR_VALUES
 
 
 def quote_tab(title: str) -> str:
@@ -118,7 +129,8 @@ class KeyedTable:
     # -- reading -----------------------------------------------------------
     def read(self) -> Snapshot:
         """The whole tab in one request, as records keyed by the key column."""
-        result = self.spreadsheet.values_get(quote_tab(self.tab), params=dict(_READ_PARAMS))
+        with google_call(f"đọc trang {self.tab}"):
+            result = self.spreadsheet.values_get(quote_tab(self.tab), params=dict(_READ_PARAMS))
         return self.parse(result.get("values", []))
 
     def parse(self, rows: list[list[Any]]) -> Snapshot:
@@ -130,9 +142,16 @@ class KeyedTable:
                    if label not in positions and f not in self.optional]
         if missing:
             raise SheetSchemaError(
-                f"tab '{self.tab}' has no column {', '.join(repr(m) for m in missing)}: add the "
-                f"header(s) in row 1, or map the field to the right label in config.yaml "
-                f"(sheets.{self.name}.columns)")
+                f"Trang '{self.tab}' không có cột {', '.join(repr(m) for m in missing)}: thêm tiêu "
+                f"đề ở dòng 1, hoặc sửa tên cột trong config.yaml (sheets.{self.name}.columns).")
+        mapped = set(self.config.columns.values())
+        twice = {label: [col_letter(i) for i, h in enumerate(header) if h == label]
+                 for label in mapped if header.count(label) > 1}
+        if twice:
+            where = "; ".join(f"'{label}' ở các cột {', '.join(cols)}" for label, cols in sorted(twice.items()))
+            raise SheetSchemaError(
+                f"Trang '{self.tab}' có tiêu đề cột lặp lại ({where}): đổi tên hoặc xoá cột thừa để "
+                f"chỉ còn một cột mỗi tên, rồi chạy lại (công cụ không đoán cột nào đúng).")
         columns = {f: positions[label] for f, label in self.config.columns.items() if label in positions}
         snap = Snapshot(header=header, columns=columns, records=[])
         for n, raw in enumerate(rows[1:], start=2):
@@ -168,9 +187,14 @@ class KeyedTable:
         if stray:
             raise ValueError(f"job tried to write columns it does not own: {sorted(stray)}")
         inserts = list(inserts)
-        result = WriteResult()
         if not updates and not inserts:
-            return result
+            return WriteResult()
+        with google_call(f"ghi trang {self.tab}"):
+            return self._write(updates, inserts)
+
+    def _write(self, updates: Mapping[str, Mapping[str, Any]], inserts: list[Mapping[str, Any]]
+               ) -> WriteResult:
+        result = WriteResult()
         snap = self.read()  # re-read: rows may have moved since the job decided
         result.missing_keys = [k for k in updates if k not in snap.by_key]
         first = snap
@@ -204,8 +228,9 @@ class KeyedTable:
                 snap = self.read()
         else:
             if any(key in snap.by_key and cell_text(v) != snap.by_key[key][f] for (key, f), v in targets.items()):
-                raise ApiError(f"tab '{self.tab}' kept changing while the job wrote to it; nothing is "
-                               f"lost: run the job again when nobody is sorting the tab")
+                raise ApiError(f"Trang '{self.tab}' liên tục thay đổi trong lúc công việc ghi vào; "
+                               f"không mất dữ liệu nào: chạy lại công việc khi không ai đang sắp xếp "
+                               f"trang này.")
         new = [r for r in inserts if cell_text(r.get("key")) not in snap.by_key]
         result.inserted_rows = self._append(snap.columns, new)
         return result
@@ -222,13 +247,15 @@ class KeyedTable:
         records = list(records)
         if not records:
             return 0
-        header = self.spreadsheet.values_get(f"{quote_tab(self.tab)}!1:1").get("values", [[]])
-        snap = self.parse(header[:1] or [[]])
-        return self._append(snap.columns, records)
+        with google_call(f"ghi trang {self.tab}"):
+            header = self.spreadsheet.values_get(f"{quote_tab(self.tab)}!1:1").get("values", [[]])
+            snap = self.parse(header[:1] or [[]])
+            return self._append(snap.columns, records)
 
     def _append(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
-        """Append rows once. An append is never repeated blindly: when its answer
-        is lost, the keys are read back and only the rows still missing are sent again."""
+        """Append rows once. A refused append is tried again by the retry policy
+        (Google did not apply it); after an unclear answer (5xx, a timeout) the
+        keys are read back and only the rows still missing are sent again."""
         if not records:
             return 0
         width = max(columns.values()) + 1
@@ -242,18 +269,15 @@ class KeyedTable:
         policy = self.policy
         for attempt in range(policy.attempts):
             try:
-                # Google finds the table that starts at A1 and appends below its last row.
-                self.spreadsheet.values_append(
-                    f"{quote_tab(self.tab)}!A1",
-                    params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                    body={"values": [row for _, row in pending]})
+                with google_call(f"thêm dòng vào trang {self.tab}"):
+                    # Google finds the table that starts at A1 and appends below its last row.
+                    self.spreadsheet.values_append(
+                        f"{quote_tab(self.tab)}!A1",
+                        params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                        body={"values": [row for _, row in pending]})
                 return len(records)
-            except gspread.exceptions.APIError as exc:
-                if not is_transient(exc.response.status_code, exc.response.content) \
-                        or attempt == policy.attempts - 1:
-                    raise
-            except (requests.ConnectionError, requests.Timeout):
-                if attempt == policy.attempts - 1:
+            except ApiError as exc:
+                if not exc.ambiguous or attempt == policy.attempts - 1:
                     raise
             log.info("append to a tab had no clear answer; checking which rows arrived")
             policy.sleep(policy.delay(attempt))
@@ -269,7 +293,8 @@ def read_many(tables: Sequence[KeyedTable]) -> list[Snapshot]:
     if not tables:
         return []
     sheet = tables[0].spreadsheet
-    result = sheet.values_batch_get([quote_tab(t.tab) for t in tables], params=dict(_READ_PARAMS))
+    with google_call("đọc bảng tính"):
+        result = sheet.values_batch_get([quote_tab(t.tab) for t in tables], params=dict(_READ_PARAMS))
     return [t.parse(vr.get("values", [])) for t, vr in zip(tables, result["valueRanges"])]
 
 

@@ -68,3 +68,62 @@ def new_http(base_url: str | None, timeout: float = 60) -> httplib2.Http:
     if base_url:
         return RedirectHttp(base_url, timeout=timeout)
     return httplib2.Http(timeout=timeout)
+
+
+class SingleShotHttp:
+    """An httplib2-shaped transport that sends each request exactly once.
+
+    httplib2 silently sends a request again (a POST included) when its
+    connection drops before the answer; for `messages.send` that is a second
+    letter. This transport goes through `requests` with `max_retries=0`
+    (urllib3 makes one attempt and never replays), on a fresh connection each
+    time (a kept-alive one may have been closed by the server while idle).
+    The error raised tells apart a connection never made (ConnectionRefusedError:
+    nothing was sent) from one lost after sending (ConnectionError, TimeoutError)."""
+
+    def __init__(self, base_url: str | None, timeout: float = 60):
+        self.base_url = base_url
+        self.timeout = timeout
+        # google_auth_httplib2.AuthorizedHttp proxies these attributes.
+        self.connections: dict[str, Any] = {}
+        self.follow_redirects = False
+        self.redirect_codes = frozenset()
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None,
+                redirections: int = 0, connection_type: Any = None, **kwargs: Any
+                ) -> tuple[httplib2.Response, bytes]:
+        url = rewrite_url(uri, self.base_url) if self.base_url else uri
+        with requests.Session() as session:
+            session.mount("http://", HTTPAdapter(max_retries=0))
+            session.mount("https://", HTTPAdapter(max_retries=0))
+            try:
+                answer = session.request(method, url, data=body, headers=dict(headers or {}),
+                                         timeout=self.timeout, allow_redirects=False)
+            except requests.ConnectTimeout:
+                raise ConnectionRefusedError("no connection could be made") from None
+            except requests.ConnectionError as exc:
+                if never_connected(exc):
+                    raise ConnectionRefusedError("no connection could be made") from None
+                raise ConnectionError("the connection dropped before an answer") from None
+            except requests.Timeout:
+                raise TimeoutError("no answer within the timeout") from None
+        info = {k.lower(): v for k, v in answer.headers.items()}
+        info.pop("content-encoding", None)   # requests has already decoded the body
+        info["status"] = str(answer.status_code)
+        response = httplib2.Response(info)
+        response.reason = answer.reason or ""
+        return response, answer.content
+
+    def close(self) -> None:
+        pass
+
+
+def never_connected(exc: BaseException) -> bool:
+    """Whether a `requests` failure happened before anything was sent (the
+    connection was refused or never made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text

@@ -18,10 +18,6 @@ from ..store import new_id
 from . import Call, drive, handles
 from .forms_model import FORM_MIME, bad_request, load, new_form, questions, render, save
 
-# Kept importable from here for callers outside sandbox/ (tests/test_outbox.py,
-# test_sync_registrations.py, test_sync_rules.py); new code imports it from forms_responses.
-from .forms_responses import submit_responses  # noqa: F401
-
 _QUESTION_KINDS = ("choiceQuestion", "textQuestion", "fileUploadQuestion", "dateQuestion",
                    "timeQuestion", "scaleQuestion", "ratingQuestion", "rowQuestion")
 _ITEM_KINDS = ("questionItem", "questionGroupItem", "pageBreakItem", "textItem", "imageItem",

@@ -1,0 +1,33 @@
+"""Every job, defined once: what the command line, the schedule, the demo and
+`config.yaml`'s `schedule:` know by name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from workspace.config import Config, load
+
+from . import send_invitations, send_outbox, sync_registrations
+from .base import Job, NoOptions
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    sync_registrations.JOB,
+    send_invitations.JOB,
+    send_outbox.JOB,
+    Job("chase-submissions", NoOptions, None, writes=("papers", "outbox"),
+        summary="Nhắc hạn nộp tham luận trước, đúng và sau hạn (chưa xây dựng)."),
+    Job("generate-docs", NoOptions, None,
+        summary="Soạn bài phát biểu khai mạc, báo cáo đề dẫn, kỷ yếu và báo cáo kết quả (chưa xây dựng)."),
+)}
+
+# What `demo` runs, in order, and with which options.
+DEMO_STEPS = (
+    (JOBS["sync-registrations"], sync_registrations.Options()),
+    (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
+    # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
+    (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),
+)
+
+
+def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Config:
+    """config.yaml, its `schedule:` checked against these jobs."""
+    return load(path, environ, jobs=tuple(JOBS))

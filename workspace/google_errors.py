@@ -1,0 +1,188 @@
+"""The one boundary for Google's errors.
+
+Every failure of a Google call (googleapiclient's `HttpError`, gspread's
+`APIError` and `SpreadsheetNotFound`, google-auth's refresh and transport
+errors, the transports' own connection errors) is read here and nowhere
+else: `describe()` says what it was (code, reason, Google's message, and
+whether Google certainly did not apply the call), `to_api_error()` turns it
+into an `ApiError` whose message is one plain Vietnamese sentence saying what
+to do, with the technical detail after it. The adapters of `workspace/`
+apply it once (`google_call`), so jobs only ever see `HoithaoError`s.
+
+Google's error bodies come in two styles and both are read: the older
+`error.errors[].reason` and the newer `error.details[]` (`ErrorInfo.reason`),
+which Sheets v4, Docs v1 and Forms v1 often send alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import gspread
+import httplib2
+import requests
+from google.auth.exceptions import RefreshError, TransportError
+from googleapiclient.errors import HttpError
+
+from .errors import ApiError
+from .transport import never_connected
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+AMBIGUOUS_STATUS = frozenset({500, 502, 503, 504})
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
+DAILY_REASONS = frozenset({"dailyLimitExceeded", "dailyLimitExceededUnreg"})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed Google call was. `code` 0: no answer at all (network)."""
+    code: int
+    reason: str | None
+    message: str
+    refused: bool        # Google answered and certainly did not apply the call
+    ambiguous: bool      # no clear answer: the call may or may not have been applied
+    kind: str = "http"   # "http", "not_found_spreadsheet", "auth", "network"
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again (if the call may be repeated)."""
+        return self.refused or self.ambiguous
+
+
+def error_reason(body: Any) -> str | None:
+    """The `reason` of a Google error body (old `errors[]` or new `details[]` style)."""
+    error = _error_object(body)
+    if error is None:
+        return None
+    for item in (error.get("errors") or []) + (error.get("details") or []):
+        if isinstance(item, dict) and item.get("reason"):
+            return str(item["reason"])
+    return None
+
+
+def error_message(body: Any) -> str:
+    """The first line of a Google error body's message (or of the raw body)."""
+    error = _error_object(body)
+    if error is not None:
+        text = str(error.get("message") or "")
+    else:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else ""
+
+
+def _error_object(body: Any) -> dict[str, Any] | None:
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except (ValueError, TypeError):
+            return None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return None
+
+
+def _http(code: int, body: Any) -> Failure:
+    reason = error_reason(body)
+    refused = code == 429 or (code == 403 and reason in RATE_REASONS)
+    return Failure(code, reason, error_message(body), refused=refused,
+                   ambiguous=code in AMBIGUOUS_STATUS)
+
+
+def describe(exc: BaseException) -> Failure | None:
+    """What a failed Google call was, or None when `exc` is not a Google call's failure."""
+    if isinstance(exc, gspread.exceptions.SpreadsheetNotFound):
+        return Failure(404, "notFound", "Requested entity was not found.", refused=False,
+                       ambiguous=False, kind="not_found_spreadsheet")
+    if isinstance(exc, HttpError):
+        return _http(exc.resp.status, exc.content)
+    if isinstance(exc, gspread.exceptions.APIError):
+        return _http(exc.response.status_code, exc.response.content)
+    if isinstance(exc, RefreshError):
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return Failure(401, None, text, refused=False, ambiguous=False, kind="auth")
+    if isinstance(exc, ConnectionRefusedError) or never_connected(exc):
+        # Nothing reached Google: certainly not applied.
+        return Failure(0, None, type(exc).__name__, refused=True, ambiguous=False, kind="network")
+    if isinstance(exc, (TransportError, requests.ConnectionError, requests.Timeout, ConnectionError,
+                        TimeoutError, socket.timeout, http.client.HTTPException,
+                        httplib2.HttpLib2Error)):
+        return Failure(0, None, type(exc).__name__, refused=False, ambiguous=True, kind="network")
+    return None
+
+
+# -- the plain sentence ------------------------------------------------------------
+
+_CHECK = "`python run.py check`"
+
+
+def sentence(failure: Failure) -> str:
+    """What went wrong and what to do, for a member of staff (Vietnamese)."""
+    code, reason, message = failure.code, failure.reason, failure.message
+    if failure.kind == "not_found_spreadsheet":
+        return ("Không mở được bảng tính ghi ở google.spreadsheet_id: kiểm tra mã bảng tính (lấy từ "
+                "đường dẫn của bảng tính) và chia sẻ bảng tính với tài khoản của công cụ; "
+                f"{_CHECK} cho biết thêm.")
+    if failure.kind == "auth":
+        return ("Không đăng nhập được vào Google: kiểm tra tệp khoá hoặc tệp token và quyền uỷ "
+                "quyền của tài khoản (xem credentials/README.md).")
+    if failure.kind == "network":
+        return ("Không kết nối được tới Google (mất mạng, proxy chặn, hoặc sandbox chưa chạy): kiểm "
+                "tra kết nối rồi chạy lại công việc (chạy lại không gây trùng lặp).")
+    if code == 400 and "Unable to parse range" in message:
+        return (f"Bảng tính thiếu một trang (tab) có tên trong config.yaml (sheets.*.tab): chạy "
+                f"{_CHECK} để biết trang nào, rồi thêm trang hoặc sửa tên trong config.yaml.")
+    if code == 403 and reason in DAILY_REASONS:
+        return "Đã hết hạn mức trong ngày của Google cho tài khoản này: chạy lại vào ngày mai."
+    if failure.transient:
+        return ("Google đang bận hoặc đã vượt hạn mức, đã thử lại nhiều lần không được: chạy lại "
+                "công việc sau ít phút (chạy lại không gây trùng lặp).")
+    if code in (401, 403):
+        return ("Tài khoản của công cụ không có quyền với tệp này: chia sẻ tệp (bảng tính, biểu mẫu "
+                "hoặc thư mục Drive) với tài khoản của công cụ, quyền Người chỉnh sửa.")
+    if code == 404:
+        return (f"Không tìm thấy tệp có mã ghi trong config.yaml (google.*): kiểm tra các mã bằng "
+                f"{_CHECK}.")
+    return (f"Google từ chối yêu cầu nên không ghi gì thêm: chạy {_CHECK}, sửa điều được chỉ ra, "
+            f"rồi chạy lại công việc.")
+
+
+def detail(failure: Failure, what: str = "") -> str:
+    """The technical detail that follows the sentence (HTTP code, reason, Google's words)."""
+    parts = [what] if what else []
+    if failure.code:
+        parts.append(f"HTTP {failure.code}" + (f" {failure.reason}" if failure.reason else ""))
+    if failure.message:
+        parts.append(failure.message)
+    return "; ".join(parts)
+
+
+def to_api_error(exc: BaseException, what: str = "") -> ApiError | None:
+    """`exc` as an ApiError (sentence, then the detail), or None if it is not a Google failure."""
+    if isinstance(exc, ApiError):
+        return exc
+    failure = describe(exc)
+    if failure is None:
+        return None
+    extra = detail(failure, what)
+    return ApiError(sentence(failure) + (f" [chi tiết: {extra}]" if extra else ""),
+                    code=failure.code or None, reason=failure.reason,
+                    refused=failure.refused, ambiguous=failure.ambiguous)
+
+
+@contextlib.contextmanager
+def google_call(what: str = "") -> Iterator[None]:
+    """Around a call into a Google client: its failure leaves as an ApiError."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except Exception as exc:
+        error = to_api_error(exc, what)
+        if error is None:
+            raise
+        raise error from exc
