@@ -1,0 +1,99 @@
+"""Every job has one shape: declared, frozen options; a frozen context; one
+runner; and Google's failures read in one place (both error body styles)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import httplib2
+import pytest
+from googleapiclient.errors import HttpError
+
+from tests.conftest import run_cli
+from workflows.base import JobContext, NoOptions, run_job
+from workflows.jobs import DEMO_STEPS, JOBS
+from workspace.config import DEFAULT_TABLES
+from workspace.google_errors import describe, to_api_error
+
+
+def test_every_job_declares_frozen_options_and_the_tabs_it_writes() -> None:
+    for name, job in JOBS.items():
+        assert job.name == name
+        assert dataclasses.is_dataclass(job.options) and job.options.__dataclass_params__.frozen
+        assert set(job.writes) <= set(DEFAULT_TABLES), name
+        assert job.summary and not job.summary.isascii(), f"{name}: --help must be Vietnamese"
+    assert [job.name for job, _ in DEMO_STEPS] == ["sync-registrations", "send-invitations",
+                                                   "send-outbox"]
+
+
+def test_misspelt_option_is_refused_at_call_time() -> None:
+    with pytest.raises(TypeError, match="lmit"):
+        JOBS["send-outbox"].options(lmit=3)
+    with pytest.raises(TypeError, match="all_"):
+        JOBS["send-invitations"].options(all_=True)
+
+
+def test_misspelt_flag_is_bad_usage_in_vietnamese() -> None:
+    out = run_cli("send-outbox", "--lmit", "3")
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("hoithao: Không có tuỳ chọn --lmit (có phải --limit?). "
+                                  "Xem `python run.py send-outbox --help`.")
+
+
+def test_options_and_context_cannot_be_changed_on_the_way(seeded_config) -> None:
+    opts = JOBS["send-outbox"].options(limit=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.limit = 5  # type: ignore[misc]
+    ctx = JobContext(config=seeded_config, ws=None)  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.dry_run = True  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.preview = 3  # type: ignore[attr-defined]
+
+
+def test_run_job_refuses_another_jobs_options(seeded_config) -> None:
+    ctx = JobContext(config=seeded_config, ws=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="send-outbox takes Options"):
+        run_job(JOBS["send-outbox"], ctx, NoOptions())
+
+
+def test_option_values_out_of_range_are_usage_errors() -> None:
+    from workspace.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        JOBS["send-outbox"].options(resend="a", cancel="b")
+    assert err.value.exit_code == 2 and "--resend" in str(err.value)
+    with pytest.raises(UsageError):
+        JOBS["send-invitations"].options(preview=2, test_to="a@b.example")
+
+
+# -- the one boundary for Google's errors -------------------------------------------
+
+def _http_error(status: int, body: dict) -> HttpError:
+    return HttpError(httplib2.Response({"status": str(status)}), json.dumps(body).encode(),
+                     uri="https://sheets.googleapis.com/v4/spreadsheets/x")
+
+
+def test_rate_limit_reason_is_read_from_details_as_well_as_errors() -> None:
+    newer = _http_error(403, {"error": {"code": 403, "message": "Quota exceeded.", "status":
+                                        "PERMISSION_DENIED", "details": [{
+                                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                            "reason": "RATE_LIMIT_EXCEEDED"}]}})
+    older = _http_error(403, {"error": {"code": 403, "message": "Rate Limit Exceeded", "errors": [
+        {"reason": "userRateLimitExceeded", "domain": "usageLimits"}]}})
+    denied = _http_error(403, {"error": {"code": 403, "message": "The caller does not have permission",
+                                         "status": "PERMISSION_DENIED"}})
+    assert describe(newer).refused and describe(older).refused
+    assert not describe(denied).refused and not describe(denied).ambiguous
+    assert describe(_http_error(503, {"error": {"code": 503, "message": "x"}})).ambiguous
+
+
+def test_api_error_is_a_vietnamese_sentence_then_the_detail() -> None:
+    error = to_api_error(_http_error(403, {"error": {"code": 403, "message":
+                                                     "The caller does not have permission"}}),
+                         "đọc trang Đăng ký")
+    assert error is not None and error.code == 403
+    sentence, _, detail = str(error).partition(" [chi tiết: ")
+    assert sentence.startswith("Tài khoản của công cụ không có quyền") and "chia sẻ" in sentence
+    assert "HTTP 403" in detail and "đọc trang Đăng ký" in detail
+    assert to_api_error(ValueError("not Google")) is None
