@@ -244,3 +244,34 @@ def test_letter_filename_is_ascii_and_carries_the_key() -> None:
     assert letter_pdf.filename("KM 0/07") == "Giay-moi-KM-0-07.pdf"
     assert letter_pdf.unknown_placeholders("{{ho_ten}} {{ ho_ten }} {{ten}}") == \
         ["{{ ho_ten }}", "{{ten}}"]
+
+
+@needs_fonts
+def test_a_copy_whose_answer_is_lost_is_found_by_name_and_no_copy_is_left(
+        seeded: Path, seeded_server) -> None:
+    """Every write's answer may be lost (the write applied, a 500/503 returned):
+    the copy is looked up by its own name instead of made twice, the fill and
+    the delete are repeated, and every letter is still made in the one run."""
+    import os
+
+    from sandbox.server import Options, SandboxServer
+
+    keys = ["KM001", "KM002", "KM003", "KM004", "KM005", "KM006"]
+    config = _config(seeded)
+    config = _config(seeded, mail__letter_template=_template(config))
+    _tick(config, keys)
+    files_before = _drive_files(config)
+    # The same data served again, now losing the answers of 35% of writes.
+    faulty = SandboxServer(seeded, options=Options(fail_after_rate=0.35, seed=7)).start()
+    os.environ["HOITHAO_GOOGLE_URL"] = faulty.url
+    try:
+        since = faulty.store.last_request_seq()
+        result = _job(config, "send-invitations")
+        lost = [r["method_id"] for r in faulty.store.requests(since) if r["status"] >= 500]
+    finally:
+        os.environ["HOITHAO_GOOGLE_URL"] = seeded_server.url
+        faulty.stop()
+    assert "drive.files.copy" in lost, lost           # the case this test is about happened
+    assert result.figures["thư mời xếp hàng"] == len(keys)
+    assert sorted(_queued(config)) == keys
+    assert sorted(f["id"] for f in _drive_files(config)) == sorted(f["id"] for f in files_before)

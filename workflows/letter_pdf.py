@@ -14,6 +14,7 @@ run before anything is queued (and `check` reports it).
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -94,8 +95,9 @@ class LetterMaker:
         """The PDF of this invitee's letter; HoithaoError when it cannot be made.
         The copy is deleted whatever happens; one that cannot be is remembered."""
         self.pacer.wait()
-        copy_id = self.docs.copy(self.template_id, filename(invitee_key)[:-4] + " (bản tạm)",
-                                 self.folder_id)
+        # A name of its own, so that a copy whose answer was lost is found again.
+        name = f"{filename(invitee_key)[:-4]} (bản tạm {secrets.token_hex(4)})"
+        copy_id = self.docs.copy(self.template_id, name, self.folder_id)
         try:
             self.pacer.record()
             self.docs.replace_all(copy_id, replacements(values))
@@ -110,7 +112,7 @@ class LetterMaker:
         if not self.leftovers:
             return None
         return (f"{len(self.leftovers)} bản sao tạm của giấy mời chưa xoá được trong thư mục Drive "
-                f"(tên dạng 'Giay-moi-… (bản tạm)'): xoá bằng tay.")
+                f"(tên dạng 'Giay-moi-… (bản tạm …)'): xoá bằng tay.")
 
 
 def check_letter_template(config: Config, ws: Workspace) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Callable
 import schedule
 
 from workspace.config import Config
-from workspace.errors import ConfigError
+from workspace.errors import ConfigError, HoithaoError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,10 @@ def _guarded(run: Callable[[str], None], name: str) -> None:
     try:
         run(name)
     except Exception as exc:  # one job's failure must not stop the timetable
-        log.error("scheduled %s failed: %s", name, type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+        # The schedule's console is read by the engineer on call: Vietnamese, and
+        # a HoithaoError's message is already the sentence that says what to do.
+        log.error("Lượt %s theo lịch không thành công: %s", name,
+                  str(exc) if isinstance(exc, HoithaoError) else f"lỗi nội bộ ({type(exc).__name__})")
 
 
 def loop(scheduler: schedule.Scheduler, stop: Callable[[], bool] = lambda: False) -> None:

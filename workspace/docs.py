@@ -47,14 +47,37 @@ class DocsAdapter:
         return meta.get("name", ""), _text(doc.get("body", {}).get("content", []))
 
     def copy(self, doc_id: str, name: str, folder_id: str = "") -> str:
-        """A copy of the Doc named `name` (in `folder_id` when given); its id."""
+        """A copy of the Doc named `name` (in `folder_id` when given); its id.
+        A copy is not repeated blindly: after an unclear answer the copy is
+        looked up by its name (the caller makes names unique), and made again
+        only when it is not there."""
         body: dict[str, Any] = {"name": name}
         if folder_id:
             body["parents"] = [folder_id]
-        # Not repeated after an unclear answer (a second copy would be left behind).
-        return self.ws.execute(self._drive.copy(fileId=doc_id, body=body, fields="id",
-                                                supportsAllDrives=True), what="drive.files.copy",
-                               idempotent=False)["id"]
+        request = lambda: self._drive.copy(fileId=doc_id, body=body, fields="id",  # noqa: E731
+                                           supportsAllDrives=True)
+        try:
+            return self.ws.execute(request(), what="drive.files.copy", idempotent=False)["id"]
+        except ApiError as exc:
+            if not exc.ambiguous:
+                raise
+        found = self.find(name, folder_id)
+        if found:
+            return found
+        return self.ws.execute(request(), what="drive.files.copy", idempotent=False)["id"]
+
+    def find(self, name: str, folder_id: str = "") -> str | None:
+        """The id of a file this tool can see named exactly `name` (in `folder_id`)."""
+        literal = name.replace("\\", "\\\\").replace("'", "\\'")
+        query = f"name = '{literal}' and trashed = false"
+        if folder_id:
+            query += f" and '{folder_id}' in parents"
+        found = self.ws.execute(self._drive.list(q=query, fields="files(id)", pageSize=2,
+                                                 supportsAllDrives=True,
+                                                 includeItemsFromAllDrives=True),
+                                what="drive.files.list")
+        files = found.get("files") or []
+        return files[0]["id"] if files else None
 
     def replace_all(self, doc_id: str, replacements: Mapping[str, str]) -> None:
         """Every `placeholder -> value` replaced in one batchUpdate (one Docs write)."""
