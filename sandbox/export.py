@@ -12,6 +12,7 @@ import yaml
 from google.oauth2 import credentials as user_credentials
 
 from workspace.clients import Workspace
+from workspace.errors import HoithaoError
 
 from .api import gmail as gmail_api
 from .embedded import KEY_FILE, key_credentials
@@ -21,6 +22,11 @@ from .store import DB_NAME
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 DOC = "application/vnd.google-apps.document"
+
+
+class NoSandboxError(HoithaoError, FileNotFoundError):
+    """DATA holds no sandbox: one Vietnamese line for run.py, still a
+    FileNotFoundError for callers that catch that."""
 
 
 def safe_name(title: str) -> str:
@@ -50,8 +56,8 @@ def export(data_dir: Path, out: Path) -> dict[str, int]:
     """Write OUT/sheets/<tab>.csv, OUT/mail/*.eml, OUT/docs/<title>.docx; return counts."""
     data_dir = Path(data_dir)
     if not (data_dir / DB_NAME).exists():
-        raise FileNotFoundError(f"{data_dir} holds no sandbox: run `python run.py sandbox seed "
-                                f"--data {data_dir}` first")
+        raise NoSandboxError(f"Không có dữ liệu sandbox trong {data_dir}: chạy `python run.py sandbox seed "
+                             f"--data {data_dir}` trước.")
     counts = {"sheets": 0, "mail": 0, "docs": 0}
     with SandboxServer(data_dir) as server:
         ws = Workspace(_credentials(data_dir, server.url), server.url)

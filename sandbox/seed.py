@@ -146,8 +146,8 @@ def seed(data_dir: Path, config: Config) -> Path:
     """Create `data_dir` holding the 2024 workshop; return the config file written."""
     data_dir = Path(data_dir).resolve()
     if (data_dir / DB_NAME).exists():
-        raise SeedError(f"{data_dir} already holds a sandbox: use another folder, or "
-                        f"`python run.py sandbox reset --data {data_dir}` to start again")
+        raise SeedError(f"Thư mục {data_dir} đã có sandbox: dùng thư mục khác, hoặc chạy "
+                        f"`python run.py sandbox reset --data {data_dir}` để làm lại từ đầu.")
     server = SandboxServer(data_dir).start()
     try:
         creds_dir = data_dir / "credentials"

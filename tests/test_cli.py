@@ -139,7 +139,7 @@ def test_demo_then_export_shows_registrations(tmp_path: Path) -> None:
 
 def test_seed_refuses_a_folder_that_holds_a_sandbox(seeded: Path) -> None:
     out = run_cli("sandbox", "seed", "--data", str(seeded))
-    assert out.returncode == 1 and "already holds a sandbox" in out.stderr
+    assert out.returncode == 1 and "đã có sandbox" in out.stderr
 
 
 def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
