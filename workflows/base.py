@@ -183,7 +183,8 @@ def busy_message(job: Job, busy: Busy, ctx: JobContext, waited_s: float) -> str:
         what = f"Lượt {other} đang ghi trang «{tab}»"
     if holder:
         what += f" (từ {holder.since}, tiến trình {holder.pid} trên máy {holder.host})"
-    waited = f"Đã chờ {waited_s / 60:.0f} phút mà lượt đó chưa xong, nên" if waited_s else "Vì vậy"
+    span = f"{waited_s / 60:.0f} phút" if waited_s >= 120 else f"{waited_s:.0f} giây"
+    waited = f"Đã chờ {span} mà lượt đó chưa xong, nên" if waited_s else "Vì vậy"
     return (f"{what}. {waited} lượt {job.name} này không chạy, để hai lượt không ghi chồng lên "
             f"nhau: chờ lượt kia xong (xem trang Nhật ký) rồi chạy lại.")
 

@@ -77,11 +77,17 @@ class HostLocks:
         return self.folder / f"{name}.holder.json"
 
     def holder(self, name: str) -> Holder | None:
-        """Who last took `name` (meaningful while it is held)."""
+        """Who holds `name`, as its holder wrote it on taking it; None when that
+        cannot be told (a process of this host that is gone: the note is an
+        earlier holder's, left by a run that died, and the lock's new holder
+        has not written its own yet)."""
         try:
-            return Holder(**json.loads(self._holder_path(name).read_text(encoding="utf-8")))
+            holder = Holder(**json.loads(self._holder_path(name).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
+        if holder.host == socket.gethostname() and holder.pid and not _alive(holder.pid):
+            return None
+        return holder
 
     @contextlib.contextmanager
     def hold(self, names: Sequence[str], holder: Holder | None = None,
@@ -118,6 +124,16 @@ class HostLocks:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(asdict(holder), fh, ensure_ascii=False)
         os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # alive, another user's
+        return True
+    return True
 
 
 def this_process(job: str, since: str) -> Holder:
