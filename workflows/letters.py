@@ -11,6 +11,7 @@ a CR/LF in a name cannot add a header.
 from __future__ import annotations
 
 import datetime as dt
+import email
 import email.policy
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -201,30 +202,33 @@ def build_message(config: Config, to_name: str, to_email: str, rendered: Rendere
     for name, data in attachments:   # the message becomes multipart/mixed around the two parts
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     raw = msg.as_bytes()
-    too_long = _long_header(raw)
-    if too_long:
-        raise TemplateError(f"{HEADER_NAMES.get(too_long, too_long)} quá dài cho một thư (dòng tiêu đề "
-                            f"thư vượt {MAX_LINE} ký tự mà chuẩn thư điện tử RFC 5322 cho phép): rút "
-                            f"gọn ô đó trong bảng tính rồi chạy lại.")
+    garbled = _misread(raw, to_name, rendered.subject)
+    if garbled:
+        raise TemplateError(f"{garbled} quá dài cho một dòng tiêu đề thư (chuẩn thư điện tử RFC 5322 "
+                            f"giới hạn mỗi dòng {MAX_LINE} ký tự, và tên dài hơn thế bị cắt rời khi "
+                            f"đọc): rút gọn ô đó trong bảng tính rồi chạy lại.")
     return raw
 
 
-# RFC 5322, 2.1.1: no line of a message may be longer than 998 characters.
+# RFC 5322, 2.1.1: no line of a message may be longer than 998 characters; the
+# email package folds a longer header, and a display name folded so reads back
+# with spaces inside its words.
 MAX_LINE = 998
-HEADER_NAMES = {"To": "Họ và tên người nhận", "Cc": "Họ và tên người nhận bản sao",
-                "Subject": "Tiêu đề thư", "From": "Tên người gửi (mail.sender_name)",
-                "Reply-To": "Địa chỉ trả lời (mail.reply_to)"}
 
 
-def _long_header(raw: bytes) -> str | None:
-    """The name of a header with a line longer than RFC 5322 allows, or None."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    name = ""
-    for line in head.splitlines():
-        if line[:1] not in (b" ", b"\t"):
-            name = line.split(b":", 1)[0].decode("ascii", "replace")
-        if len(line) > MAX_LINE:
-            return name
+def _misread(raw: bytes, to_name: str, subject: str) -> str | None:
+    """What reads back other than it was written (a header too long to carry
+    whole), as staff call it; None when the recipient's name and the subject
+    read back exactly."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    if any(len(line) > MAX_LINE for line in head.splitlines()):
+        return "Một dòng tiêu đề thư"
+    to = parsed["To"].addresses if parsed["To"] else ()
+    if not to or to[0].display_name != to_name:
+        return "Họ và tên người nhận"
+    if str(parsed["Subject"] or "") != subject:
+        return "Tiêu đề thư"
     return None
 
 

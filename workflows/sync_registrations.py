@@ -138,7 +138,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     snaps = _read(ctx)
     reg_labels = config.sheets.registrations.columns
     registrations = snaps["registrations"]
-    lookup = build_lookup(_records(snaps["invitees"]), _records(snaps["delegations"]), reg_labels)
+    lookup = build_lookup(_records(snaps["invitees"]), _records(snaps["delegations"]), reg_labels,
+                          delegation_rows={r.key: r.row for r in snaps["delegations"].records},
+                          delegation_tab=config.sheets.delegations.tab)
     existing = {r.key: r.values for r in registrations.records}
     withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
     outcome = decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn)

@@ -36,12 +36,13 @@ class ApiError(HoithaoError):
     `ambiguous`: no clear answer, it may have been applied."""
 
     def __init__(self, message: str, code: int | None = None, reason: str | None = None,
-                 refused: bool = False, ambiguous: bool = False):
+                 refused: bool = False, ambiguous: bool = False, kind: str = "http"):
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.refused = refused
         self.ambiguous = ambiguous
+        self.kind = kind    # "http", "missing_tab", "not_found_spreadsheet", "auth", "network"
 
 
 class JobBusy(HoithaoError):

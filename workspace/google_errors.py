@@ -45,7 +45,7 @@ class Failure:
     message: str
     refused: bool        # Google answered and certainly did not apply the call
     ambiguous: bool      # no clear answer: the call may or may not have been applied
-    kind: str = "http"   # "http", "not_found_spreadsheet", "auth", "network"
+    kind: str = "http"   # "http", "missing_tab", "not_found_spreadsheet", "auth", "network"
 
     @property
     def transient(self) -> bool:
@@ -88,9 +88,11 @@ def _error_object(body: Any) -> dict[str, Any] | None:
 
 def _http(code: int, body: Any) -> Failure:
     reason = error_reason(body)
+    message = error_message(body)
     refused = code == 429 or (code == 403 and reason in RATE_REASONS)
-    return Failure(code, reason, error_message(body), refused=refused,
-                   ambiguous=code in AMBIGUOUS_STATUS)
+    kind = "missing_tab" if code == 400 and "Unable to parse range" in message else "http"
+    return Failure(code, reason, message, refused=refused, ambiguous=code in AMBIGUOUS_STATUS,
+                   kind=kind)
 
 
 def describe(exc: BaseException) -> Failure | None:
@@ -122,7 +124,7 @@ _CHECK = "`python run.py check`"
 
 def sentence(failure: Failure) -> str:
     """What went wrong and what to do, for a member of staff (Vietnamese)."""
-    code, reason, message = failure.code, failure.reason, failure.message
+    code, reason = failure.code, failure.reason
     if failure.kind == "not_found_spreadsheet":
         return ("Không mở được bảng tính ghi ở google.spreadsheet_id: kiểm tra mã bảng tính (lấy từ "
                 "đường dẫn của bảng tính) và chia sẻ bảng tính với tài khoản của công cụ; "
@@ -133,7 +135,7 @@ def sentence(failure: Failure) -> str:
     if failure.kind == "network":
         return ("Không kết nối được tới Google (mất mạng, proxy chặn, hoặc sandbox chưa chạy): kiểm "
                 "tra kết nối rồi chạy lại công việc (chạy lại không gây trùng lặp).")
-    if code == 400 and "Unable to parse range" in message:
+    if failure.kind == "missing_tab":
         return (f"Bảng tính thiếu một trang (tab) có tên trong config.yaml (sheets.*.tab): chạy "
                 f"{_CHECK} để biết trang nào, rồi thêm trang hoặc sửa tên trong config.yaml.")
     if code == 403 and reason in DAILY_REASONS:
@@ -171,7 +173,7 @@ def to_api_error(exc: BaseException, what: str = "") -> ApiError | None:
     extra = detail(failure, what)
     return ApiError(sentence(failure) + (f" [chi tiết: {extra}]" if extra else ""),
                     code=failure.code or None, reason=failure.reason,
-                    refused=failure.refused, ambiguous=failure.ambiguous)
+                    refused=failure.refused, ambiguous=failure.ambiguous, kind=failure.kind)
 
 
 @contextlib.contextmanager

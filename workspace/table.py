@@ -14,10 +14,11 @@ of a Google call leaves as an ApiError (workspace.google_errors).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import gspread
 
@@ -126,10 +127,29 @@ class KeyedTable:
         # gspread 6 keeps the HTTP client (ours, carrying the policy) as `.client`.
         return getattr(getattr(self.spreadsheet, "client", None), "policy", DEFAULT_POLICY)
 
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        """Around this tab's Google calls: failures leave as ApiError, and a tab
+        that is not in the spreadsheet as a SheetSchemaError naming it."""
+        try:
+            with google_call(what):
+                yield
+        except ApiError as exc:
+            if exc.kind != "missing_tab":
+                raise
+            raise self.missing() from exc
+
+    def missing(self) -> SheetSchemaError:
+        """The located problem of a tab that is not in the spreadsheet."""
+        return SheetSchemaError(
+            f"Bảng tính không có trang '{self.tab}': thêm lại trang này (dòng 1 là tiêu đề các "
+            f"cột) hoặc sửa sheets.{self.name}.tab trong config.yaml; chạy `python run.py check` "
+            f"để kiểm tra mọi trang.")
+
     # -- reading -----------------------------------------------------------
     def read(self) -> Snapshot:
         """The whole tab in one request, as records keyed by the key column."""
-        with google_call(f"đọc trang {self.tab}"):
+        with self._call(f"đọc trang {self.tab}"):
             result = self.spreadsheet.values_get(quote_tab(self.tab), params=dict(_READ_PARAMS))
         return self.parse(result.get("values", []))
 
@@ -189,7 +209,7 @@ class KeyedTable:
         inserts = list(inserts)
         if not updates and not inserts:
             return WriteResult()
-        with google_call(f"ghi trang {self.tab}"):
+        with self._call(f"ghi trang {self.tab}"):
             return self._write(updates, inserts)
 
     def _write(self, updates: Mapping[str, Mapping[str, Any]], inserts: list[Mapping[str, Any]]
@@ -247,7 +267,7 @@ class KeyedTable:
         records = list(records)
         if not records:
             return 0
-        with google_call(f"ghi trang {self.tab}"):
+        with self._call(f"ghi trang {self.tab}"):
             header = self.spreadsheet.values_get(f"{quote_tab(self.tab)}!1:1").get("values", [[]])
             snap = self.parse(header[:1] or [[]])
             return self._append(snap.columns, records)
@@ -269,7 +289,7 @@ class KeyedTable:
         policy = self.policy
         for attempt in range(policy.attempts):
             try:
-                with google_call(f"thêm dòng vào trang {self.tab}"):
+                with self._call(f"thêm dòng vào trang {self.tab}"):
                     # Google finds the table that starts at A1 and appends below its last row.
                     self.spreadsheet.values_append(
                         f"{quote_tab(self.tab)}!A1",
@@ -293,8 +313,16 @@ def read_many(tables: Sequence[KeyedTable]) -> list[Snapshot]:
     if not tables:
         return []
     sheet = tables[0].spreadsheet
-    with google_call("đọc bảng tính"):
-        result = sheet.values_batch_get([quote_tab(t.tab) for t in tables], params=dict(_READ_PARAMS))
+    try:
+        with google_call("đọc bảng tính"):
+            result = sheet.values_batch_get([quote_tab(t.tab) for t in tables],
+                                            params=dict(_READ_PARAMS))
+    except ApiError as exc:
+        # Google names the range it could not parse: the tab that is missing.
+        named = [t for t in tables if exc.kind == "missing_tab" and quote_tab(t.tab) in str(exc)]
+        if named:
+            raise named[0].missing() from exc
+        raise
     return [t.parse(vr.get("values", [])) for t, vr in zip(tables, result["valueRanges"])]
 
 
