@@ -3,6 +3,7 @@ client libraries pointed at it through workspace.transport (the same seam
 production uses). Nothing here mocks our code or the client libraries."""
 from __future__ import annotations
 
+import collections
 import os
 import subprocess
 import sys
@@ -213,3 +214,33 @@ def run_job_as_cli(config: Any, name: str, *, dry_run: bool = False, console: An
         ctx = JobContext(config=config, ws=ws, dry_run=dry_run,
                          console=console or make_console(), **context)
         return run_job(job, ctx, opts)
+
+
+# -- what people submit and receive ----------------------------------------------
+
+def registration_answers(n: int, delegation: str = "HCM", **over: str) -> dict[str, str]:
+    """Person n's valid registration answers by canonical field (the seeded
+    delegation `delegation` by its name); `over` replaces any answer."""
+    from sandbox.seed_data import DELEGATIONS
+
+    names = {code: name for code, name, _, _ in DELEGATIONS}
+    base = {"full_name": f"Người Thứ {n}", "honorific": "Bà", "position": "Giáo viên",
+            "unit": "Trường THPT Gia Định", "delegation": names[delegation],
+            "email": f"nguoi{n}@thpt.example", "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
+    base.update(over)
+    return base
+
+
+def mailbox_counts(store: Any) -> collections.Counter[str]:
+    """How many messages the sandbox's Gmail accepted for each recipient address."""
+    import email
+    import email.policy
+
+    from sandbox.api.gmail import sent_messages
+
+    counts: collections.Counter[str] = collections.Counter()
+    for _, raw in sent_messages(store):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        for addr in msg["To"].addresses:
+            counts[addr.addr_spec] += 1
+    return counts

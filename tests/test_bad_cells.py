@@ -24,7 +24,7 @@ import pytest
 
 from sandbox.api.forms_responses import submit_responses
 from sandbox.seed_data import DELEGATIONS
-from tests.conftest import child_env, open_ws, run_cli, run_job_as_cli
+from tests.conftest import child_env, open_ws, registration_answers as _answers, run_cli, run_job_as_cli
 from workflows import confirmations
 from workspace.outbox import QUEUED, message_key, open_ledger
 from workspace.table import KeyedTable, col_letter, is_error_value
@@ -84,14 +84,6 @@ def _all_values(config: Any, *tabs: str) -> dict[str, list[list[str]]]:
 def _places(config: Any) -> dict[str, tuple[str, str]]:
     """Every registration row's (Trạng thái, Mã check-in)."""
     return {r.key: (r["status"], r["checkin_code"]) for r in _snap(config, "registrations").records}
-
-
-def _answers(n: int, delegation: str = "HCM", **over: str) -> dict[str, str]:
-    base = {"full_name": f"Người Thứ {n}", "honorific": "Bà", "position": "Giáo viên",
-            "unit": "Trường THPT Gia Định", "delegation": NAMES[delegation],
-            "email": f"nguoi{n}@thpt.example", "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
-    base.update(over)
-    return base
 
 
 def _submit(server: Any, config: Any, people: list[dict[str, str]]) -> list[str]:

@@ -25,7 +25,8 @@ import pytest
 from sandbox.api.forms_responses import submit_responses
 from sandbox.api.gmail import sent_messages
 from sandbox.seed_data import DELEGATIONS
-from tests.conftest import ROOT, child_env, open_ws, run_cli, run_job_as_cli
+from tests.conftest import (ROOT, child_env, mailbox_counts, open_ws, registration_answers, run_cli,
+                            run_job_as_cli)
 from workflows.jobs import load_config
 from workspace.errors import JobBusy
 from workspace.locks import Holder, HostLocks
@@ -134,11 +135,8 @@ def _refusals(finished: list[Finished]) -> int:
 
 def _answers(n: int) -> dict[str, str]:
     """A valid registration (a new person each n), in HCM or the unlimited KHAC."""
-    delegation = ("HCM", "KHAC")[n % 2]
-    return {"full_name": f"Người Đăng Ký {n}", "honorific": ("Ông", "Bà")[n % 2],
-            "position": "Giáo viên", "unit": "Trường THPT Gia Định",
-            "delegation": DELEGATION_NAMES[delegation], "email": f"nguoi.dk{n}@thpt.example",
-            "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
+    return registration_answers(n, ("HCM", "KHAC")[n % 2], full_name=f"Người Đăng Ký {n}",
+                                honorific=("Ông", "Bà")[n % 2], email=f"nguoi.dk{n}@thpt.example")
 
 
 def _submit(server: Any, config: Any, people: list[dict[str, str]]) -> list[str]:
@@ -278,12 +276,7 @@ def test_send_invitations_against_send_outbox_sends_nothing_twice(seeded: Path,
     overlapped = 0
 
     def mailbox() -> collections.Counter:
-        counts: collections.Counter = collections.Counter()
-        for _, raw in sent_messages(seeded_server.store):
-            msg = email.message_from_bytes(raw, policy=email.policy.default)
-            for addr in msg["To"].addresses:
-                counts[addr.addr_spec] += 1
-        return counts
+        return mailbox_counts(seeded_server.store)
 
     for round_no in range(3):
         if round_no:

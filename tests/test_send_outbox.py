@@ -25,7 +25,7 @@ from rich.console import Console
 
 from sandbox.api.gmail import sent_messages
 from sandbox.server import Options, SandboxServer
-from tests.conftest import ROOT, child_env, open_ws, run_cli, run_job_as_cli
+from tests.conftest import ROOT, child_env, mailbox_counts, open_ws, run_cli, run_job_as_cli
 from workflows import letters
 from workflows.jobs import load_config as load
 from workspace import outbox
@@ -51,12 +51,7 @@ def _job(config: Any, name: str, **options: Any) -> tuple[Any, str]:
 
 
 def _mailbox(server: SandboxServer) -> collections.Counter:
-    counts: collections.Counter = collections.Counter()
-    for _, raw in sent_messages(server.store):
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        for addr in msg["To"].addresses:
-            counts[addr.addr_spec] += 1
-    return counts
+    return mailbox_counts(server.store)
 
 
 def _queue_many(config: Any, n: int) -> list[str]:

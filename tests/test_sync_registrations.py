@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from sandbox.api.forms_responses import submit_responses
 from sandbox.seed_data import DELEGATIONS
-from tests.conftest import open_ws, run_job_as_cli
+from tests.conftest import open_ws, registration_answers as _answers, run_job_as_cli
 from workflows import confirmations
 from workspace import outbox
 from workspace.outbox import message_key, open_ledger
@@ -147,14 +147,6 @@ def test_dry_run_writes_nothing(seeded_server, seeded_config) -> None:
 
 
 # -- confirmations, corrections, re-submissions, the sheet's shape (review of issue #4) ----
-
-def _answers(n: int, delegation: str = "HCM", **over: str) -> dict[str, str]:
-    base = {"full_name": f"Người Thứ {n}", "honorific": "Bà", "position": "Giáo viên",
-            "unit": "Trường THPT Gia Định", "delegation": DELEGATION_NAMES[delegation],
-            "email": f"nguoi{n}@thpt.example", "phone": f"0913{n:06d}", "consent": "Tôi đồng ý"}
-    base.update(over)
-    return base
-
 
 def _submit(server, config, people, edit=None):
     form = config.google.forms.registration

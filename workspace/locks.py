@@ -77,10 +77,9 @@ class HostLocks:
         return self.folder / f"{name}.holder.json"
 
     def holder(self, name: str) -> Holder | None:
-        """Who holds `name`, as its holder wrote it on taking it; None when that
-        cannot be told (a process of this host that is gone: the note is an
-        earlier holder's, left by a run that died, and the lock's new holder
-        has not written its own yet)."""
+        """Who holds `name`, as its holder wrote it on taking it (and removes
+        on letting go); None when that cannot be told: no note yet, or the note
+        of a process of this host that is gone (killed while holding it)."""
         try:
             holder = Holder(**json.loads(self._holder_path(name).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
@@ -94,7 +93,7 @@ class HostLocks:
              wait_s: float = 0) -> Iterator[None]:
         holder = holder or self._current or this_process("hoithao", time.strftime("%Y-%m-%d %H:%M:%S"))
         deadline = time.monotonic() + max(wait_s, 0)
-        taken: list[FileLock] = []
+        taken: list[tuple[str, FileLock, bool]] = []
         outer = self._current
         try:
             # One order for every run, so two runs waiting for each other's
@@ -106,16 +105,29 @@ class HostLocks:
                     lock.acquire(timeout=max(deadline - time.monotonic(), 0),
                                  poll_interval=self.poll_s)
                 except Timeout:
-                    raise Busy(name, self.holder(name)) from None
-                taken.append(lock)
+                    raise Busy(name, self._wait_for_holder(name)) from None
+                taken.append((name, lock, first))
                 if first:
                     self._write_holder(name, holder)
             self._current = holder
             yield
         finally:
             self._current = outer
-            for lock in reversed(taken):
+            for name, lock, first in reversed(taken):
+                if first:  # the note goes while the lock is still ours: never the next holder's
+                    self._holder_path(name).unlink(missing_ok=True)
                 lock.release()
+
+    def _wait_for_holder(self, name: str, patience_s: float = 2.0) -> Holder | None:
+        """The holder of a lock this run could not take. Its note is written
+        just after the lock is taken: a run refused in between waits a moment
+        for it rather than name nobody."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            holder = self.holder(name)
+            if holder is not None or time.monotonic() >= deadline:
+                return holder
+            time.sleep(self.poll_s)
 
     def _write_holder(self, name: str, holder: Holder) -> None:
         path = self._holder_path(name)
