@@ -21,9 +21,9 @@ import typer
 import typer.rich_utils
 
 from sandbox.cli import app as sandbox_app
-from workflows.base import DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console, print_summary, run_job
-from workflows.jobs import DEMO_STEPS
-from workflows.jobs import JOBS, load_config
+from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console, not_built,
+                            print_summary, run_job)
+from workflows.jobs import DEMO_STEPS, JOBS, load_config
 from workspace.config import Config
 from workspace.errors import HoithaoError
 
@@ -69,10 +69,17 @@ def _config(ctx: typer.Context) -> Config:
 
 
 def _open(config: Config) -> Any:
-    """The run's Workspace; the embedded sandbox when the config asks for one."""
+    """The run's Workspace; the embedded sandbox when the config asks for one.
+    Each wait before a retry is announced, so nobody thinks the run is stuck."""
     from sandbox.embedded import open_workspace
+    from workspace.retry import RetryPolicy
 
-    return open_workspace(config)
+    console = make_console()
+
+    def waiting(what: str, seconds: float) -> None:
+        console.print(f"Google chưa trả lời được ({what}); thử lại sau {seconds:.0f} giây…", style="dim")
+
+    return open_workspace(config, RetryPolicy(on_wait=waiting))
 
 
 def _run(ctx: typer.Context, job: Job, dry_run: bool, opts: Any, trigger: str = MANUAL) -> None:
@@ -142,9 +149,7 @@ def generate_docs(ctx: typer.Context,
 
 
 def _not_built(name: str) -> None:
-    from workspace.errors import NotBuiltYet
-
-    raise NotBuiltYet(f"Lệnh `{name}` chưa được xây dựng; không đọc, ghi hay gửi gì.")
+    raise not_built(name)
 
 
 @app.command()
@@ -282,11 +287,30 @@ def _usage_line(exc: typer.TyperException) -> str:
     return f"Sai cách dùng (chi tiết: {exc.format_message()})."
 
 
+HELP_OPTION_TEXT = "In trang trợ giúp này rồi thoát."
+
+
+def _vietnamese_help(command: Any) -> Any:
+    """`--help` described in Vietnamese on `command` and every command under it."""
+    original = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.help = HELP_OPTION_TEXT
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _vietnamese_help(sub)
+    return command
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every failure into the exit codes of SPEC section 7."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    command = typer.main.get_command(app)
+    command = _vietnamese_help(typer.main.get_command(app))
     try:
         command.main(args=args, prog_name="run.py", standalone_mode=False)
         return 0

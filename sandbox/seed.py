@@ -72,7 +72,7 @@ def _create_form(ws: Workspace, title: str, description: str, items: list[dict[s
 
 
 def _table_rows(config: Config, name: str, records: list[dict[str, Any]]) -> list[list[Any]]:
-    columns = getattr(config.sheets, name).columns
+    columns = config.sheets.table(name).columns
     header = list(columns.values())
     return [header] + [[rec.get(field, "") for field in columns] for rec in records]
 
@@ -83,12 +83,12 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     names = list(tables)
     first = sh.sheet1
     requests: list[dict[str, Any]] = [{"updateSheetProperties": {
-        "properties": {"sheetId": first.id, "title": getattr(config.sheets, names[0]).tab,
+        "properties": {"sheetId": first.id, "title": config.sheets.table(names[0]).tab,
                        "gridProperties": {"frozenRowCount": 1}},
         "fields": "title,gridProperties.frozenRowCount"}}]
     for i, name in enumerate(names[1:], start=1):
         requests.append({"addSheet": {"properties": {
-            "title": getattr(config.sheets, name).tab, "index": i,
+            "title": config.sheets.table(name).tab, "index": i,
             "gridProperties": {"rowCount": 1000, "columnCount": 26, "frozenRowCount": 1}}}})
     reply = sh.batch_update({"requests": requests})
     sheet_ids = {names[0]: first.id}
@@ -98,14 +98,14 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     boxes = []
     for name, field in (("invitees", "send_invitation"), ("outbox", "approve"),
                         ("outbox", "resend"), ("registrations", "withdrawn")):
-        col = list(getattr(config.sheets, name).columns).index(field)
+        col = list(config.sheets.table(name).columns).index(field)
         boxes.append({"repeatCell": {
             "range": {"sheetId": sheet_ids[name], "startRowIndex": 1, "endRowIndex": 1000,
                       "startColumnIndex": col, "endColumnIndex": col + 1},
             "cell": {"dataValidation": {"condition": {"type": "BOOLEAN"}}},
             "fields": "dataValidation"}})
     sh.batch_update({"requests": boxes})
-    data = [{"range": f"'{getattr(config.sheets, name).tab}'!A1",
+    data = [{"range": f"'{config.sheets.table(name).tab}'!A1",
              "values": _table_rows(config, name, records)} for name, records in tables.items()]
     sh.values_batch_update({"valueInputOption": "RAW", "data": data})
     return sh.id

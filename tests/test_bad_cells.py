@@ -136,7 +136,22 @@ BAD_QUOTAS = {"words": "hai mươi", "fraction": "20.5", "overflow": "1e400", "i
               "nan": "nan", "negative": "-3", "formula_error": "=1/0"}
 
 
-@pytest.mark.parametrize("typed", list(BAD_QUOTAS.values()), ids=list(BAD_QUOTAS))
+def test_parse_quota_reads_only_whole_numbers_and_an_empty_cell() -> None:
+    from workflows.registration_input import parse_quota
+
+    for typed in [*BAD_QUOTAS.values(), "#N/A", "20 người", True, float("inf"), float("nan"),
+                  -1, 20.5, 10**7]:
+        assert parse_quota(typed) == (None, False), typed
+    assert parse_quota("") == (None, True)                      # empty: no limit
+    assert [parse_quota(v)[0] for v in ("20", " 20 ", "20,0", "20.0", 20, 20.0, 0)] == \
+        [20, 20, 20, 20, 20, 20, 0]
+
+
+# End to end, through the sheet, for a word, a number Sheets stores as infinity, a formula.
+E2E_QUOTAS = {k: BAD_QUOTAS[k] for k in list(BAD_QUOTAS) if k in ("words", "overflow", "formula_error")}
+
+
+@pytest.mark.parametrize("typed", list(E2E_QUOTAS.values()), ids=list(E2E_QUOTAS))
 def test_quota_not_a_whole_number_keeps_places_and_codes(seeded, seeded_server, seeded_config,
                                                          typed) -> None:
     config = seeded_config

@@ -13,8 +13,11 @@ PACKAGES = ("workflows", "workspace", "sandbox")
 
 
 def _lint(folder: Path) -> subprocess.CompletedProcess[str]:
-    lint = Path(sys.executable).with_name("lint-imports")
-    return subprocess.run([str(lint), "--no-cache"], cwd=folder, capture_output=True, text=True,
+    # The one installed beside this Python (a virtualenv's), else the one on PATH.
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) \
+        or shutil.which("lint-imports")
+    assert lint, "lint-imports is not installed: pip install -r requirements.txt"
+    return subprocess.run([lint, "--no-cache"], cwd=folder, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -424,8 +424,39 @@ def test_scheduled_sync_gives_up_after_its_wait_and_says_so(seeded: Path, seeded
     message = str(busy.value)
     assert message.startswith("Một lượt sync-registrations khác đang chạy"), message
     assert "tiến trình 777 trên máy may-chu-khac" in message
-    assert "Đã chờ" in message, message
+    assert "đã chờ" in message, message
     assert _tabs(config, "registrations")["registrations"] == []
     runs = _runs(config, "sync-registrations")
     assert [(r["trigger"], r["result"]) for r in runs] == [(SCHEDULED, NOT_RUN)]
-    assert "Đã chờ" in runs[0]["error"]
+    assert "đã chờ" in runs[0]["error"]
+
+
+# -- 5. sync-registrations while send-outbox holds Hộp thư đi --------------------------
+
+def test_sync_queues_confirmations_while_another_run_holds_the_outbox_tab(
+        seeded: Path, seeded_server: Any) -> None:
+    """send-outbox holds `Hộp thư đi` and `Khách mời` while it sends: a sync at
+    that moment still does its work and queues the confirmations (the ledger
+    takes them), leaves the tab to the holder, and says so; the next run that
+    holds the tab writes them there."""
+    config = _config(seeded)
+    sender = Holder("send-outbox", "2024-10-01 08:00:00", pid=4343, host="may-chu-khac",
+                    doing="gửi thư")
+    with HostLocks(seeded / "locks").hold(["tab-outbox", "tab-invitees"], sender):
+        out = run_cli("--config", str(seeded / "config.yaml"), "sync-registrations",
+                      env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+        assert out.returncode == 0, out.stderr
+        assert "Hộp thư đi đang được một lượt chạy khác cập nhật" in out.stdout
+        tabs = _tabs(config, "registrations", "outbox")
+        assert len(tabs["registrations"]) == SEEDED_RESPONSES
+        assert tabs["outbox"] == []                  # the holder's tab was left alone
+        with open_ledger(config, readonly=True) as ledger:
+            queued = ledger.keys("xac-nhan")
+        confirmed = [r for r in tabs["registrations"] if r["status"] == CONFIRMED]
+        assert queued and len(queued) <= len(confirmed)
+    run = run_cli("--config", str(seeded / "config.yaml"), "sync-registrations",
+                  env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+    assert run.returncode == 0, run.stderr
+    assert "Hộp thư đi đang được" not in run.stdout
+    rows = {r["key"] for r in _tabs(config, "outbox")["outbox"]}
+    assert rows == queued                                # mirrored once the tab was free

@@ -97,3 +97,40 @@ def test_api_error_is_a_vietnamese_sentence_then_the_detail() -> None:
     assert sentence.startswith("Tài khoản của công cụ không có quyền") and "chia sẻ" in sentence
     assert "HTTP 403" in detail and "đọc trang Đăng ký" in detail
     assert to_api_error(ValueError("not Google")) is None
+
+
+def test_a_connection_never_made_is_refused_and_a_plain_refusal_is_not_trusted() -> None:
+    import socket
+
+    import requests
+    import urllib3
+
+    from workspace.transport import NotSent, SingleShotHttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]          # closed again: nothing listens there
+    with pytest.raises(NotSent) as caught:
+        SingleShotHttp(f"http://127.0.0.1:{port}", timeout=5).request(
+            "https://gmail.googleapis.com/gmail/v1/users/me/messages/send", "POST", body=b"{}")
+    assert describe(caught.value).refused                      # nothing left this machine
+    # A name that does not resolve: urllib3 says so in the cause chain, not in words.
+    unresolved = requests.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, "/x", reason=urllib3.exceptions.NameResolutionError("h.invalid", None, OSError())))
+    assert describe(unresolved).refused
+    # A bare ConnectionRefusedError may come from httplib2's reconnect after a
+    # request went out: only ambiguous, never repeated for a non-idempotent call.
+    bare = describe(ConnectionRefusedError())
+    assert bare.ambiguous and not bare.refused
+    dropped = describe(requests.exceptions.ChunkedEncodingError("cut"))
+    assert dropped.ambiguous and dropped.kind == "network"
+
+
+def test_a_token_endpoint_saying_try_later_is_not_a_bad_key() -> None:
+    from google.auth.exceptions import RefreshError
+
+    later = describe(RefreshError("internal_failure", retryable=True))
+    assert later.ambiguous and later.kind == "busy"
+    assert "Google đang bận" in str(to_api_error(RefreshError("x", retryable=True)))
+    bad = describe(RefreshError("invalid_grant: bad signature"))
+    assert bad.kind == "auth" and not bad.transient

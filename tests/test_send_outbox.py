@@ -407,3 +407,24 @@ def test_all_skips_invitees_who_registered_but_honours_a_tick(seeded: Path, seed
         queued = ledger.keys("thu-moi")
     assert message_key("thu-moi", "KM001") in queued
     assert message_key("thu-moi", "KM002") not in queued
+
+
+def test_a_letter_cancelled_while_its_batch_is_sent_is_skipped_not_a_crash(
+        seeded: Path, seeded_server) -> None:
+    """sync-registrations may cancel a confirmation (the person left the
+    confirmed list) while send-outbox sends the batch holding it."""
+    from workflows import send_outbox
+    from workflows.base import JobContext
+    from workspace.gmail import GmailAdapter
+
+    config = _config(seeded)
+    addresses = _queue_many(config, 3)
+    with open_ws(config) as ws, open_ledger(config) as ledger:
+        batch = ledger.due()
+        assert ledger.cancel(batch[1].key, "Huỷ tự động: người đăng ký không còn ở trạng thái Đã "
+                                           "xác nhận nên thư xác nhận chưa gửi được huỷ.")
+        ctx = JobContext(config=config, ws=ws, console=Console(file=io.StringIO()))
+        tally = send_outbox.send_due(ctx, ledger, GmailAdapter(ws), batch, None, lambda s: None)
+        assert ledger.get(batch[1].key).state == outbox.CANCELLED
+    assert (tally.sent, tally.failed, tally.unknown) == (2, 0, 0)
+    assert sorted(_mailbox(seeded_server)) == [addresses[0], addresses[2]]

@@ -8,6 +8,7 @@ demo, tests): it takes the job's locks, runs it, and appends its `Nhật ký` ro
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -22,7 +23,7 @@ from rich.table import Table as RichTable
 
 from workspace.clients import Workspace
 from workspace.config import Config
-from workspace.errors import HoithaoError, JobBusy, NotBuiltYet
+from workspace.errors import ApiError, HoithaoError, JobBusy, NotBuiltYet
 from workspace.locks import Busy, HostLocks, Locker, this_process
 from workspace.spreadsheet import Spreadsheet
 from workspace.table import KeyedTable
@@ -109,9 +110,15 @@ class Job:
     run: Callable[[JobContext, Any], JobResult] | None   # None: not built yet
     writes: tuple[str, ...] = ()                         # tabs (sheets.* names) held for the run
     summary: str = ""                                    # one Vietnamese line for --help
+    doing: str = ""                                      # told to a run that must wait ("gửi thư")
 
     def locks(self) -> list[str]:
         return [job_lock(self.name)] + [tab_lock(t) for t in self.writes]
+
+
+def not_built(name: str) -> NotBuiltYet:
+    """The refusal of a command whose job is not built yet (exit 2)."""
+    return NotBuiltYet(f"Lệnh `{name}` chưa được xây dựng; không đọc, ghi hay gửi gì.")
 
 
 def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
@@ -121,7 +128,7 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
     if not isinstance(opts, job.options):
         raise TypeError(f"{job.name} takes {job.options.__qualname__}, not {type(opts).__qualname__}")
     if job.run is None:
-        raise NotBuiltYet(f"Lệnh `{job.name}` chưa được xây dựng; không đọc, ghi hay gửi gì.")
+        raise not_built(job.name)
     started = ctx.now()
     t0 = time.monotonic()
     run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -130,20 +137,24 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
     result = JobResult()
     wait_s = ctx.config.locks.scheduled_wait_s if ctx.trigger == SCHEDULED else 0
     try:
-        if ctx.dry_run:  # reads only: nothing to keep apart from other runs
+        with contextlib.ExitStack() as held:
+            if not ctx.dry_run:  # a dry run only reads: nothing to keep apart from other runs
+                holder = this_process(job.name, sheet_time(started.timestamp(), ctx.config.timezone),
+                                      job.doing)
+                try:
+                    held.enter_context(ctx.locks.hold(job.locks(), holder, wait_s=wait_s))
+                except Busy as busy:
+                    raise JobBusy(busy_message(job, busy, ctx, wait_s)) from None
             result = job.run(ctx, opts)
-        else:
-            holder = this_process(job.name, sheet_time(started.timestamp(), ctx.config.timezone))
-            with ctx.locks.hold(job.locks(), holder, wait_s=wait_s):
-                result = job.run(ctx, opts)
-    except Busy as busy:
-        error, outcome = JobBusy(busy_message(job, busy, ctx, wait_s)), NOT_RUN
+    except JobBusy as exc:
+        error, outcome = exc, NOT_RUN
     except HoithaoError as exc:
         error, outcome = exc, FAILED
     except Exception as exc:  # a bug of ours: the log says so, the caller shows the traceback
         error, outcome = exc, FAILED
     log.info("%s finished in %.1f s: %s", job.name, time.monotonic() - t0, result.figures)
-    if not ctx.dry_run:
+    unreachable = isinstance(error, ApiError) and error.kind == "network"
+    if not ctx.dry_run and not unreachable:   # with no connection the log cannot be written either
         note = _log_run(ctx, job, run_id, started, outcome, result, error)
         if note:
             result.notes.append(note)
@@ -172,21 +183,24 @@ def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outco
 
 
 def busy_message(job: Job, busy: Busy, ctx: JobContext, waited_s: float) -> str:
-    """Why this run did not start, and what to do (Vietnamese)."""
+    """Why this run did not start, and what to do (Vietnamese); who holds the
+    lock comes last, in brackets."""
     holder = busy.holder
-    other = holder.job if holder else "khác"
+    doing = f" ({holder.doing})" if holder and holder.doing else ""
     if busy.name == job_lock(job.name):
-        what = f"Một lượt {job.name} khác đang chạy"
+        what = f"Một lượt {job.name} khác đang chạy{doing}"
+        why = "lượt kia đang làm đúng việc này, kết quả sẽ có ở trang Nhật ký khi nó xong"
     else:
         table = busy.name.removeprefix("tab-")
-        tab = getattr(ctx.config.sheets, table).tab if hasattr(ctx.config.sheets, table) else table
-        what = f"Lượt {other} đang ghi trang «{tab}»"
-    if holder:
-        what += f" (từ {holder.since}, tiến trình {holder.pid} trên máy {holder.host})"
+        tab = ctx.config.sheets.table(table).tab if table in ctx.config.sheets.names() else table
+        other = holder.job if holder else "khác"
+        what = f"Lượt {other} đang ghi trang «{tab}»{doing}"
+        why = "để hai lượt không ghi chồng lên nhau; chạy lại khi lượt kia xong"
     span = f"{waited_s / 60:.0f} phút" if waited_s >= 120 else f"{waited_s:.0f} giây"
-    waited = f"Đã chờ {span} mà lượt đó chưa xong, nên" if waited_s else "Vì vậy"
-    return (f"{what}. {waited} lượt {job.name} này không chạy, để hai lượt không ghi chồng lên "
-            f"nhau: chờ lượt kia xong (xem trang Nhật ký) rồi chạy lại.")
+    waited = f"; đã chờ {span} mà lượt đó chưa xong" if waited_s else ""
+    who = (f" (Lượt kia bắt đầu lúc {holder.since}, tiến trình {holder.pid} trên máy "
+           f"{holder.host}.)") if holder else ""
+    return f"{what}{waited}, nên lượt {job.name} này không chạy: {why}.{who}"
 
 
 def print_summary(console: Console, name: str, result: JobResult, dry_run: bool) -> None:

@@ -56,19 +56,19 @@ def _spreadsheet(config: Config, ws: Workspace, report: Report) -> None:
         report.fail(f"google.spreadsheet_id: {exc}")
         return
     report.ok(f"bảng tính: mở được '{sheet.title}'")
-    tables = list(type(config.sheets).model_fields)
+    tables = list(config.sheets.names())
     for name in tables:
-        tab = getattr(config.sheets, name).tab
+        tab = config.sheets.table(name).tab
         if tab not in titles:
             report.fail(f"sheets.{name}.tab: bảng tính không có trang '{tab}': thêm trang này hoặc "
                         f"sửa tên trong config.yaml.")
-    present = [name for name in tables if getattr(config.sheets, name).tab in titles]
+    present = [name for name in tables if config.sheets.table(name).tab in titles]
     if not present:
         return
-    headers = sheet.header_rows([getattr(config.sheets, n).tab for n in present])
+    headers = sheet.header_rows([config.sheets.table(n).tab for n in present])
     readable = []
     for name, header in zip(present, headers):
-        table = getattr(config.sheets, name)
+        table = config.sheets.table(name)
         try:
             sheet.table(name).parse([header])
             report.ok(f"trang '{table.tab}': đủ {len(table.columns)} cột, không cột nào trùng tên")

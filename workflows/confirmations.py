@@ -170,6 +170,7 @@ def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]]) -> 
         result.replaced = sum(ledger.replace(m, waiting_approval) for m in letters["replace"])
         result.cancelled = sum(ledger.cancel(m.key, NOT_CONFIRMED) for m in stale)
         result.already = len(people) - len(skipped) - result.queued - result.requeued
-        if result.queued or result.requeued or result.replaced or result.cancelled:
+        # Also what an earlier run queued while another run held Hộp thư đi.
+        if ledger.has_unmirrored():
             result.mirror_note = mirror_if_free(ctx, ledger)
     return result

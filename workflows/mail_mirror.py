@@ -55,31 +55,27 @@ def source_updates(messages: Iterable[Message], tz: str) -> dict[str, dict[str, 
     return out
 
 
-def mirror_if_free(ctx: JobContext, ledger: Ledger,
-                   extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str | None:
+def mirror_if_free(ctx: JobContext, ledger: Ledger) -> str | None:
     """mirror() for a job that queues or cancels messages but does not hold the
     locks of `Hộp thư đi` and `Khách mời` for its run (sync-registrations): it
     takes them for the mirror if they are free within a few seconds. When
-    another run holds them (send-outbox sending), only `extra` is written
-    (updates of existing rows, no appends) and that run mirrors the ledger,
+    another run holds them (send-outbox sending), that run mirrors the ledger,
     whose every change is already committed. Returns a note or None."""
     try:
         with ctx.locks.hold([tab_lock(t) for t in MIRROR_TABS], wait_s=LOCK_WAIT_S):
-            return mirror(ctx, ledger, extra)
+            return mirror(ctx, ledger)
     except Busy:
-        note = mirror(ctx, ledger, extra, with_ledger=False)
-        return note or ("Hộp thư đi đang được một lượt chạy khác cập nhật; các thay đổi sẽ hiện ở đó "
-                        "khi lượt ấy ghi bảng tính.")
+        return ("Hộp thư đi đang được một lượt chạy khác cập nhật; các thư vừa xếp hàng sẽ hiện ở "
+                "đó khi lượt ấy ghi bảng tính.")
 
 
 def mirror(ctx: JobContext, ledger: Ledger,
-           extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
-           with_ledger: bool = True) -> str | None:
+           extra: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str | None:
     """Write every change the sheet has not seen yet (plus `extra` source-row
     changes, e.g. `Vấn đề`), one write per table; the caller holds the locks of
-    MIRROR_TABS (or passes with_ledger=False: only `extra`). Returns a Vietnamese note
-    when the sheet could not be written (the ledger stays right), else None."""
-    pending = ledger.unmirrored() if with_ledger else []
+    MIRROR_TABS. Returns a Vietnamese note when the sheet could not be written
+    (the ledger stays right), else None."""
+    pending = ledger.unmirrored()
     tz = ctx.config.timezone
     sources = source_updates(pending, tz)
     for table, changes in (extra or {}).items():

@@ -131,6 +131,11 @@ def normalise_phone(value: str) -> tuple[str, str | None]:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
+def vn_number(n: int) -> str:
+    """`100000` -> `100.000`: thousands separated by a dot, as Vietnamese writes them."""
+    return f"{n:,}".replace(",", ".")
+
+
 def sheet_time(seconds: float | None, tz: str) -> str:
     """A moment as every time column of the spreadsheet shows it:
     `2024-10-01 08:02:03` in the event's time zone ("" for none)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from workspace.table import is_error_value
 
 from .normalise import (MAX_CELL_CHARS, clean_text, cut, normalise_email, normalise_phone,
-                        sheet_time)
+                        sheet_time, vn_number)
 
 if TYPE_CHECKING:
     from workspace.forms import Response
@@ -78,7 +78,7 @@ def parse_quota(value: Any) -> tuple[int | None, bool]:
 def quota_problem(code: str, text: str, tab: str, row: int | None, label: str = "Chỉ tiêu") -> str:
     """The located sentence for a quota that cannot be read."""
     where = f"Trang {tab}, dòng {row}" if row else f"Trang {tab}"
-    limit = f"{MAX_QUOTA:,}".replace(",", ".")   # Vietnamese thousands separator
+    limit = vn_number(MAX_QUOTA)
     return (f"{where} (Mã đoàn {code}): ô {label} «{text[:40]}» không phải một số nguyên từ 0 đến "
             f"{limit}: những người của đoàn đã được xác nhận vẫn giữ chỗ, người mới vào Danh sách "
             f"chờ cho đến khi sửa ô này.")
@@ -267,7 +267,7 @@ def _check(response: "Response", answers: Mapping[str, list[str]], lookup: Looku
             problems.append(f"{_label(lookup, f)} bắt đầu bằng dấu «=» như một công thức bảng tính "
                             f"(được lưu nguyên văn, không chạy): kiểm tra lại với người đăng ký.")
     if too_long:
-        limit = f"{MAX_CELL_CHARS:,}".replace(",", ".")   # Vietnamese thousands separator
+        limit = vn_number(MAX_CELL_CHARS)
         problems.append(f"{', '.join(too_long)} dài quá {limit} ký tự nên đã bị cắt bớt: "
                         f"kiểm tra lại nội dung với người đăng ký.")
     return Entry(response.response_id, instant(response.created or response.submitted),

@@ -285,4 +285,5 @@ def _test_send(ctx: JobContext, plan: Plan, link_base: str, address: str, today:
 
 JOB = Job("send-invitations", Options, run, writes=("invitees", "outbox"),
           summary="Xếp hàng thư mời cho khách mời được đánh dấu Gửi thư mời (hoặc --all: mọi "
-                  "người chưa được mời) vào Hộp thư đi.")
+                  "người chưa được mời) vào Hộp thư đi.",
+          doing="xếp hàng thư mời")

@@ -62,7 +62,7 @@ class Tally:
     sent: int = 0
     failed: int = 0
     unknown: int = 0
-    stop: str = ""            # "daily", "rate", or "" (finished or --limit)
+    stop: str = ""            # "daily", "rate", "network", or "" (finished or --limit)
 
 
 def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
@@ -165,27 +165,39 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[M
         for m in batch:
             if pacer:
                 pacer.wait()
-            claimed = ledger.claim(m.key)
+            try:
+                claimed = ledger.claim(m.key)
+            except outbox.NotWaiting:   # cancelled or made again by a sync meanwhile
+                progress.advance(task)
+                continue
             try:
                 gmail_id = gmail.send(claimed.wire_bytes())
             except SendUnclear as exc:
                 ledger.mark_unknown(m.key, str(exc))
                 tally.unknown += 1
+                if exc.network:  # the connection itself failed: do not risk the next ones
+                    tally.stop = "network"
+                    break
             except SendRefused as exc:
-                if exc.daily or exc.rate:
+                if exc.kind in ("daily", "rate"):
                     ledger.release(m.key, str(exc))
                     refusals += 1
-                    if exc.daily or refusals >= MAX_RATE_REFUSALS:
-                        tally.stop = "daily" if exc.daily else "rate"
+                    if exc.kind == "daily" or refusals >= MAX_RATE_REFUSALS:
+                        tally.stop = exc.kind
                         break
                     sleep(min(exc.retry_after or 2 ** refusals, BACKOFF_CAP_S))
-                elif exc.code in (0, 401, 403):  # the account or the network: no use going on
+                elif exc.kind == "network":   # nothing left this machine: try the next run
+                    ledger.release(m.key, str(exc))
+                    tally.stop = "network"
+                    break
+                elif exc.kind == "account":   # the sender cannot send: no use going on
                     ledger.release(m.key, str(exc))
                     mirror(ctx, ledger)
-                    raise ApiError(f"Gmail không nhận gửi thư: kiểm tra google.sender_mailbox và tệp "
-                                   f"khoá (quyền gửi thư của tài khoản), rồi chạy lại send-outbox "
-                                   f"[chi tiết: {exc}]", code=exc.code, reason=exc.reason) from None
-                else:
+                    raise ApiError(f"Gmail không nhận gửi thư từ hộp thư này: kiểm tra "
+                                   f"google.sender_mailbox và tệp khoá (quyền gửi thư, uỷ quyền của "
+                                   f"tài khoản), rồi chạy lại send-outbox [chi tiết: {exc}]",
+                                   code=exc.code, reason=exc.reason) from None
+                else:                         # this message's own problem (a bad recipient, …)
                     ledger.mark_failed(m.key, str(exc))
                     tally.failed += 1
             else:
@@ -245,6 +257,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         if tally.stop == "daily" and left:
             result.notes.append(f"Còn {left} thư sẽ gửi ở lần chạy sau: đã đến giới hạn gửi "
                                 f"trong ngày của hộp thư ({config.mail.daily_limit} thư/24 giờ).")
+        elif tally.stop == "network" and left:
+            result.notes.append(f"Mất kết nối tới Gmail giữa chừng nên lượt này dừng; còn {left} thư sẽ "
+                                f"gửi ở lần chạy sau (thư đang gửi dở, nếu có, ở trạng thái Không rõ).")
         elif tally.stop == "rate" and left:
             result.notes.append(f"Gmail yêu cầu gửi chậm lại; còn {left} thư sẽ gửi ở lần chạy sau.")
         return result
@@ -263,4 +278,5 @@ def _plan(ledger: Ledger, config: Any, limit: int | None, clock: Callable[[], fl
 
 JOB = Job("send-outbox", Options, run, writes=("outbox", "invitees"),
           summary="Gửi mọi thư đến lượt trong Hộp thư đi, mỗi thư đúng một lần, trong giới hạn gửi "
-                  "của Gmail.")
+                  "của Gmail.",
+          doing="gửi thư")

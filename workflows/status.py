@@ -7,6 +7,7 @@ from typing import Any
 from workspace.clients import Workspace
 from workspace.config import Config
 
+from .base import NOT_RUN
 from .registration_input import parse_quota, quota_problems
 
 TABLES = ("invitees", "delegations", "registrations", "papers", "outbox", "runs")
@@ -34,7 +35,9 @@ def collect(config: Config, ws: Workspace) -> dict[str, Any]:
                             "confirmed": _count(r["confirmed"]), "waitlisted": _count(r["waitlisted"])})
     last_runs: dict[str, dict[str, str]] = {}
     for r in snaps["runs"].records:
-        last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"], "figures": r["figures"]}
+        if r["result"] != NOT_RUN:   # a run refused because another was running did nothing
+            last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"],
+                                   "figures": r["figures"]}
     return {
         "event": config.event.name,
         "invitees": {"total": len(snaps["invitees"].records), "by_status": by("invitees", "invitation_status")},

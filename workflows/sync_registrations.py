@@ -153,8 +153,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     plan += count_plan
     plan += [Change(c.row_key, "xếp hàng thư xác nhận", "") for c in new_people]
 
-    labels = {name: {"tab": getattr(config.sheets, name).tab,
-                     "key": getattr(config.sheets, name).columns["key"]} for name in TABLES}
+    labels = {name: {"tab": config.sheets.table(name).tab,
+                     "key": config.sheets.table(name).columns["key"]} for name in TABLES}
     skipped_notes, duplicate_keys, blank_keys = sheet_notes(snaps, labels)
     notes = list(outcome.notes) + skipped_notes
     if "withdrawn" not in registrations.columns:
@@ -194,4 +194,5 @@ def _add_mail(result: JobResult, handed: confirmations.QueueResult) -> None:
 
 JOB = Job("sync-registrations", Options, run, writes=("registrations", "delegations"),
           summary="Chép các phản hồi của biểu mẫu đăng ký vào trang Đăng ký, xếp chỗ theo chỉ tiêu "
-                  "từng đoàn và xếp hàng thư xác nhận.")
+                  "từng đoàn và xếp hàng thư xác nhận.",
+          doing="đồng bộ phản hồi đăng ký")

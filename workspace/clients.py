@@ -23,7 +23,7 @@ from .errors import CredentialsError, HoithaoError
 from .google_errors import google_call
 from .retry import DEFAULT_POLICY, RetryingHTTPClient, RetryPolicy
 from .spreadsheet import Spreadsheet
-from .transport import new_http, redirect_session
+from .transport import SingleShotHttp, new_http, redirect_session
 
 GOOGLE_URL_ENV = "HOITHAO_GOOGLE_URL"
 
@@ -92,13 +92,17 @@ class Workspace:
         with google_call("mở bảng tính"):
             return Spreadsheet(self.spreadsheet(sid), config.sheets)
 
-    def service(self, name: str, version: str) -> Any:
-        key = f"{name}.{version}"
+    def service(self, name: str, version: str, once: bool = False, timeout: float = 60) -> Any:
+        """A googleapiclient resource. `once`: over a transport that sends each
+        request exactly once (transport.SingleShotHttp) — for calls that must
+        not reach Google twice (a mail, a copy); httplib2 replays a request
+        whose connection dropped."""
+        key = f"{name}.{version}" + (f".once.{timeout}" if once else "")
         if key not in self._services:
             creds = self.sender_credentials if name == "gmail" else self.credentials
-            http = AuthorizedHttp(creds, http=new_http(self.base_url))
-            self._services[key] = build(name, version, http=http, static_discovery=True,
-                                        cache_discovery=False)
+            raw = SingleShotHttp(self.base_url, timeout) if once else new_http(self.base_url, timeout)
+            self._services[key] = build(name, version, http=AuthorizedHttp(creds, http=raw),
+                                        static_discovery=True, cache_discovery=False)
         return self._services[key]
 
     def execute(self, request: Any, what: str = "request", idempotent: bool | None = None) -> Any:

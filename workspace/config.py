@@ -192,6 +192,16 @@ class Sheets(_Model):
     milestones: Table = Table(tab=DEFAULT_TABLES["milestones"][0])
     runs: Table = Table(tab=DEFAULT_TABLES["runs"][0])
 
+    def table(self, name: str) -> Table:
+        """The table the config calls `name` (invitees, registrations, …)."""
+        if name not in DEFAULT_TABLES:
+            raise KeyError(f"no table {name!r}; tables: {', '.join(DEFAULT_TABLES)}")
+        return getattr(self, name)
+
+    def names(self) -> tuple[str, ...]:
+        """Every table's name, in the config's order."""
+        return tuple(DEFAULT_TABLES)
+
     @model_validator(mode="after")
     def _fill_and_check(self) -> "Sheets":
         for name, (_, defaults) in DEFAULT_TABLES.items():

@@ -54,8 +54,10 @@ class DocsAdapter:
         body: dict[str, Any] = {"name": name}
         if folder_id:
             body["parents"] = [folder_id]
-        request = lambda: self._drive.copy(fileId=doc_id, body=body, fields="id",  # noqa: E731
-                                           supportsAllDrives=True)
+        # Sent once per attempt (httplib2 would replay it on a dropped connection).
+        once = self.ws.service("drive", "v3", once=True).files()
+        request = lambda: once.copy(fileId=doc_id, body=body, fields="id",  # noqa: E731
+                                    supportsAllDrives=True)
         try:
             return self.ws.execute(request(), what="drive.files.copy", idempotent=False)["id"]
         except ApiError as exc:

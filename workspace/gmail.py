@@ -11,29 +11,31 @@ decision, told apart here into "certainly not sent" and "unclear".
 from __future__ import annotations
 
 import base64
-from typing import Any
-
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build
 
 from .clients import Workspace
 from .errors import ApiError
 from .google_errors import DAILY_REASONS, describe
-from .transport import SingleShotHttp
 
 
 class SendRefused(Exception):
-    """Gmail answered and did not take the message: it was certainly not sent."""
+    """Gmail did not take the message: it was certainly not sent. `kind` says
+    why: "rate" (slow down), "daily" (the mailbox's daily limit), "account"
+    (the sender cannot send: credentials, delegation, mailbox), "network"
+    (no connection could be made), "message" (this message's own problem)."""
 
-    def __init__(self, message: str, code: int = 0, reason: str | None = None,
-                 rate: bool = False, daily: bool = False, retry_after: float | None = None):
+    def __init__(self, message: str, kind: str, code: int = 0, reason: str | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
-        self.code, self.reason, self.rate, self.daily = code, reason, rate, daily
-        self.retry_after = retry_after
+        self.kind, self.code, self.reason, self.retry_after = kind, code, reason, retry_after
 
 
 class SendUnclear(Exception):
-    """No clear answer (timeout, dropped connection, 5xx): Gmail may have sent it."""
+    """No clear answer (timeout, dropped connection, 5xx): Gmail may have sent it.
+    `network`: no answer at all (the connection itself failed)."""
+
+    def __init__(self, message: str, network: bool = False):
+        super().__init__(message)
+        self.network = network
 
 
 class LookupNotAllowed(Exception):
@@ -45,9 +47,7 @@ class GmailAdapter:
 
     def __init__(self, ws: Workspace, timeout: float = 60):
         self.ws = ws
-        http = AuthorizedHttp(ws.sender_credentials, http=SingleShotHttp(ws.base_url, timeout))
-        self._send_api = build("gmail", "v1", http=http, static_discovery=True,
-                               cache_discovery=False).users().messages()
+        self._send_api = ws.service("gmail", "v1", once=True, timeout=timeout).users().messages()
 
     def send(self, raw: bytes) -> str:
         """Hand `raw` (RFC 5322 bytes) to Gmail once; return Gmail's id.
@@ -59,18 +59,24 @@ class GmailAdapter:
             failure = describe(exc)
             if failure is None:
                 raise
-            error = exc
         if failure.kind == "network":
             if failure.refused:  # the connection was never made: nothing reached Gmail
-                raise SendRefused(f"không kết nối được tới Gmail ({failure.message})") from None
-            raise SendUnclear(f"không nhận được trả lời của Gmail ({failure.message})") from None
-        if failure.code >= 500:
+                raise SendRefused(f"không kết nối được tới Gmail ({failure.message})", "network") from None
+            raise SendUnclear(f"không nhận được trả lời của Gmail ({failure.message})",
+                              network=True) from None
+        if failure.code >= 500 or failure.kind == "busy":
             raise SendUnclear(f"Gmail trả lời {failure.code}: {failure.message}") from None
-        daily = failure.reason in DAILY_REASONS or "(Mail sending)" in failure.message
-        retry_after = _retry_after(error)
-        raise SendRefused(f"Gmail từ chối ({failure.code}): {failure.message}", code=failure.code,
-                          reason=failure.reason, rate=failure.refused or daily, daily=daily,
-                          retry_after=retry_after) from None
+        if failure.reason in DAILY_REASONS or "(Mail sending)" in failure.message:
+            kind = "daily"
+        elif failure.refused:
+            kind = "rate"
+        elif failure.code in (401, 403) or failure.kind == "auth":
+            kind = "account"
+        else:
+            kind = "message"
+        raise SendRefused(f"Gmail từ chối ({failure.code}): {failure.message}", kind,
+                          code=failure.code, reason=failure.reason,
+                          retry_after=failure.retry_after) from None
 
     def find_by_message_id(self, message_id: str) -> str | None:
         """Gmail's id of the sent message with this Message-ID, or None (needs gmail.readonly)."""
@@ -86,9 +92,3 @@ class GmailAdapter:
         messages = found.get("messages") or []
         return messages[0]["id"] if messages else None
 
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Gmail's Retry-After header, in seconds, when it sent one."""
-    resp: Any = getattr(exc, "resp", None)
-    value = resp.get("retry-after") if resp is not None else None
-    return float(value) if value and str(value).isdigit() else None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -26,12 +25,12 @@ import gspread
 import httplib2
 import requests
 from google.auth.exceptions import RefreshError, TransportError
+from google.auth.exceptions import TimeoutError as GoogleAuthTimeout
 from googleapiclient.errors import HttpError
 
 from .errors import ApiError
 from .transport import never_connected
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 AMBIGUOUS_STATUS = frozenset({500, 502, 503, 504})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 DAILY_REASONS = frozenset({"dailyLimitExceeded", "dailyLimitExceededUnreg"})
@@ -45,7 +44,10 @@ class Failure:
     message: str
     refused: bool        # Google answered and certainly did not apply the call
     ambiguous: bool      # no clear answer: the call may or may not have been applied
-    kind: str = "http"   # "http", "missing_tab", "not_found_spreadsheet", "auth", "network"
+    # "http", "missing_tab", "not_found_spreadsheet", "auth", "network" (no answer
+    # at all), "busy" (signing in answered "try later")
+    kind: str = "http"
+    retry_after: float | None = None   # seconds, when Google said how long to wait
 
     @property
     def transient(self) -> bool:
@@ -86,13 +88,14 @@ def _error_object(body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _http(code: int, body: Any) -> Failure:
+def _http(code: int, body: Any, retry_after: Any = None) -> Failure:
     reason = error_reason(body)
     message = error_message(body)
     refused = code == 429 or (code == 403 and reason in RATE_REASONS)
     kind = "missing_tab" if code == 400 and "Unable to parse range" in message else "http"
+    wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
     return Failure(code, reason, message, refused=refused, ambiguous=code in AMBIGUOUS_STATUS,
-                   kind=kind)
+                   kind=kind, retry_after=wait)
 
 
 def describe(exc: BaseException) -> Failure | None:
@@ -101,18 +104,25 @@ def describe(exc: BaseException) -> Failure | None:
         return Failure(404, "notFound", "Requested entity was not found.", refused=False,
                        ambiguous=False, kind="not_found_spreadsheet")
     if isinstance(exc, HttpError):
-        return _http(exc.resp.status, exc.content)
+        return _http(exc.resp.status, exc.content, exc.resp.get("retry-after"))
     if isinstance(exc, gspread.exceptions.APIError):
-        return _http(exc.response.status_code, exc.response.content)
+        return _http(exc.response.status_code, exc.response.content,
+                     exc.response.headers.get("Retry-After"))
     if isinstance(exc, RefreshError):
         text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if getattr(exc, "retryable", False):   # the token endpoint said "try later"
+            return Failure(0, None, text, refused=False, ambiguous=True, kind="busy")
         return Failure(401, None, text, refused=False, ambiguous=False, kind="auth")
-    if isinstance(exc, ConnectionRefusedError) or never_connected(exc):
+    if isinstance(exc, TransportError) and exc.__cause__ is not None:
+        inner = describe(exc.__cause__)    # signing in could not reach the token endpoint
+        if inner is not None:
+            return inner
+    if never_connected(exc):
         # Nothing reached Google: certainly not applied.
         return Failure(0, None, type(exc).__name__, refused=True, ambiguous=False, kind="network")
-    if isinstance(exc, (TransportError, requests.ConnectionError, requests.Timeout, ConnectionError,
-                        TimeoutError, socket.timeout, http.client.HTTPException,
-                        httplib2.HttpLib2Error)):
+    if isinstance(exc, (TransportError, GoogleAuthTimeout, requests.RequestException, OSError,
+                        http.client.HTTPException, httplib2.HttpLib2Error)):
+        # OSError covers ConnectionError, TimeoutError, ssl.SSLError, an unreachable network.
         return Failure(0, None, type(exc).__name__, refused=False, ambiguous=True, kind="network")
     return None
 
@@ -132,6 +142,9 @@ def sentence(failure: Failure) -> str:
     if failure.kind == "auth":
         return ("Không đăng nhập được vào Google: kiểm tra tệp khoá hoặc tệp token và quyền uỷ "
                 "quyền của tài khoản (xem credentials/README.md).")
+    if failure.kind == "busy":
+        return ("Google đang bận nên chưa đăng nhập được: chạy lại công việc sau ít phút (chạy lại "
+                "không gây trùng lặp).")
     if failure.kind == "network":
         return ("Không kết nối được tới Google (mất mạng, proxy chặn, hoặc sandbox chưa chạy): kiểm "
                 "tra kết nối rồi chạy lại công việc (chạy lại không gây trùng lặp).")

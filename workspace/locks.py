@@ -33,6 +33,7 @@ class Holder:
     since: str          # local time, as the sheet writes it
     pid: int = 0
     host: str = ""
+    doing: str = ""     # what the run is doing, in a few Vietnamese words ("gửi thư")
 
 
 class Busy(Exception):
@@ -96,8 +97,9 @@ class HostLocks:
         taken: list[tuple[str, FileLock, bool]] = []
         outer = self._current
         try:
-            # One order for every run, so two runs waiting for each other's
-            # locks cannot deadlock.
+            # One order within a hold, so two runs waiting for each other's locks
+            # cannot deadlock; a run taking more locks later (a mirror) waits
+            # only briefly for them.
             for name in sorted(set(names)):
                 lock = self._lock(name)
                 first = not lock.is_locked
@@ -148,5 +150,5 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def this_process(job: str, since: str) -> Holder:
-    return Holder(job=job, since=since, pid=os.getpid(), host=socket.gethostname())
+def this_process(job: str, since: str, doing: str = "") -> Holder:
+    return Holder(job=job, since=since, pid=os.getpid(), host=socket.gethostname(), doing=doing)

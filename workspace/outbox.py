@@ -128,6 +128,10 @@ class Head:
         return int(tail) if tail.isdigit() else 1
 
 
+class NotWaiting(ValueError):
+    """The message is not waiting to be sent any more (cancelled, sent, …)."""
+
+
 def message_key(kind: str, recipient_key: str, step: int = 1) -> str:
     """The key of a message: what it is, never when it was made."""
     return f"{kind}:{recipient_key}:{step}"
@@ -222,6 +226,11 @@ class Ledger:
                                "(state IN (?, ?) AND sending_at > ?)",
                                (SENT, moment, SENDING, UNKNOWN, moment)).fetchone()[0]
 
+    def has_unmirrored(self) -> bool:
+        """Whether any change has not been written to the sheet yet."""
+        return self.db.execute("SELECT 1 FROM messages WHERE version != mirrored LIMIT 1"
+                               ).fetchone() is not None
+
     def unmirrored(self) -> list[Message]:
         rows = self.db.execute("SELECT * FROM messages WHERE version != mirrored "
                                "ORDER BY queued_at, key").fetchall()
@@ -254,7 +263,7 @@ class Ledger:
         mid = email.utils.make_msgid(idstring="hoithao", domain=self.msgid_domain)
         if not self._move(key, (QUEUED,), "state = ?, message_id = ?, sending_at = ?, "
                           "attempts = attempts + 1", (SENDING, mid, self.clock())):
-            raise ValueError(f"message {key} is not waiting to be sent")
+            raise NotWaiting(f"message {key} is not waiting to be sent")
         return self.get(key)  # type: ignore[return-value]
 
     def mark_sent(self, key: str, gmail_id: str) -> None:

@@ -36,6 +36,9 @@ class RetryPolicy:
     cap_s: float = 32.0        # no single wait longer than this
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    # Told before each wait (what, seconds): the command line prints a line, so a
+    # person waiting knows the run is not stuck.
+    on_wait: Callable[[str, float], None] | None = None
 
     def delay(self, attempt: int) -> float:
         return min(2 ** attempt + self.rng.random(), self.cap_s)
@@ -52,8 +55,11 @@ class RetryPolicy:
                 if not again or attempt == self.attempts - 1:
                     raise
                 status = failure.code  # type: ignore[union-attr]
-            wait = self.delay(attempt)
+            wait = failure.retry_after or self.delay(attempt)  # type: ignore[union-attr]
+            wait = min(wait, self.cap_s)
             log.info("%s: transient error %s, retrying in %.1f s", what, status, wait)
+            if self.on_wait is not None:
+                self.on_wait(what, wait)
             self.sleep(wait)
         raise AssertionError("unreachable")
 

@@ -25,7 +25,7 @@ class Spreadsheet:
 
     def table(self, name: str) -> KeyedTable:
         """The tab the config calls `name` (invitees, registrations, …)."""
-        return KeyedTable(self._spreadsheet, getattr(self._sheets, name), name)
+        return KeyedTable(self._spreadsheet, self._sheets.table(name), name)
 
     def read(self, *names: str) -> list[Snapshot]:
         """Several tabs, by config name, in one request."""

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httplib2
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 
@@ -70,16 +71,23 @@ def new_http(base_url: str | None, timeout: float = 60) -> httplib2.Http:
     return httplib2.Http(timeout=timeout)
 
 
+class NotSent(ConnectionRefusedError):
+    """No connection was made, so nothing of the request left this machine.
+    Raised only by a transport that can tell (SingleShotHttp); a plain
+    ConnectionRefusedError may come from a reconnect after a request went out."""
+
+
 class SingleShotHttp:
     """An httplib2-shaped transport that sends each request exactly once.
 
     httplib2 silently sends a request again (a POST included) when its
     connection drops before the answer; for `messages.send` that is a second
-    letter. This transport goes through `requests` with `max_retries=0`
-    (urllib3 makes one attempt and never replays), on a fresh connection each
-    time (a kept-alive one may have been closed by the server while idle).
-    The error raised tells apart a connection never made (ConnectionRefusedError:
-    nothing was sent) from one lost after sending (ConnectionError, TimeoutError)."""
+    letter, for `files.copy` a second copy. This transport goes through
+    `requests` with `max_retries=0` (urllib3 makes one attempt and never
+    replays), on a fresh connection each time (a kept-alive one may have been
+    closed by the server while idle). Its errors tell apart a connection never
+    made (NotSent: nothing was sent) from one lost after sending
+    (ConnectionError, TimeoutError: maybe applied)."""
 
     def __init__(self, base_url: str | None, timeout: float = 60):
         self.base_url = base_url
@@ -99,14 +107,12 @@ class SingleShotHttp:
             try:
                 answer = session.request(method, url, data=body, headers=dict(headers or {}),
                                          timeout=self.timeout, allow_redirects=False)
-            except requests.ConnectTimeout:
-                raise ConnectionRefusedError("no connection could be made") from None
-            except requests.ConnectionError as exc:
+            except requests.RequestException as exc:
                 if never_connected(exc):
-                    raise ConnectionRefusedError("no connection could be made") from None
-                raise ConnectionError("the connection dropped before an answer") from None
-            except requests.Timeout:
-                raise TimeoutError("no answer within the timeout") from None
+                    raise NotSent(f"no connection could be made ({type(exc).__name__})") from None
+                if isinstance(exc, requests.Timeout):
+                    raise TimeoutError("no answer within the timeout") from None
+                raise ConnectionError(f"no complete answer ({type(exc).__name__})") from None
         info = {k.lower(): v for k, v in answer.headers.items()}
         info.pop("content-encoding", None)   # requests has already decoded the body
         info["status"] = str(answer.status_code)
@@ -119,11 +125,22 @@ class SingleShotHttp:
 
 
 def never_connected(exc: BaseException) -> bool:
-    """Whether a `requests` failure happened before anything was sent (the
-    connection was refused or never made)."""
-    if isinstance(exc, requests.ConnectTimeout):
+    """Whether a `requests`/urllib3 failure happened before anything was sent:
+    the connection was refused, its name not found, or it timed out while
+    connecting (read from the exception types along the cause chain)."""
+    if isinstance(exc, (NotSent, requests.ConnectTimeout)):
         return True
     if not isinstance(exc, requests.ConnectionError):
         return False
-    text = repr(exc)
-    return "NewConnectionError" in text or "Connection refused" in text
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (urllib3.exceptions.NewConnectionError,
+                             urllib3.exceptions.ConnectTimeoutError)):
+            return True
+        todo += [*item.args[:1], getattr(item, "reason", None), item.__cause__, item.__context__]
+    return False
