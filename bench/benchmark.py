@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sandbox.api.forms_responses import submit_responses  # noqa: E402
-from sandbox.embedded import key_credentials  # noqa: E402
+from sandbox.credentials import key_credentials  # noqa: E402
 from sandbox.store import Store  # noqa: E402
 from workflows.base import JobContext, run_job  # noqa: E402
 from workflows.jobs import JOBS, load_config  # noqa: E402

@@ -4,17 +4,12 @@
 `google.backend: sandbox` and no HOITHAO_GOOGLE_URL is set, the command line
 (and the tests, as it does) opens the workspace through `open_workspace`,
 which serves the config's data folder on 127.0.0.1 for the life of the
-session. The sandbox's own tools (seed, export) and the benchmark sign in
-with the data folder's key through `key_credentials`, the one helper the
-client factory uses too.
+session. (The sandbox's own tools sign in with sandbox.credentials.)
 """
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
 
-from workspace.auth import ALL_SCOPES, service_account_from_file
 from workspace.clients import GOOGLE_URL_ENV, Workspace
 from workspace.config import Config
 from workspace.errors import CredentialsError
@@ -22,8 +17,6 @@ from workspace.retry import DEFAULT_POLICY, RetryPolicy
 
 from .server import Options, SandboxServer
 from .store import DB_NAME
-
-KEY_FILE = Path("credentials") / "service-account.json"
 
 
 def open_workspace(config: Config, policy: RetryPolicy = DEFAULT_POLICY,
@@ -44,7 +37,3 @@ def open_workspace(config: Config, policy: RetryPolicy = DEFAULT_POLICY,
         server.stop()
         raise
 
-
-def key_credentials(data_dir: Path, url: str) -> Any:
-    """The data folder's service-account key, its tokens asked of the sandbox at `url`."""
-    return service_account_from_file(Path(data_dir) / KEY_FILE, ALL_SCOPES, url.rstrip("/") + "/token")

@@ -15,7 +15,7 @@ from workspace.clients import Workspace
 from workspace.errors import HoithaoError
 
 from .api import gmail as gmail_api
-from .embedded import KEY_FILE, key_credentials
+from .credentials import KEY_FILE, key_credentials
 from .server import SandboxServer
 from .store import DB_NAME
 

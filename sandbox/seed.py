@@ -15,7 +15,7 @@ from workspace.config import Config
 
 from . import seed_data
 from .api import forms_responses as forms_api
-from .embedded import key_credentials
+from .credentials import key_credentials
 from .oauth import create_service_account
 from .server import SandboxServer
 from .store import DB_NAME

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.embedded import key_credentials
+from sandbox.credentials import key_credentials
 from sandbox.server import Options, SandboxServer
 from tests.conftest import child_env, run_cli
 from workflows.base import JobContext, make_console, run_job

@@ -11,7 +11,7 @@ a CR/LF in a name cannot add a header.
 from __future__ import annotations
 
 import datetime as dt
-import email
+import email.parser
 import email.policy
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -220,10 +220,13 @@ def _misread(raw: bytes, to_name: str, subject: str) -> str | None:
     """What reads back other than it was written (a header too long to carry
     whole), as staff call it; None when the recipient's name and the subject
     read back exactly."""
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
     head = raw.split(b"\r\n\r\n", 1)[0]
-    if any(len(line) > MAX_LINE for line in head.splitlines()):
+    lines = head.splitlines()
+    if any(len(line) > MAX_LINE for line in lines):
         return "Một dòng tiêu đề thư"
+    if not any(line[:1] in (b" ", b"\t") for line in lines):
+        return None   # no header had to be folded: each reads back as written
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
     to = parsed["To"].addresses if parsed["To"] else ()
     if not to or to[0].display_name != to_name:
         return "Họ và tên người nhận"
