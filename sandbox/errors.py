@@ -37,7 +37,7 @@ _REASON_BY_CODE = {
 # sandbox's contract (issue #2) is `{"error": {"code", "message", "status",
 # "errors": [...]}}`, which is what googleapiclient and gspread parse. Google's
 # newer APIs (Sheets v4, Docs v1, Forms v1) now often omit `errors[]` and send
-# only `details`; product code must read either (workspace.retry.error_reason does).
+# only `details`; product code must read either (workspace.google_errors.error_reason does).
 LEGACY_ERRORS_APIS = frozenset({"sheets", "docs", "forms", "drive", "gmail"})
 
 SERVICES = {"sheets": "sheets.googleapis.com", "drive": "drive.googleapis.com",
