@@ -75,9 +75,10 @@ def load_credentials(config: Config, token_url: str | None = None) -> Any:
     check_key_file(path)
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-        if token_url:
-            info["token_uri"] = token_url
-        return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes_for(config))
+        creds = user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes_for(config))
     except (ValueError, KeyError) as exc:
         raise CredentialsError(f"{path} không phải tệp token OAuth: làm lại bước đăng nhập trong "
                                f"credentials/README.md (chi tiết: {type(exc).__name__}).") from None
+    # from_authorized_user_info always sets Google's token endpoint, whatever the file says.
+    return creds.with_token_uri(token_url) if token_url else creds
+
