@@ -161,6 +161,13 @@ def principal_for(store: Store, token: str, require_auth: bool) -> str | None:
     return DEFAULT_PRINCIPAL
 
 
+def issued_here(store: Store, token: str) -> bool:
+    """Whether the sandbox issued `token`: such a caller is a Google identity
+    and sees only the files it owns or that are shared with it."""
+    return store._conn().execute("SELECT 1 FROM oauth_tokens WHERE token = ?",
+                                 (token,)).fetchone() is not None
+
+
 def granted_scopes(store: Store, token: str) -> frozenset[str] | None:
     """The scopes a token issued here was granted; None when unknown (a
     development token, or a grant that named none), which is not checked."""

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import discovery, fields, oauth
-from .api import HANDLERS, Call, Raw, load_all
+from .api import HANDLERS, Call, Raw, load_all, sharing
 from .errors import (GoogleError, insufficient_scopes, internal, invalid_argument, quota_exceeded,
                      transient, unauthenticated)
 from .store import Store
@@ -184,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             api, method_id, kind = route.api, route.method_id, _kind(route)
             body_api = api
             units = GMAIL_UNITS.get(method_id, 5) if api == "gmail" else 1
-            principal = self._authenticate(settings, route)
+            principal, restricted = self._authenticate(settings, route)
             if body_error is not None:
                 raise body_error
             if settings["latency_ms"]:
@@ -207,7 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
                 call = Call(db=db, store=store, method_id=method_id, params=params, body=body,
                             principal=principal, settings=settings, media=media,
                             media_type=media_type,
-                            now=time.time() + float(settings["clock_offset_s"] or 0))
+                            now=time.time() + float(settings["clock_offset_s"] or 0),
+                            restricted=restricted)
+                sharing.check_access(call, route.api, kind)
                 result = handler(call)
             if settings["fail_after_rate"] and kind == "write" and rng.random() < settings["fail_after_rate"]:
                 # The work is done and committed, but the answer is lost on the way back.
@@ -258,7 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.last_internal_error = exc
         self._send_json(status, payload)
 
-    def _authenticate(self, settings: dict[str, Any], route: discovery.Route) -> str:
+    def _authenticate(self, settings: dict[str, Any], route: discovery.Route) -> tuple[str, bool]:
+        """Who is calling, and whether they are restricted to the files they
+        own or that are shared with them (a token the sandbox issued)."""
         header = self.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
@@ -273,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         accepted = route.method.get("scopes") or []
         if granted is not None and accepted and not granted.intersection(accepted):
             raise insufficient_scopes()
-        return principal
+        return principal, oauth.issued_here(store, token)
 
     def _check_quota(self, settings: dict[str, Any], api: str, principal: str, kind: str,
                      units: int) -> None:

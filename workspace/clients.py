@@ -20,7 +20,7 @@ from googleapiclient.discovery import build
 from .auth import gmail_scopes, load_credentials, scopes_for
 from .config import Config
 from .errors import CredentialsError, HoithaoError
-from .google_errors import google_call
+from .google_errors import google_call, remember_account
 from .retry import DEFAULT_POLICY, RetryingHTTPClient, RetryPolicy
 from .spreadsheet import Spreadsheet
 from .transport import SingleShotHttp, new_http, redirect_session
@@ -63,6 +63,8 @@ class Workspace:
             gmail = set(gmail_scopes(config))
             sender = creds.with_scopes(sorted(gmail)).with_subject(config.google.sender_mailbox)
             creds = creds.with_scopes([s for s in scopes_for(config) if s not in gmail])
+        remember_account(getattr(creds, "service_account_email", None)
+                         or getattr(creds, "account", None))
         return cls(creds, base_url, sender, policy, on_close)
 
     @property

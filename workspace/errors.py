@@ -42,7 +42,9 @@ class ApiError(HoithaoError):
         self.reason = reason
         self.refused = refused
         self.ambiguous = ambiguous
-        self.kind = kind    # "http", "missing_tab", "not_found_spreadsheet", "auth", "network"
+        # "http", "missing_tab", "not_found_spreadsheet", "not_shared", "read_only",
+        # "auth", "network", "busy" (see workspace.google_errors.Failure)
+        self.kind = kind
 
 
 class JobBusy(HoithaoError):

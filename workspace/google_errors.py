@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -44,10 +45,13 @@ class Failure:
     message: str
     refused: bool        # Google answered and certainly did not apply the call
     ambiguous: bool      # no clear answer: the call may or may not have been applied
-    # "http", "missing_tab", "not_found_spreadsheet", "auth", "network" (no answer
-    # at all), "busy" (signing in answered "try later")
+    # "http", "missing_tab", "not_found_spreadsheet", "not_shared" (the file is
+    # not shared with the tool's account), "read_only" (shared for viewing only),
+    # "auth", "network" (no answer at all), "busy" (signing in answered "try later")
     kind: str = "http"
     retry_after: float | None = None   # seconds, when Google said how long to wait
+    # The file the call named, when the request's address says: ("spreadsheet", id)
+    file: tuple[str, str] | None = None
 
     @property
     def transient(self) -> bool:
@@ -88,14 +92,50 @@ def _error_object(body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _http(code: int, body: Any, retry_after: Any = None) -> Failure:
+# The file a request names, from its address (Sheets, Docs, Forms, Drive).
+_FILE_IN_URL = re.compile(r"/(spreadsheets|documents|forms|files)/([A-Za-z0-9_-]{10,})")
+_FILE_KINDS = {"spreadsheets": "spreadsheet", "documents": "document", "forms": "form",
+               "files": "drive"}
+# Drive names the file it could not find in its message (a parent folder, too).
+_DRIVE_NOT_FOUND = re.compile(r"File not found: ([A-Za-z0-9_-]{10,})")
+
+
+def _file_in(url: str, message: str) -> tuple[str, str] | None:
+    found = _DRIVE_NOT_FOUND.search(message)
+    if found:
+        return ("drive", found.group(1))
+    match = _FILE_IN_URL.search(url or "")
+    return (_FILE_KINDS[match.group(1)], match.group(2)) if match else None
+
+
+def _http(code: int, body: Any, retry_after: Any = None, url: str = "") -> Failure:
     reason = error_reason(body)
     message = error_message(body)
+    error = _error_object(body) or {}
     refused = code == 429 or (code == 403 and reason in RATE_REASONS)
     kind = "missing_tab" if code == 400 and "Unable to parse range" in message else "http"
+    file = _file_in(url, message)
+    if file is not None and not refused and reason not in DAILY_REASONS:
+        if code == 403 and reason == "insufficientFilePermissions":
+            kind = "read_only"           # Drive: shared for reading only
+        elif code == 403 and (error.get("status") == "PERMISSION_DENIED"
+                              or "does not have permission" in message):
+            kind = "not_shared"          # Sheets, Docs, Forms: exists, not shared (or view only)
+        elif code == 404 and file[0] == "drive" and message.startswith("File not found"):
+            kind = "not_shared"          # Drive hides a file the caller may not see
     wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
     return Failure(code, reason, message, refused=refused, ambiguous=code in AMBIGUOUS_STATUS,
-                   kind=kind, retry_after=wait)
+                   kind=kind, retry_after=wait, file=file)
+
+
+# The address the tool signs in as (a service account's client_email), told to
+# staff when a file must be shared with it. Set when a Workspace is opened.
+_account: str | None = None
+
+
+def remember_account(email: str | None) -> None:
+    global _account
+    _account = email or None
 
 
 def describe(exc: BaseException) -> Failure | None:
@@ -104,10 +144,12 @@ def describe(exc: BaseException) -> Failure | None:
         return Failure(404, "notFound", "Requested entity was not found.", refused=False,
                        ambiguous=False, kind="not_found_spreadsheet")
     if isinstance(exc, HttpError):
-        return _http(exc.resp.status, exc.content, exc.resp.get("retry-after"))
+        return _http(exc.resp.status, exc.content, exc.resp.get("retry-after"), exc.uri or "")
     if isinstance(exc, gspread.exceptions.APIError):
         return _http(exc.response.status_code, exc.response.content,
-                     exc.response.headers.get("Retry-After"))
+                     exc.response.headers.get("Retry-After"), exc.response.url or "")
+    if isinstance(exc, PermissionError) and isinstance(exc.__cause__, gspread.exceptions.APIError):
+        return describe(exc.__cause__)   # gspread's open_by_key turns a 403 into PermissionError
     if isinstance(exc, RefreshError):
         text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         if getattr(exc, "retryable", False):   # the token endpoint said "try later"
@@ -132,9 +174,34 @@ def describe(exc: BaseException) -> Failure | None:
 _CHECK = "`python run.py check`"
 
 
+_FILE_LABELS = {"spreadsheet": "bảng tính", "document": "văn bản", "form": "biểu mẫu",
+                "drive": "tệp hoặc thư mục Drive"}
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sharing_sentence(failure: Failure) -> str:
+    kind, file_id = failure.file or ("drive", "?")
+    label = _FILE_LABELS[kind]
+    account = _account or "tài khoản của công cụ (client_email trong tệp khoá)"
+    who = f"tài khoản {_account}" if _account else "tài khoản của công cụ"
+    if failure.kind == "read_only":
+        return (f"{_upper_first(who)} chỉ được xem {label} có mã {file_id}, không được sửa: mở "
+                f"{label} đó trên Google, bấm Chia sẻ, đổi quyền của {account} thành Người chỉnh "
+                f"sửa, rồi chạy lại.")
+    unsure = "không tìm thấy hoặc chưa được chia sẻ" if failure.code == 404 else "chưa được chia sẻ"
+    return (f"{_upper_first(label)} có mã {file_id} {unsure} với {who}: mở {label} đó trên Google "
+            f"(kiểm tra mã trong config.yaml), bấm Chia sẻ, thêm {account} với quyền Người chỉnh "
+            f"sửa, rồi chạy lại.")
+
+
 def sentence(failure: Failure) -> str:
     """What went wrong and what to do, for a member of staff (Vietnamese)."""
     code, reason = failure.code, failure.reason
+    if failure.kind in ("not_shared", "read_only"):
+        return _sharing_sentence(failure)
     if failure.kind == "not_found_spreadsheet":
         return ("Không mở được bảng tính ghi ở google.spreadsheet_id: kiểm tra mã bảng tính (lấy từ "
                 "đường dẫn của bảng tính) và chia sẻ bảng tính với tài khoản của công cụ; "

@@ -38,6 +38,10 @@ class Call:
     media: bytes | None = None
     media_type: str | None = None
     now: float = field(default_factory=time.time)
+    # True for an identity the sandbox issued a token to (a service account, a
+    # delegated user): it sees only files it owns or that are shared with it.
+    # False for a development token and for the sandbox's own tools: they see all.
+    restricted: bool = False
 
 
 def handles(method_id: str) -> Callable[[Handler], Handler]:
@@ -59,4 +63,5 @@ def load_all() -> None:
         sheets_metadata,
         sheets_requests,
         sheets_values,
+        sharing,
     )

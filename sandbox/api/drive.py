@@ -48,7 +48,97 @@ _WRITABLE = {"name", "mimeType", "parents", "description", "properties", "appPro
 def _user(principal: str) -> dict[str, Any]:
     return {"kind": "drive#user", "displayName": principal.split("@")[0],
             "emailAddress": principal, "me": False,
-            "permissionId": hashlib.sha1(principal.encode()).hexdigest()[:20]}
+            "permissionId": permission_id(principal)}
+
+
+def permission_id(email: str) -> str:
+    """A user's permission id: the same on every file, as Google's is (digits)."""
+    return str(int(hashlib.sha1(email.lower().encode()).hexdigest()[:15], 16))
+
+
+def user_permission(email: str, role: str) -> dict[str, Any]:
+    return {"kind": "drive#permission", "id": permission_id(email), "type": "user",
+            "emailAddress": email, "role": role, "displayName": email.split("@")[0],
+            "deleted": False, "pendingOwner": False}
+
+
+# -- who may see and change a file -----------------------------------------------
+# A file is reachable by its owner, by whoever it is shared with, and by whoever
+# a folder above it is shared with (Drive's inherited permissions). Only callers
+# holding a token the sandbox issued are restricted (Call.restricted).
+ROLE_RANK = {"reader": 1, "commenter": 2, "writer": 3, "fileOrganizer": 3, "organizer": 4,
+             "owner": 5}
+
+
+def permissions_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file's own permissions (files made before sharing existed: their owners)."""
+    if "permissions" in meta:
+        return meta["permissions"]
+    return [user_permission(o["emailAddress"], "owner") for o in meta.get("owners", [])]
+
+
+def role_for(db: sqlite3.Connection, meta: dict[str, Any], principal: str,
+             listing: bool = False, _seen: frozenset[str] = frozenset()) -> str | None:
+    """The highest role `principal` holds on the file, directly or through a
+    folder above it. `listing`: only permissions that let the file be found by
+    a search count (an `anyone` link with allowFileDiscovery false does not)."""
+    who = principal.lower()
+    domain = who.rpartition("@")[2]
+    best = 0
+    for perm in permissions_of(meta):
+        kind = perm.get("type")
+        if ((kind in ("user", "group") and str(perm.get("emailAddress", "")).lower() == who)
+                or (kind == "domain" and str(perm.get("domain", "")).lower() == domain
+                    and (not listing or perm.get("allowFileDiscovery")))
+                or (kind == "anyone" and (not listing or perm.get("allowFileDiscovery")))):
+            best = max(best, ROLE_RANK.get(perm.get("role", ""), 0))
+    for parent in meta.get("parents") or []:
+        if parent == "root" or parent in _seen or best >= ROLE_RANK["writer"]:
+            continue
+        above = get_meta(db, parent)
+        if above is not None:
+            inherited = role_for(db, above, principal, listing, _seen | {meta["id"]})
+            # What a folder's owner or editor holds on its contents is edit access.
+            best = max(best, min(ROLE_RANK.get(inherited or "", 0), ROLE_RANK["writer"]))
+    return next((r for r, rank in ROLE_RANK.items() if rank == best), None) if best else None
+
+
+def may(call: Call, meta: dict[str, Any], role: str = "reader", listing: bool = False) -> bool:
+    """Whether the caller holds at least `role` on the file."""
+    if not call.restricted:
+        return True
+    held = role_for(call.db, meta, call.principal, listing)
+    return held is not None and ROLE_RANK[held] >= ROLE_RANK[role]
+
+
+def insufficient_permissions() -> GoogleError:
+    return GoogleError(403, "The user does not have sufficient permissions for this file.",
+                       reason="insufficientFilePermissions")
+
+
+def require_access(call: Call, file_id: str, role: str = "reader") -> dict[str, Any]:
+    """The file's metadata if the caller may act on it as `role`; else Drive's
+    answer: 404 for a file the caller cannot see, 403 for one it may only read."""
+    meta = get_meta(call.db, file_id)
+    if meta is None or not may(call, meta):
+        raise file_not_found(file_id)
+    if not may(call, meta, role):
+        raise insufficient_permissions()
+    return meta
+
+
+def _check_parents(call: Call, parents: list[str] | None) -> None:
+    """A new or moved file may go only into folders the caller can edit."""
+    for parent in parents or []:
+        if parent == "root":
+            continue
+        meta = get_meta(call.db, parent)
+        if meta is None or not may(call, meta):
+            raise GoogleError(404, f"File not found: {parent}.", reason="notFound",
+                              location="fileId")
+        if not may(call, meta, "writer"):
+            raise GoogleError(403, "Insufficient permissions for the specified parent.",
+                              reason="insufficientParentPermissions")
 
 
 def file_not_found(file_id: str) -> GoogleError:
@@ -67,6 +157,7 @@ def register_file(db: sqlite3.Connection, call: Call, *, file_id: str | None = N
         "parents": parents or ["root"], "trashed": False, "starred": False,
         "createdTime": now, "modifiedTime": now, "version": "1",
         "owners": [_user(call.principal)], "lastModifyingUser": _user(call.principal),
+        "permissions": [user_permission(call.principal, "owner")], "shared": False,
         "webViewLink": f"https://docs.google.com/open?id={file_id}",
     }
     meta.update(extra or {})
@@ -257,6 +348,7 @@ def files_create(call: Call) -> dict[str, Any]:
     if mime.startswith(GOOGLE_PREFIX) and mime != FOLDER and mime not in CREATORS:
         raise GoogleError(400, f"The sandbox cannot create files of type {mime}.")
     name = body.get("name") or "Untitled"
+    _check_parents(call, body.get("parents"))
     extra = {k: v for k, v in body.items() if k in _WRITABLE - {"name", "mimeType", "parents"}}
     meta = register_file(call.db, call, name=name, mime_type=mime, parents=body.get("parents"),
                          content=None if mime.startswith(GOOGLE_PREFIX) else (call.media or b""),
@@ -268,7 +360,7 @@ def files_create(call: Call) -> dict[str, Any]:
 
 @handles("drive.files.get")
 def files_get(call: Call) -> Any:
-    meta = require(call.db, call.params["fileId"])
+    meta = require_access(call, call.params["fileId"])
     if call.params.get("alt") == "media":
         if meta["mimeType"].startswith(GOOGLE_PREFIX):
             raise GoogleError(403, "Only files with binary content can be downloaded. Use Export "
@@ -285,7 +377,8 @@ def files_list(call: Call) -> dict[str, Any]:
     # Like Google, trashed files are listed unless the query says `trashed = false`.
     predicate = _compile(q) if q else (lambda m: True)
     rows = call.db.execute("SELECT meta FROM drive_files").fetchall()
-    found = [m for m in (json.loads(r[0]) for r in rows) if predicate(m)]
+    found = [m for m in (json.loads(r[0]) for r in rows)
+             if predicate(m) and may(call, m, listing=True)]
     order = call.params.get("orderBy") or "createdTime"
     for part in reversed([p.strip() for p in order.split(",") if p.strip()]):
         key, _, direction = part.partition(" ")
@@ -308,13 +401,19 @@ def files_list(call: Call) -> dict[str, Any]:
 
 @handles("drive.files.copy")
 def files_copy(call: Call) -> dict[str, Any]:
-    source = require(call.db, call.params["fileId"])
+    source = require_access(call, call.params["fileId"])
     body = call.body or {}
+    parents = body.get("parents")
+    if parents:
+        _check_parents(call, parents)
+    else:   # the copy goes beside its source where the caller may write, else to its root
+        parents = [p for p in source.get("parents") or [] if p == "root" or (
+            (folder := get_meta(call.db, p)) is not None and may(call, folder, "writer"))] or ["root"]
     row = call.db.execute("SELECT content FROM drive_files WHERE id = ?", (source["id"],)).fetchone()
     extra = {k: v for k, v in source.items() if k in ("description", "properties", "appProperties")}
     extra.update({k: v for k, v in body.items() if k in _WRITABLE - {"name", "mimeType", "parents"}})
     meta = register_file(call.db, call, name=body.get("name") or f"Copy of {source['name']}",
-                         mime_type=source["mimeType"], parents=body.get("parents") or source.get("parents"),
+                         mime_type=source["mimeType"], parents=parents,
                          content=row[0], extra=extra)
     if source["mimeType"] in COPIERS:
         COPIERS[source["mimeType"]](call.db, source["id"], meta["id"], call)
@@ -323,7 +422,8 @@ def files_copy(call: Call) -> dict[str, Any]:
 
 @handles("drive.files.update")
 def files_update(call: Call) -> dict[str, Any]:
-    meta = require(call.db, call.params["fileId"])
+    meta = require_access(call, call.params["fileId"], "writer")
+    _check_parents(call, [p for p in (call.params.get("addParents") or "").split(",") if p])
     body = call.body or {}
     if "mimeType" in body and body["mimeType"] != meta["mimeType"]:
         raise GoogleError(403, "The mimeType of a file cannot be changed.", reason="fieldNotWritable")
@@ -348,7 +448,8 @@ def files_update(call: Call) -> dict[str, Any]:
 
 @handles("drive.files.delete")
 def files_delete(call: Call) -> Raw:
-    meta = require(call.db, call.params["fileId"])
+    # In My Drive only the owner deletes a file; an editor gets Drive's 403.
+    meta = require_access(call, call.params["fileId"], "owner")
     call.db.execute("DELETE FROM drive_files WHERE id = ?", (meta["id"],))
     if meta["mimeType"] in DELETERS:
         DELETERS[meta["mimeType"]](call.db, meta["id"])
@@ -357,7 +458,7 @@ def files_delete(call: Call) -> Raw:
 
 @handles("drive.files.export")
 def files_export(call: Call) -> Raw:
-    meta = require(call.db, call.params["fileId"])
+    meta = require_access(call, call.params["fileId"])
     target = call.params["mimeType"]
     if not meta["mimeType"].startswith(GOOGLE_PREFIX) or meta["mimeType"] == FOLDER:
         raise GoogleError(403, "Export only supports Docs Editors files.",
