@@ -96,6 +96,14 @@ def test_oauth_token_file_signs_in_through_the_token_endpoint(seeded: Path, seed
         "auth: service_account", "auth: oauth_token")
     (seeded / "oauth.yaml").write_text(text, encoding="utf-8")
     config = load(seeded / "oauth.yaml", environ={})
+    # Staff share the workshop's folder with the account that signs in.
+    with Workspace.open(load(seeded / "config.yaml", environ={})) as tool:
+        tool.execute(tool.service("drive", "v3").permissions().create(
+            fileId=config.google.drive_folder_id,
+            body={"type": "user", "role": "writer", "emailAddress": "hoithao@hcm.edu.vn"}))
+    # gspread signs in first: its token request goes to the sandbox too, not to Google.
+    with Workspace.open(config) as ws:
+        assert ws.spreadsheet(config.google.spreadsheet_id).id == config.google.spreadsheet_id
     before = seeded_server.store.last_request_seq()
     _sync(config)
     sheet_calls = [r for r in seeded_server.store.requests(before) if r["api"] == "sheets"]

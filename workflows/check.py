@@ -13,6 +13,7 @@ from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.errors import HoithaoError
 from workspace.forms import FormsAdapter
+from workspace.sharing import file_access
 from workspace.spreadsheet import Spreadsheet
 
 from . import letter_pdf, letters
@@ -108,6 +109,39 @@ def _forms(config: Config, ws: Workspace, report: Report) -> None:
             report.fail(f"google.forms.{name}: {exc}")
 
 
+_LABELS = {"spreadsheet": "bảng tính", "folder": "thư mục Drive", "form": "biểu mẫu",
+           "template": "văn bản mẫu"}
+
+
+def _sharing(config: Config, ws: Workspace, report: Report) -> None:
+    """Every file the config names is shared with the tool's account for editing.
+    Files the spreadsheet and form checks open report their own failures."""
+    g = config.google
+    files = [("google.spreadsheet_id", g.spreadsheet_id, "spreadsheet", False),
+             ("google.drive_folder_id", g.drive_folder_id, "folder", True),
+             ("google.forms.registration.id", g.forms.registration.id, "form", False),
+             ("google.forms.paper.id", g.forms.paper.id, "form", False)]
+    files += [(f"google.doc_templates.{k}", v, "template", True)
+              for k, v in (g.doc_templates or {}).items()]
+    account = ws.account or "tài khoản của công cụ"
+    for key, file_id, kind, report_errors in files:
+        if not file_id:
+            continue
+        try:
+            access = file_access(ws, file_id)
+        except HoithaoError as exc:
+            if report_errors:
+                report.fail(f"{key}: {exc}")
+            continue
+        label = _LABELS[kind]
+        if access.can_edit:
+            report.ok(f"chia sẻ: {label} '{access.name}' sửa được")
+        else:
+            report.fail(f"{key}: tài khoản {account} chỉ được xem {label} '{access.name}' (mã "
+                        f"{file_id}): mở {label} đó trên Google, bấm Chia sẻ, đổi quyền của {account} "
+                        f"thành Người chỉnh sửa, rồi chạy lại.")
+
+
 def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
               today: dt.date) -> Report:
     """Every check that can run; a failing one never stops the others.
@@ -130,4 +164,5 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
             report.fail(problem)
         _spreadsheet(config, ws, report)
         _forms(config, ws, report)
+        _sharing(config, ws, report)
     return report

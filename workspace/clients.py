@@ -35,6 +35,10 @@ class Workspace:
                  sender_credentials: Any = None, policy: RetryPolicy = DEFAULT_POLICY,
                  on_close: Callable[[], None] | None = None):
         self.credentials = credentials
+        # The address files must be shared with (a service account's client_email).
+        self.account: str | None = (getattr(credentials, "service_account_email", None)
+                                    or getattr(credentials, "account", None) or None)
+        remember_account(self.account)
         self.policy = policy
         self.sender_credentials = sender_credentials or credentials
         self.base_url = base_url
@@ -63,8 +67,6 @@ class Workspace:
             gmail = set(gmail_scopes(config))
             sender = creds.with_scopes(sorted(gmail)).with_subject(config.google.sender_mailbox)
             creds = creds.with_scopes([s for s in scopes_for(config) if s not in gmail])
-        remember_account(getattr(creds, "service_account_email", None)
-                         or getattr(creds, "account", None))
         return cls(creds, base_url, sender, policy, on_close)
 
     @property

@@ -202,8 +202,25 @@ def touch(db: sqlite3.Connection, file_id: str, call: Call) -> dict[str, Any]:
     return meta
 
 
+def capabilities(call: Call, meta: dict[str, Any]) -> dict[str, bool]:
+    """What the caller may do with the file (Drive's `capabilities`, per caller)."""
+    held = ROLE_RANK["owner"] if not call.restricted else \
+        ROLE_RANK.get(role_for(call.db, meta, call.principal) or "", 0)
+    edit, owner = held >= ROLE_RANK["writer"], held >= ROLE_RANK["owner"]
+    folder = meta["mimeType"] == FOLDER
+    return {"canEdit": edit, "canComment": held >= ROLE_RANK["commenter"], "canShare": edit,
+            "canCopy": held > 0 and not folder, "canDownload": held > 0, "canRename": edit,
+            "canTrash": owner, "canDelete": owner, "canAddChildren": edit and folder,
+            "canListChildren": held > 0 and folder, "canModifyContent": edit,
+            "canReadRevisions": edit, "canRemoveChildren": edit and folder}
+
+
 def _shape(meta: dict[str, Any], call: Call) -> dict[str, Any]:
     if call.params.get("fields"):
+        if "capabilities" in call.params["fields"]:
+            meta = {**meta, "capabilities": capabilities(call, meta),
+                    "ownedByMe": any(o["emailAddress"].lower() == call.principal.lower()
+                                     for o in meta.get("owners", []))}
         return meta
     return {k: meta[k] for k in DEFAULT_FIELDS if k in meta}
 
@@ -392,8 +409,7 @@ def files_list(call: Call) -> dict[str, Any]:
         raise GoogleError(400, "Invalid Value", reason="invalid", location="pageToken") from None
     page = found[start:start + size]
     result: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False,
-                              "files": [_shape(m, call) if not call.params.get("fields") else m
-                                        for m in page]}
+                              "files": [_shape(m, call) for m in page]}
     if start + size < len(found):
         result["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
     return result
