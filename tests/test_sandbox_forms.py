@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
+from sandbox.api.forms import add_file_upload_question
 from sandbox.api.forms_responses import submit_responses
 from sandbox.clock import parse_rfc3339
 
@@ -19,9 +20,9 @@ ITEMS = [
     {"title": "Phiên tham dự", "questionItem": {"question": {"choiceQuestion": {
         "type": "CHECKBOX", "options": [{"value": "Sáng"}, {"value": "Chiều"}]}}}},
     {"title": "Ghi chú", "questionItem": {"question": {"textQuestion": {"paragraph": True}}}},
-    {"title": "Tệp tham luận", "questionItem": {"question": {"fileUploadQuestion": {
-        "folderId": "root", "maxFiles": 1, "types": ["DOCUMENT"]}}}},
 ]
+# Added as a person does in the Forms editor: the API cannot create file upload questions.
+UPLOAD_TITLE = "Tệp tham luận"
 
 
 def _error(exc: pytest.ExceptionInfo[HttpError]) -> dict[str, Any]:
@@ -34,12 +35,15 @@ def forms(service: Any) -> Any:
 
 
 @pytest.fixture
-def form(forms: Any) -> dict[str, Any]:
-    """A registration form with five questions; returns the form as get() shows it."""
+def form(forms: Any, sandbox: Any) -> dict[str, Any]:
+    """A registration form with five questions (the last a file upload added in
+    the editor); returns the form as get() shows it."""
     created = forms.forms().create(body={"info": {"title": "Đăng ký tham dự hội thảo"}}).execute()
     requests = [{"createItem": {"item": item, "location": {"index": i}}}
                 for i, item in enumerate(ITEMS)]
     forms.forms().batchUpdate(formId=created["formId"], body={"requests": requests}).execute()
+    add_file_upload_question(sandbox.store, created["formId"], UPLOAD_TITLE, required=False,
+                             types=["DOCUMENT"])
     return forms.forms().get(formId=created["formId"]).execute()
 
 
@@ -107,11 +111,11 @@ def test_batch_update_delete_and_out_of_range_is_all_or_nothing(forms, form) -> 
             {"deleteItem": {"location": {"index": 0}}},
             {"deleteItem": {"location": {"index": 99}}}]}).execute()
     assert exc.value.status_code == 400
-    assert len(forms.forms().get(formId=form["formId"]).execute()["items"]) == len(ITEMS)
+    assert len(forms.forms().get(formId=form["formId"]).execute()["items"]) == len(ITEMS) + 1
     forms.forms().batchUpdate(formId=form["formId"], body={"requests": [
         {"deleteItem": {"location": {"index": 3}}}]}).execute()
     titles = [i["title"] for i in forms.forms().get(formId=form["formId"]).execute()["items"]]
-    assert "Ghi chú" not in titles and len(titles) == len(ITEMS) - 1
+    assert "Ghi chú" not in titles and len(titles) == len(ITEMS)
 
 
 def test_unknown_form_is_404(forms) -> None:
@@ -214,11 +218,12 @@ def test_edit_keeps_id_and_create_time_and_moves_last_submitted(forms, form, san
 
 def test_file_upload_answer_is_a_drive_file(forms, form, sandbox, service) -> None:
     [rid] = submit_responses(sandbox.store, form["formId"], [{
-        "Họ và tên": "Lê Chi", "Danh xưng": "Bà",
-        "Tệp tham luận": {"name": "bai-viet.docx", "content": "Nội dung tham luận"}}])
+        "Họ và tên": "Lê Chi", "Danh xưng": "Bà", "respondentEmail": "chi@example.edu.vn",
+        UPLOAD_TITLE: {"name": "bai-viet.docx", "content": "Nội dung tham luận"}}])
     got = forms.forms().responses().get(formId=form["formId"], responseId=rid).execute()
-    [upload] = got["answers"][_qid(form, "Tệp tham luận")]["fileUploadAnswers"]["answers"]
-    assert upload["fileName"] == "bai-viet.docx"
+    [upload] = got["answers"][_qid(form, UPLOAD_TITLE)]["fileUploadAnswers"]["answers"]
+    # Forms stores an upload under the original name followed by the respondent's name
+    assert upload["fileName"] == "bai-viet - chi.docx"
     assert upload["mimeType"].endswith("wordprocessingml.document")
     content = service("drive", "v3").files().get_media(fileId=upload["fileId"]).execute()
     assert content.decode("utf-8") == "Nội dung tham luận"

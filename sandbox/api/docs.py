@@ -54,6 +54,47 @@ def revision_id(doc_id: str, rev: int) -> str:
     return "AL" + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:40]
 
 
+_CONTROLS = ("requiredRevisionId", "targetRevisionId")
+
+
+def check_write_control(doc_id: str, model: dict[str, Any], control: dict[str, Any] | None) -> None:
+    """Refuse a batchUpdate whose writeControl Google would refuse.
+
+    WriteControl (developers.google.com/docs/api/reference/rest/v1/documents/batchUpdate#writecontrol)
+    holds a union field `control`: requiredRevisionId or targetRevisionId, not both;
+    setting both is the protobuf JSON parser's 400 for any oneof.
+    - requiredRevisionId that is not the latest revision: "the request is not processed
+      and returns a 400 bad request error"; the message and FAILED_PRECONDITION status
+      are those Google answers ("The required revision ID '...' does not match the
+      latest revision.").
+    - targetRevisionId: Google applies the write to that revision and merges the
+      collaborator changes made since. The sandbox has no concurrent collaborators
+      (every write is serialised), so a revision this document had is applied to the
+      current content; an id it never had is refused with a 400, as Google refuses a
+      target "too far behind the latest revision" (its wording is not documented).
+    - writeMode SUGGEST (suggestions) is not modelled: refused as not implemented
+      rather than silently applied as edits.
+    """
+    control = control or {}
+    given = [key for key in control if key in _CONTROLS and control[key] is not None]
+    if len(given) > 1:
+        raise invalid_argument(f"Invalid value at 'write_control' (oneof), oneof field 'control' "
+                               f"is already set. Cannot set '{given[1]}'")
+    current = revision_id(doc_id, model["rev"])
+    required = control.get("requiredRevisionId")
+    if required and required != current:
+        raise GoogleError(400, f"The required revision ID '{required}' does not match the latest "
+                               "revision.", status="FAILED_PRECONDITION",
+                          reason="failedPrecondition")
+    target = control.get("targetRevisionId")
+    if target and target not in {revision_id(doc_id, rev) for rev in range(1, model["rev"] + 1)}:
+        raise invalid_argument(f"The target revision ID '{target}' is not a recent revision of "
+                               "this document. Read the document again and use its revisionId.")
+    if control.get("writeMode") == "SUGGEST":
+        raise GoogleError(501, "writeControl.writeMode SUGGEST is not implemented by the sandbox.",
+                          status="UNIMPLEMENTED", reason="notImplemented")
+
+
 # -- Drive hooks ---------------------------------------------------------------
 def _create_empty(db: sqlite3.Connection, file_id: str, call: Call) -> None:
     save(db, file_id, m.new_document())
@@ -333,11 +374,7 @@ def documents_batch_update(call: Call) -> dict[str, Any]:
     _meta(call.db, doc_id)
     model = load(call.db, doc_id)
     body = call.body or {}
-    required = (body.get("writeControl") or {}).get("requiredRevisionId")
-    if required and required != revision_id(doc_id, model["rev"]):
-        raise GoogleError(400, "The required revision ID does not match the latest revision "
-                               "of the document.", status="FAILED_PRECONDITION",
-                          reason="failedPrecondition")
+    check_write_control(doc_id, model, body.get("writeControl"))
     replies = []
     for i, request in enumerate(body.get("requests") or []):
         kinds = list(request)
@@ -353,6 +390,8 @@ def documents_batch_update(call: Call) -> dict[str, Any]:
             replies.append(operation(model, request[kind] or {}, call))
         except m.Refused as refusal:
             raise invalid_argument(f"Invalid requests[{i}].{kind}: {refusal}") from None
+    # Every write is a new revision, and a change of the Drive file by the caller:
+    # version, modifiedTime and lastModifyingUser move whoever the editor is.
     model["rev"] += 1
     save(call.db, doc_id, model)
     drive.touch(call.db, doc_id, call)

@@ -9,8 +9,11 @@ A document body is a list of structural elements, stored as JSON:
 
 Indexes are UTF-16 code units, as Google counts them: the body starts at 1
 (after the section break at 0), a table start, a row start and a cell start each
-take one index, and a character outside the BMP takes two. Edits are done on
-"atoms" (one Python character with its text style) and packed back into runs.
+take one index, and a character outside the BMP takes two. An index inside a
+grapheme cluster (the two halves of a surrogate pair, a letter and its
+combining marks as in NFD "ệ", an emoji with its modifiers) is no place for an
+insertion or the end of a deletion. Edits are done on "atoms" (one Python
+character with its text style) and packed back into runs.
 An edit Google would refuse raises `Refused` with Google's message; the caller
 prefixes `Invalid requests[i].kind: `.
 """
@@ -22,16 +25,20 @@ import secrets
 import string
 from typing import Any, Iterator
 
+import regex  # \X: Unicode extended grapheme clusters (UAX #29), kept current with Unicode
+
 PAGE_BREAK = "\x0c"
 Atom = tuple[str, dict[str, Any]]
 
 INSIDE_PARAGRAPH = ("The insertion index must be inside the bounds of an existing paragraph. "
                     "You can still create new paragraphs by inserting newlines.")
 INVALID_DELETION = "Invalid deletion range. Cannot delete the requested range."
+INSIDE_CLUSTER = "The insertion index cannot be within a grapheme cluster."
 FINAL_NEWLINE = "The range cannot include the newline character at the end of the segment."
 HEADINGS = {f"HEADING_{n}" for n in range(1, 7)}
 # Control characters and the BMP private use area, which Google strips from inserted text.
 _STRIPPED = re.compile("[\x00-\x08\x0c-\x1f\ue000-\uf8ff]")
+_CLUSTER = regex.compile(r"\X")
 
 
 class Refused(Exception):
@@ -131,16 +138,34 @@ def pack(items: list[Atom]) -> list[dict[str, Any]]:
     return runs
 
 
+def cluster_stops(text: str) -> set[int]:
+    """The UTF-16 offsets in `text` where a grapheme cluster begins or ends.
+
+    Google refuses an insertion inside a grapheme cluster ("The insertion index
+    cannot be within a grapheme cluster.", seen for Thai combining marks in
+    googleapis/google-api-python-client#783, and for emoji with modifiers), and
+    a deletion through the middle of one ("Invalid deletion range"; the
+    DeleteContentRangeRequest reference lists "Deleting one code unit of a
+    surrogate pair"). A cluster is what `regex`'s \\X matches: a base letter with
+    its combining marks, a surrogate pair, an emoji sequence, a flag."""
+    stops, units = {0}, 0
+    for match in _CLUSTER.finditer(text):
+        units += u16(match.group())
+        stops.add(units)
+    return stops
+
+
 def atom_at(items: list[Atom], offset: int) -> int | None:
-    """Atom index at UTF-16 `offset` in a paragraph; None inside a surrogate pair."""
+    """Atom index at UTF-16 `offset` in a paragraph; None when the offset is
+    inside a grapheme cluster (a surrogate pair included) or past the end."""
+    if offset not in cluster_stops("".join(ch for ch, _ in items)):
+        return None
     units = 0
     for i, (ch, _) in enumerate(items):
         if units == offset:
             return i
-        if units > offset:
-            return None
         units += u16(ch)
-    return len(items) if units == offset else None
+    return len(items)
 
 
 def _rebuild(source: dict[str, Any], items: list[Atom]) -> dict[str, Any]:
@@ -180,7 +205,7 @@ def insertion_point(doc: dict[str, Any], index: int
     items = atoms(content[i])
     k = atom_at(items, index - start)
     if k is None:
-        raise Refused("The insertion index cannot be within a grapheme cluster.")
+        raise Refused(INSIDE_CLUSTER)
     return content, i, items, k
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from typing import Any
 
 from ..errors import GoogleError
-from ..store import new_id
+from ..store import Store, new_id
 from . import Call, drive, handles
-from .forms_model import FORM_MIME, bad_request, load, new_form, questions, render, save
+from .forms_model import (FILE_TYPES, FORM_MIME, bad_request, load, new_form, owner_email,
+                          questions, render, save)
 
 _QUESTION_KINDS = ("choiceQuestion", "textQuestion", "fileUploadQuestion", "dateQuestion",
                    "timeQuestion", "scaleQuestion", "ratingQuestion", "rowQuestion")
@@ -88,6 +90,24 @@ def _check_item(item: dict[str, Any], where: str) -> None:
         raise bad_request(f"Invalid {where}: a question item needs a title.")
 
 
+# FileUploadQuestion reference (developers.google.com/forms/api/reference/rest/v1/forms
+# #fileuploadquestion): "The API currently does not support creating file upload
+# questions." A person adds one in the Forms editor (`add_file_upload_question`).
+NO_FILE_UPLOAD = "The API currently does not support creating file upload questions."
+
+
+def _refuse_new_uploads(item: dict[str, Any], where: str,
+                        current: dict[str, Any] | None = None) -> None:
+    """400 for a file upload question the request would create or change; an
+    update that leaves an existing one as it is (a new title) goes through."""
+    before = {q.get("questionId"): q.get("fileUploadQuestion")
+              for q in questions(current or {})}
+    for question in questions(item):
+        upload = question.get("fileUploadQuestion")
+        if upload is not None and before.get(question.get("questionId")) != upload:
+            raise bad_request(f"Invalid {where}: {NO_FILE_UPLOAD}")
+
+
 def _claim(obj: dict[str, Any], field: str, label: str, taken: set[str], where: str) -> str:
     """Keep obj's given id if it is free (else 400), or give it a fresh one."""
     if obj.get(field):
@@ -149,6 +169,7 @@ def _apply(doc: dict[str, Any], request: dict[str, Any], i: int) -> dict[str, An
     if kind == "createItem":
         item = json.loads(json.dumps(body.get("item") or {}))
         _check_item(item, where)
+        _refuse_new_uploads(item, where)
         index = _index(body.get("location"), len(items), where, inclusive=True)
         ids = _assign_ids(item, _all_ids(items), where)
         items.insert(index, item)
@@ -188,6 +209,7 @@ def _apply(doc: dict[str, Any], request: dict[str, Any], i: int) -> dict[str, An
             if not question.get("questionId"):
                 question["questionId"] = _fresh_id(taken)
         _check_item(updated, where)
+        _refuse_new_uploads(updated, where, current)
         items[index] = updated
         return {}
     raise GoogleError(501, f"{kind} is not implemented by the sandbox.", status="UNIMPLEMENTED")
@@ -199,6 +221,18 @@ def forms_batch_update(call: Call) -> dict[str, Any]:
     doc, revision = load(call.db, form_id)
     body = call.body or {}
     control = body.get("writeControl") or {}
+    # WriteControl's `control` is a union field (requiredRevisionId or targetRevisionId):
+    # setting both is the protobuf JSON parser's 400 for any oneof.
+    given = [k for k in ("requiredRevisionId", "targetRevisionId") if control.get(k) is not None]
+    if len(given) > 1:
+        raise GoogleError(400, "Invalid value at 'write_control' (oneof), oneof field 'control' "
+                               f"is already set. Cannot set '{given[1]}'")
+    target = control.get("targetRevisionId")
+    if target and target not in {f"{rev:08d}" for rev in range(1, revision + 1)}:
+        # Google: a target "too far behind the latest revision" is a 400; an id the
+        # form never had is at least that. A recent one is applied to the current form.
+        raise GoogleError(400, f"The target revision ID {target} is not a recent revision of "
+                               "this form. Read the form again and use its revisionId.")
     required = control.get("requiredRevisionId")
     if required and required != f"{revision:08d}":
         raise GoogleError(400, f"The required revision ID {required} does not match the form's "
@@ -214,6 +248,91 @@ def forms_batch_update(call: Call) -> dict[str, Any]:
     if body.get("includeFormInResponse"):
         out["form"] = render(call.db, form_id, doc, revision)
     return out
+
+
+# -- what a person does in the Forms editor --------------------------------------
+# The sizes and counts the editor offers for a file upload question.
+MAX_FILES_CHOICES = (1, 5, 10)
+MAX_FILE_SIZE_CHOICES = (1 << 20, 10 << 20, 100 << 20, 1 << 30, 10 << 30)
+
+
+def _upload_folder(call: Call, name: str, parent: str | None) -> str:
+    """A Drive folder of the form's owner, made by Forms for uploads."""
+    meta = drive.register_file(call.db, call, name=name, mime_type=drive.FOLDER,
+                               parents=[parent] if parent else None)
+    return meta["id"]
+
+
+def add_file_upload_question(store_or_db: Store | sqlite3.Connection, form_id: str, title: str, *,
+                             index: int | None = None, folder_id: str | None = None,
+                             max_files: int = 1, max_file_size: int = 10 << 20,
+                             types: list[str] | None = None, required: bool = True) -> str:
+    """Add a file upload question to a form as its owner does in the Forms editor
+    (the API cannot: see NO_FILE_UPLOAD); returns the new question's id.
+
+    As in Google Forms, uploads go to a Drive folder of the form's owner: the
+    first such question makes "<form name> (File responses)" in the owner's My
+    Drive, and each question its own "<question title> (File responses)" inside
+    it, which becomes `fileUploadQuestion.folderId`. `folder_id` uses an existing
+    folder instead. `max_files`, `max_file_size` (bytes) and `types` (FileType
+    names such as "DOCUMENT", "PDF") take only what the editor offers; anything
+    else raises ValueError. The form gets a new revision, and its Drive file is
+    touched by the owner."""
+    if isinstance(store_or_db, sqlite3.Connection):
+        return _add_file_upload_question(store_or_db, None, form_id, title, index, folder_id,
+                                         max_files, max_file_size, types, required)
+    with store_or_db.transaction() as db:
+        return _add_file_upload_question(db, store_or_db, form_id, title, index, folder_id,
+                                         max_files, max_file_size, types, required)
+
+
+def _add_file_upload_question(db: sqlite3.Connection, store: Store | None, form_id: str,
+                              title: str, index: int | None, folder_id: str | None,
+                              max_files: int, max_file_size: int, types: list[str] | None,
+                              required: bool) -> str:
+    if not title.strip():
+        raise ValueError("a file upload question needs a title")
+    if max_files not in MAX_FILES_CHOICES:
+        raise ValueError(f"max_files must be one of {MAX_FILES_CHOICES} (the Forms editor's "
+                         f"choices), not {max_files!r}")
+    if max_file_size not in MAX_FILE_SIZE_CHOICES:
+        raise ValueError(f"max_file_size must be one of {MAX_FILE_SIZE_CHOICES} bytes (1 MB, "
+                         f"10 MB, 100 MB, 1 GB, 10 GB), not {max_file_size!r}")
+    unknown = [t for t in types or [] if t not in FILE_TYPES]
+    if unknown:
+        raise ValueError(f"unknown file types {unknown!r}; choose from {sorted(FILE_TYPES)}")
+    try:
+        doc, revision = load(db, form_id)
+    except GoogleError:
+        raise ValueError(f"no form with id {form_id!r}") from None
+    items = doc["items"]
+    position = len(items) if index is None else index
+    if not 0 <= position <= len(items):
+        raise ValueError(f"index {index} is out of range: the form has {len(items)} items")
+    call = Call(db=db, store=store, method_id="forms.editor", params={}, body=None,  # type: ignore
+                principal=owner_email(db, form_id), settings={}, now=time.time())
+    if folder_id is not None:
+        folder = drive.get_meta(db, folder_id)
+        if folder is None or folder["mimeType"] != drive.FOLDER:
+            raise ValueError(f"no Drive folder with id {folder_id!r}")
+    else:
+        form_name = (drive.get_meta(db, form_id) or {}).get("name") or doc["info"]["title"]
+        if not doc.get("uploadFolderId") or drive.get_meta(db, doc["uploadFolderId"]) is None:
+            doc["uploadFolderId"] = _upload_folder(call, f"{form_name} (File responses)", None)
+        folder_id = _upload_folder(call, f"{title} (File responses)", doc["uploadFolderId"])
+    upload: dict[str, Any] = {"folderId": folder_id, "maxFiles": max_files,
+                              "maxFileSize": str(max_file_size)}   # int64: a JSON string
+    if types:
+        upload["types"] = list(types)
+    question: dict[str, Any] = {"fileUploadQuestion": upload}
+    if required:
+        question["required"] = True   # proto3 JSON leaves false out
+    item = {"title": title, "questionItem": {"question": question}}
+    [question_id] = _assign_ids(item, _all_ids(items), "fileUploadQuestion")
+    items.insert(position, item)
+    save(db, form_id, doc, revision + 1)
+    drive.touch(db, form_id, call)
+    return question_id
 
 
 # -- Drive registries ---------------------------------------------------------

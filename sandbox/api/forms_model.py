@@ -38,6 +38,45 @@ CREATE INDEX IF NOT EXISTS forms_responses_seq ON forms_responses(form_id, seq);
 """)
 
 
+# FileUploadQuestion.types: FileType names (FILE_TYPE_UNSPECIFIED is not a choice),
+# with the uploads each accepts. ANY (or no types at all) takes every file.
+_OFFICE = "application/vnd.openxmlformats-officedocument."
+_ODF = "application/vnd.oasis.opendocument."
+FILE_TYPES: dict[str, frozenset[str]] = {
+    "ANY": frozenset(),
+    "DOCUMENT": frozenset({"application/vnd.google-apps.document", "application/msword",
+                           _OFFICE + "wordprocessingml.document", _ODF + "text",
+                           "application/rtf", "text/rtf", "text/plain"}),
+    "PRESENTATION": frozenset({"application/vnd.google-apps.presentation",
+                               "application/vnd.ms-powerpoint",
+                               _OFFICE + "presentationml.presentation", _ODF + "presentation"}),
+    "SPREADSHEET": frozenset({"application/vnd.google-apps.spreadsheet",
+                              "application/vnd.ms-excel", _OFFICE + "spreadsheetml.sheet",
+                              _ODF + "spreadsheet", "text/csv"}),
+    "DRAWING": frozenset({"application/vnd.google-apps.drawing"}),
+    "PDF": frozenset({"application/pdf"}),
+    "IMAGE": frozenset({"image/"}),   # a prefix: every image/* type
+    "VIDEO": frozenset({"video/"}),
+    "AUDIO": frozenset({"audio/"}),
+}
+
+
+def file_type_accepts(types: list[str] | None, mime_type: str) -> bool:
+    """Whether a file of `mime_type` may be uploaded to a question taking `types`."""
+    if not types or "ANY" in types:
+        return True
+    return any(mime_type in FILE_TYPES.get(t, ()) or
+               any(m.endswith("/") and mime_type.startswith(m) for m in FILE_TYPES.get(t, ()))
+               for t in types)
+
+
+def owner_email(db: sqlite3.Connection, form_id: str) -> str:
+    """The form's owner: who a person editing the form in the browser is, and
+    whose Drive receives uploaded files."""
+    owners = (drive.get_meta(db, form_id) or {}).get("owners") or [{}]
+    return owners[0].get("emailAddress") or "owner@forms.sandbox"
+
+
 def bad_request(message: str, **kw: Any) -> GoogleError:
     return GoogleError(400, message, reason="badRequest", **kw)
 

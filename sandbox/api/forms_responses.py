@@ -18,10 +18,40 @@ from ..clock import parse_rfc3339
 from ..errors import GoogleError
 from ..store import Store
 from . import Call, drive, handles
-from .forms_model import form_not_found, load, questions
+from .forms_model import file_type_accepts, form_not_found, load, owner_email, questions
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 5000  # "If unspecified or zero, at most 5000"
 RESPONDENT = "respondent@forms.sandbox"
+# MIME types Drive gives common uploads, so they never depend on the machine's
+# /etc/mime.types; other names fall back to `mimetypes`.
+_OFFICE = "application/vnd.openxmlformats-officedocument."
+_MIME_BY_SUFFIX = {".docx": _OFFICE + "wordprocessingml.document",
+                   ".xlsx": _OFFICE + "spreadsheetml.sheet",
+                   ".pptx": _OFFICE + "presentationml.presentation",
+                   ".doc": "application/msword", ".xls": "application/vnd.ms-excel",
+                   ".ppt": "application/vnd.ms-powerpoint", ".pdf": "application/pdf",
+                   ".odt": "application/vnd.oasis.opendocument.text",
+                   ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+                   ".odp": "application/vnd.oasis.opendocument.presentation",
+                   ".rtf": "application/rtf", ".txt": "text/plain", ".csv": "text/csv",
+                   ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def upload_mime_type(name: str) -> str:
+    suffix = ("." + name.rsplit(".", 1)[1].lower()) if "." in name else ""
+    return (_MIME_BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0]
+            or "application/octet-stream")
+
+
+def stored_name(name: str, respondent: str) -> str:
+    """The name Google Forms gives an uploaded file in Drive: the respondent's
+    name after the original name, before its extension ("bai-viet - an.docx");
+    FileUploadAnswer.fileName is this name ("as stored in Google Drive on upload")."""
+    who = respondent.split("@")[0]   # a Drive user's displayName, as drive._user makes it
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name} - {who}"
+    return f"{stem} - {who}.{suffix}"
 _FILTER = re.compile(r"^\s*timestamp\s*(>=|>)\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)\s*$")
 
 
@@ -123,7 +153,11 @@ class _Question:
         options = choice.get("options") or []
         self.options = {o.get("value") for o in options if not o.get("isOther")}
         self.has_other = any(o.get("isOther") for o in options)
-        self.folder = (question.get("fileUploadQuestion") or {}).get("folderId")
+        upload = question.get("fileUploadQuestion") or {}
+        self.folder = upload.get("folderId")
+        self.max_files = upload.get("maxFiles")
+        self.max_file_size = int(upload["maxFileSize"]) if upload.get("maxFileSize") else None
+        self.types = upload.get("types")
 
 
 def _question_map(doc: dict[str, Any]) -> dict[str, _Question]:
@@ -152,11 +186,10 @@ class _Submission:
 
     def __init__(self, db: sqlite3.Connection, store: Store, form_id: str, now: float):
         self.db, self.form_id = db, form_id
-        # Uploaded files land in the Drive of the form's owner, as with Google Forms.
-        owners = (drive.get_meta(db, form_id) or {}).get("owners") or [{}]
+        # Uploaded files land in the Drive of the form's owner, as with Google Forms:
+        # the owner owns them, in the question's upload folder.
         self.call = Call(db=db, store=store, method_id="forms.submit", params={}, body=None,
-                         principal=owners[0].get("emailAddress") or RESPONDENT, settings={},
-                         now=now)
+                         principal=owner_email(db, form_id), settings={}, now=now)
 
     def text(self, q: _Question, value: Any, where: str) -> dict[str, Any]:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -170,8 +203,13 @@ class _Submission:
                                      f"(options: {sorted(q.options)!r})")
         return {"questionId": q.id, "textAnswers": {"answers": [{"value": v} for v in values]}}
 
-    def files(self, q: _Question, value: Any, where: str) -> dict[str, Any]:
+    def files(self, q: _Question, value: Any, where: str, respondent: str) -> dict[str, Any]:
+        """Upload the files as the form would take them: at most maxFiles, none
+        over maxFileSize bytes, each of one of the question's types."""
         uploads = list(value) if isinstance(value, (list, tuple)) else [value]
+        if q.max_files is not None and len(uploads) > q.max_files:
+            raise ValueError(f"{where}: question {q.title!r} takes at most {q.max_files} "
+                             f"file(s), got {len(uploads)}")
         answers = []
         for upload in uploads:
             if isinstance(upload, str):
@@ -182,10 +220,17 @@ class _Submission:
             name = str(upload["name"]).strip()
             content = upload.get("content") or b""
             data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            meta = drive.register_file(self.db, self.call, name=name, mime_type=mime,
+            mime = upload_mime_type(name)
+            if q.max_file_size is not None and len(data) > q.max_file_size:
+                raise ValueError(f"{where}: file {name!r} is {len(data)} bytes, more than the "
+                                 f"{q.max_file_size} bytes question {q.title!r} accepts")
+            if not file_type_accepts(q.types, mime):
+                raise ValueError(f"{where}: file {name!r} ({mime}) is not of a type question "
+                                 f"{q.title!r} accepts ({', '.join(q.types or [])})")
+            stored = stored_name(name, respondent)
+            meta = drive.register_file(self.db, self.call, name=stored, mime_type=mime,
                                        parents=[q.folder] if q.folder else None, content=data)
-            answers.append({"fileId": meta["id"], "fileName": name, "mimeType": mime})
+            answers.append({"fileId": meta["id"], "fileName": stored, "mimeType": mime})
         return {"questionId": q.id, "fileUploadAnswers": {"answers": answers}}
 
     def answers(self, qmap: dict[str, _Question], given: dict[str, Any], where: str) -> tuple[dict[str, Any], str | None]:
@@ -200,7 +245,8 @@ class _Submission:
             if _is_blank(value):
                 continue  # Google leaves unanswered optional questions out
             if q.kind == "fileUploadQuestion":
-                out[q.id] = self.files(q, value, where)
+                uploader = (str(email).strip() if email else "") or RESPONDENT
+                out[q.id] = self.files(q, value, where, uploader)
             else:
                 out[q.id] = self.text(q, value, where)
         seen: set[str] = set()
@@ -219,8 +265,11 @@ def submit_responses(store: Store, form_id: str, answers: list[dict[str, Any]], 
 
     Each dict maps a question title (or questionId) to a value: a string (text
     or one choice), a list of strings (checkboxes), or for a file-upload
-    question {"name": "bai-viet.docx", "content": "..."} or just a file name
-    (a Drive file is created). The key "respondentEmail" sets the collected
+    question {"name": "bai-viet.docx", "content": b"..."} (or a list of them, or
+    just a file name): a Drive file of the form's owner is made in the
+    question's upload folder, named as Google Forms names it ("bai-viet -
+    <respondent>.docx"), and the question's maxFiles, maxFileSize and types are
+    enforced. The key "respondentEmail" sets the collected
     email. Unknown questions, values outside a choice question's options and
     missing required answers raise ValueError naming the question. With
     `edit_response_id`, the one dict replaces that response's answers; its id
