@@ -3,8 +3,12 @@ every tab as CSV, every message Gmail accepted as .eml, every Doc as .docx."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
+import itertools
+import os
 import re
-import shutil
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,7 @@ from workspace.errors import HoithaoError
 from .api import gmail as gmail_api
 from .credentials import KEY_FILE, key_credentials
 from .server import SandboxServer
-from .store import DB_NAME
+from .store import DB_NAME, create_private_file, make_private_dirs
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
@@ -29,10 +33,119 @@ class NoSandboxError(HoithaoError, FileNotFoundError):
     FileNotFoundError for callers that catch that."""
 
 
+class OutRefused(HoithaoError):
+    """OUT is not a folder an export may write into (the message says why)."""
+
+
+# What an export writes into OUT, and the note listing it (one path a line,
+# relative to OUT): the next export into OUT removes those files and no other.
+MARKER_NAME = ".hoithao-export"
+KINDS = {"sheets": ".csv", "mail": ".eml", "docs": ".docx"}
+# A name's bytes before the suffix and extension: readable, and well under the
+# 255 bytes a file name may take (143 on an encrypted home folder).
+NAME_BYTES = 120
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$", re.IGNORECASE)  # Windows devices
+
+
 def safe_name(title: str) -> str:
-    """A file name any system accepts, keeping Vietnamese letters."""
-    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", title).strip(" .")
-    return name[:150] or "untitled"
+    """A file name any system accepts, keeping Vietnamese letters: no path
+    separators or control characters, at most NAME_BYTES bytes of UTF-8."""
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]+', "_", unicodedata.normalize("NFC", title))
+    name = name.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore")  # whole letters only
+    name = name.strip(" .") or "Không tên"
+    return name + "_" if _RESERVED.match(name) else name
+
+
+class _Names:
+    """File names in one folder, never one already there (a person's file, or
+    another title that reads the same once made safe): a clash takes a short
+    suffix from the title's own key, the same at every export."""
+
+    def __init__(self, folder: Path, ext: str):
+        self.folder, self.ext = folder, ext
+        # Case and Unicode form do not tell names apart on every system.
+        self.taken = {self._fold(p.name) for p in folder.iterdir()}
+
+    @staticmethod
+    def _fold(name: str) -> str:
+        return unicodedata.normalize("NFC", name).casefold()
+
+    def create(self, title: str, key: str) -> tuple[Path, int]:
+        """A new file (mode 0600) named after `title`: its path and open descriptor."""
+        base, tag = safe_name(title), hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+        candidates = itertools.chain([f"{base}{self.ext}", f"{base} ({tag}){self.ext}"],
+                                     (f"{base} ({tag}-{n}){self.ext}" for n in itertools.count(2)))
+        for name in candidates:
+            if self._fold(name) in self.taken:
+                continue
+            self.taken.add(self._fold(name))
+            try:
+                fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            os.fchmod(fd, 0o600)
+            return self.folder / name, fd
+        raise AssertionError("unreachable")
+
+
+def _export_shaped(folder: Path) -> bool:
+    """`folder` holds nothing but what an export writes: its note and
+    sheets/*.csv, mail/*.eml, docs/*.docx (no links, nothing else)."""
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            return False
+        if entry.name == MARKER_NAME and entry.is_file():
+            continue
+        if entry.name not in KINDS or not entry.is_dir():
+            return False
+        for item in entry.iterdir():
+            if item.is_symlink() or not item.is_file() or item.suffix.lower() != KINDS[entry.name]:
+                return False
+    return True
+
+
+def is_export_folder(folder: Path) -> bool:
+    """`folder` holds only what an export writes (an export made before the note
+    existed included): `sandbox reset` may delete it with its sandbox."""
+    return folder.is_dir() and not folder.is_symlink() and _export_shaped(folder)
+
+
+def _listed(out: Path, text: str) -> list[Path]:
+    """The files an earlier export's note lists, only those a kind's folder may hold."""
+    files = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        parts = line.split("/")
+        if len(parts) == 2 and parts[0] in KINDS and parts[1] not in ("", ".", ".."):
+            files.append(out / parts[0] / parts[1])
+    return files
+
+
+def _previous_files(out: Path) -> list[Path]:
+    """The files an earlier export into OUT wrote, to be replaced; OutRefused when
+    OUT is neither new, empty nor an export's folder (nothing is touched)."""
+    if not out.exists() and not out.is_symlink():
+        return []
+    if not out.is_dir():
+        raise OutRefused(f"{out} là một tệp, không phải thư mục: chọn một thư mục mới hoặc trống "
+                         f"cho --out.")
+    marker = out / MARKER_NAME
+    if marker.is_file() and not marker.is_symlink():
+        return _listed(out, marker.read_text(encoding="utf-8", errors="replace"))
+    if not any(out.iterdir()):
+        return []
+    # `demo` exported into DATA/export before exports left a note: that one is ours.
+    if out.name == "export" and (out.parent / DB_NAME).is_file() and _export_shaped(out):
+        return [item for kind in KINDS if (out / kind).is_dir() for item in (out / kind).iterdir()]
+    raise OutRefused(f"Thư mục {out} đã có tệp và không phải nơi `sandbox export` đã xuất trước đây "
+                     f"nên không ghi gì vào đó: chọn một thư mục mới hoặc trống cho --out.")
+
+
+def _private_dir(path: Path) -> None:
+    """`path` (made if missing, with any missing parent) mode 0700."""
+    make_private_dirs(path)
+    os.chmod(path, 0o700)
 
 
 def _credentials(data_dir: Path, url: str) -> Any:
@@ -53,51 +166,78 @@ def _spreadsheet_id(data_dir: Path, ws: Workspace) -> str | None:
 
 
 def export(data_dir: Path, out: Path) -> dict[str, int]:
-    """Write OUT/sheets/<tab>.csv, OUT/mail/*.eml, OUT/docs/<title>.docx; return counts."""
-    data_dir = Path(data_dir)
+    """Write OUT/sheets/<tab>.csv, OUT/mail/*.eml, OUT/docs/<title>.docx; return counts.
+
+    OUT is new, empty, or a folder an earlier export wrote (its note,
+    OUT/.hoithao-export, lists the files it wrote): only those files are
+    replaced, anything else there is left alone. Files are mode 0600 and
+    folders 0700: the export holds names, addresses and letters."""
+    data_dir, out = Path(data_dir), Path(out).absolute()
     if not (data_dir / DB_NAME).exists():
         raise NoSandboxError(f"Không có dữ liệu sandbox trong {data_dir}: chạy `python run.py sandbox seed "
                              f"--data {data_dir}` trước.")
+    previous = _previous_files(out)
     counts = {"sheets": 0, "mail": 0, "docs": 0}
     with SandboxServer(data_dir) as server:
         ws = Workspace(_credentials(data_dir, server.url), server.url)
-        sheets_dir, mail_dir, docs_dir = out / "sheets", out / "mail", out / "docs"
-        for d in (sheets_dir, mail_dir, docs_dir):
-            # An export is a snapshot: what an earlier export left must not mix in.
-            if d.exists():
-                shutil.rmtree(d)
-            d.mkdir(parents=True)
+        try:
+            _private_dir(out)
+            for kind in KINDS:
+                _private_dir(out / kind)
+        except OSError as exc:
+            raise OutRefused(f"Không tạo được thư mục {out}: chọn một thư mục khác cho --out "
+                             f"(chi tiết: {exc.strerror or type(exc).__name__}).") from None
+        # An export is a snapshot: what the earlier one wrote must not mix in.
+        for path in previous:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        marker = out / MARKER_NAME
+        tmp = out / f"{MARKER_NAME}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        create_private_file(tmp)
+        tmp.write_text(f"# Các tệp `python run.py sandbox export` ghi lúc "
+                       f"{dt.datetime.now().astimezone().isoformat(timespec='seconds')}; lần xuất sau "
+                       f"vào thư mục này chỉ thay các tệp này, không xoá tệp nào khác.\n",
+                       encoding="utf-8")
+        os.replace(tmp, marker)
+        names = {kind: _Names(out / kind, ext) for kind, ext in KINDS.items()}
 
-        spreadsheet_id = _spreadsheet_id(data_dir, ws)
-        if spreadsheet_id:
-            sh = ws.spreadsheet(spreadsheet_id)
-            titles = [w.title for w in sh.worksheets()]
-            ranges = [f"'{t.replace(chr(39), chr(39) * 2)}'" for t in titles]
-            values = sh.values_batch_get(ranges)["valueRanges"]
-            for title, vr in zip(titles, values):
-                with open(sheets_dir / f"{safe_name(title)}.csv", "w", encoding="utf-8",
-                          newline="") as fh:
-                    csv.writer(fh).writerows(vr.get("values", []))
-                counts["sheets"] += 1
+        with open(marker, "a", encoding="utf-8") as note:
+            def new_file(kind: str, title: str, key: str) -> int:
+                path, fd = names[kind].create(title, key)
+                note.write(f"{kind}/{path.name}\n")  # noted as soon as it exists
+                note.flush()
+                return fd
 
-        for n, (message_id, raw) in enumerate(gmail_api.sent_messages(server.store), start=1):
-            (mail_dir / f"{n:05d}-{message_id}.eml").write_bytes(raw)
-            counts["mail"] += 1
+            spreadsheet_id = _spreadsheet_id(data_dir, ws)
+            if spreadsheet_id:
+                sh = ws.spreadsheet(spreadsheet_id)
+                titles = [w.title for w in sh.worksheets()]
+                ranges = [f"'{t.replace(chr(39), chr(39) * 2)}'" for t in titles]
+                values = sh.values_batch_get(ranges)["valueRanges"]
+                for title, vr in zip(titles, values):
+                    with os.fdopen(new_file("sheets", title, title), "w", encoding="utf-8",
+                                   newline="") as fh:
+                        csv.writer(fh).writerows(vr.get("values", []))
+                    counts["sheets"] += 1
 
-        drive = ws.service("drive", "v3")
-        token = None
-        while True:
-            page = drive.files().list(q=f"mimeType = '{DOC}' and trashed = false",
-                                      fields="nextPageToken,files(id,name)", pageSize=100,
-                                      pageToken=token).execute()
-            for f in page.get("files", []):
-                content = drive.files().export(fileId=f["id"], mimeType=DOCX).execute()
-                target = docs_dir / f"{safe_name(f['name'])}.docx"
-                if target.exists():
-                    target = docs_dir / f"{safe_name(f['name'])} ({f['id'][:8]}).docx"
-                target.write_bytes(content)
-                counts["docs"] += 1
-            token = page.get("nextPageToken")
-            if not token:
-                break
+            for n, (message_id, raw) in enumerate(gmail_api.sent_messages(server.store), start=1):
+                with os.fdopen(new_file("mail", f"{n:05d}-{message_id}", message_id), "wb") as fh:
+                    fh.write(raw)
+                counts["mail"] += 1
+
+            drive = ws.service("drive", "v3")
+            token = None
+            while True:
+                page = drive.files().list(q=f"mimeType = '{DOC}' and trashed = false",
+                                          fields="nextPageToken,files(id,name)", pageSize=100,
+                                          pageToken=token).execute()
+                for f in page.get("files", []):
+                    content = drive.files().export(fileId=f["id"], mimeType=DOCX).execute()
+                    with os.fdopen(new_file("docs", f["name"], f["id"]), "wb") as fh:
+                        fh.write(content)
+                    counts["docs"] += 1
+                token = page.get("nextPageToken")
+                if not token:
+                    break
     return counts

@@ -7,7 +7,9 @@ folder and see each other's writes. Nothing is kept only in memory.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
 import secrets
 import sqlite3
 import string
@@ -17,6 +19,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 DB_NAME = "sandbox.db"
+# Written by `sandbox seed` into the data folder it creates: what tells `sandbox
+# reset` (and `sandbox seed` itself) that the folder is a sandbox, not a person's.
+MARKER_NAME = ".hoithao-sandbox"
+# SQLite's side files beside a database (WAL mode, or a rollback journal).
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 _CORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS request_log (
@@ -49,6 +56,82 @@ _SCHEMAS: list[str] = [_CORE_SCHEMA]
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create `path` and each missing parent, every one mode 0700 whatever the
+    umask (folders that already exist are left as they are)."""
+    missing = []
+    p = Path(path)
+    while not p.exists() and not p.is_symlink() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)  # never wider than 0700, even for a moment
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to change
+        os.chmod(d, 0o700)
+
+
+def create_private_file(path: Path) -> bool:
+    """Create an empty file mode 0600 whatever the umask, if there is none;
+    True when this call created it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _tighten(path: Path) -> None:
+    """A sandbox file made before files were private: mode 0600 (when it is ours)."""
+    try:
+        if path.exists() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except PermissionError:
+        pass
+
+
+def is_marked_sandbox(folder: Path) -> bool:
+    """`folder` holds the marker `sandbox seed` writes (a regular file, not a link)."""
+    marker = Path(folder) / MARKER_NAME
+    return marker.is_file() and not marker.is_symlink()
+
+
+def write_marker(folder: Path) -> Path:
+    """Mark `folder` as a sandbox (mode 0600): what wrote it and when."""
+    marker = Path(folder) / MARKER_NAME
+    create_private_file(marker)
+    marker.write_text(
+        "Thư mục này là một sandbox của hoithao, do `python run.py sandbox seed` tạo lúc "
+        f"{dt.datetime.now().astimezone().isoformat(timespec='seconds')}.\n"
+        "`python run.py sandbox reset --data <thư mục này>` xoá toàn bộ thư mục.\n", encoding="utf-8")
+    return marker
+
+
+def seed_refusal(folder: Path) -> str | None:
+    """Why `sandbox seed` must not write into `folder` (one Vietnamese sentence),
+    or None: a folder that does not exist yet, or an empty one, is fine."""
+    folder = Path(folder)
+    if (folder / DB_NAME).exists():
+        return (f"Thư mục {folder} đã có sandbox: dùng thư mục khác, hoặc chạy "
+                f"`python run.py sandbox reset --data {folder}` để làm lại từ đầu.")
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        return f"{folder} là một tệp, không phải thư mục: chọn một thư mục mới hoặc trống cho --data."
+    if is_marked_sandbox(folder):
+        return (f"Thư mục {folder} chứa một sandbox chưa tạo xong: chạy `python run.py sandbox reset "
+                f"--data {folder}` rồi tạo lại.")
+    if any(folder.iterdir()):
+        return (f"Thư mục {folder} đã có tệp và không phải sandbox nên không ghi gì vào đó: chọn một "
+                f"thư mục mới hoặc trống cho --data (vd. --data sandbox-data).")
+    return None
+
+
 def register_schema(sql: str) -> None:
     """Add DDL (idempotent, `IF NOT EXISTS`) run whenever a store is opened."""
     if sql not in _SCHEMAS:
@@ -67,8 +150,13 @@ class Store:
 
     def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.data_dir)
         self.path = self.data_dir / DB_NAME
+        # Names, addresses and letters live here: mode 0600 from the first byte.
+        # SQLite gives its -wal/-shm/-journal files the database's own mode.
+        if not create_private_file(self.path):
+            for path in (self.path, *(self.path.with_name(DB_NAME + s) for s in SIDE_SUFFIXES)):
+                _tighten(path)
         self._local = threading.local()
         # executescript commits on its own, so the DDL runs outside a transaction
         conn = self._conn()

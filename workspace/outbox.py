@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ class Ledger:
             self.db = _open_readonly(self.path)
             self.db.row_factory = sqlite3.Row
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -333,6 +334,31 @@ class Ledger:
         with self._tx() as db:
             db.executemany("UPDATE messages SET mirrored = ? WHERE key = ?",
                            [(v, k) for k, v in versions.items()])
+
+
+def _create_private(path: Path) -> None:
+    """The ledger holds names, addresses and letters: a new one, and each folder
+    made for it, is private (0600 / 0700) from the start, whatever the umask.
+    SQLite gives the -wal and -shm files it adds the database file's own mode."""
+    missing = []
+    folder = path.parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # an existing ledger keeps the mode it has
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:

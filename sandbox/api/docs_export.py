@@ -140,7 +140,8 @@ def _fill(container: Any, content: list[dict[str, Any]], lists: dict[str, Any],
 def to_docx(model: dict[str, Any], title: str) -> bytes:
     document = Document()
     _prepare_styles(document)
-    document.core_properties.title = title
+    # A Doc's title may be any length; a .docx title property holds 255 characters.
+    document.core_properties.title = title[:255]
     style = {**DOCUMENT_STYLE, **model["documentStyle"]}
     section = document.sections[0]
     size = style["pageSize"]
