@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.oauth2 import credentials as user_credentials
 
+from workspace.auth import ALL_SCOPES
 from workspace.clients import Workspace
 from workspace.config import Config
 
 from . import seed_data
 from .api import forms_responses as forms_api
-from .credentials import key_credentials
-from .oauth import create_service_account
+from .api.forms import add_file_upload_question
+from .oauth import create_authorized_user, create_service_account
 from .server import SandboxServer
-from .store import DB_NAME
+from .store import make_private_dirs, seed_refusal, write_marker
 
 SERVICE_ACCOUNT = "hoithao-sandbox@hoithao-sandbox.iam.gserviceaccount.com"
 CONSENT_TEXT = (
@@ -59,15 +61,45 @@ def _paper_items(config: Config) -> list[dict[str, Any]]:
     f = config.google.forms.paper.fields
     return [_text(f["author"]), _text(f["email"]), _text(f["unit"]),
             _choice(f["topic"], config.event.topics, "DROP_DOWN"), _text(f["title"]),
-            _text(f["file"]), _text(f["paper_code"], required=False)]
+            _text(f["paper_code"], required=False)]   # the file question: _add_file_question
 
 
-def _create_form(ws: Workspace, title: str, description: str, items: list[dict[str, Any]]) -> str:
+def _add_file_question(ws: Workspace, server: SandboxServer, config: Config, form_id: str,
+                       folder_id: str) -> None:
+    """The paper form's `Tệp tham luận`: a file-upload question, added as staff
+    add one in the Forms editor (the Forms API cannot create one). The folder
+    Forms makes for the uploads is moved into the workshop's folder, so the
+    tool's account sees the papers as it sees the rest."""
+    add_file_upload_question(server.store, form_id, config.google.forms.paper.fields["file"],
+                             index=5, types=["DOCUMENT", "PDF"], max_files=1,
+                             max_file_size=10 << 20)
+    form = ws.service("forms", "v1").forms().get(formId=form_id).execute()
+    upload_folder = next(i["questionItem"]["question"]["fileUploadQuestion"]["folderId"]
+                         for i in form["items"]
+                         if "fileUploadQuestion" in i.get("questionItem", {}).get("question", {}))
+    drive = ws.service("drive", "v3")
+    responses = drive.files().get(fileId=upload_folder, fields="parents").execute()["parents"][0]
+    drive.files().update(fileId=responses, addParents=folder_id, removeParents="root").execute()
+
+
+def _staff_credentials(server: SandboxServer, email: str) -> Any:
+    """The signed-in account of a member of staff (an installed-app token)."""
+    info = create_authorized_user(server.store, email, token_uri=server.url + "/token")
+    # from_authorized_user_info always sets Google's token endpoint: point it back here.
+    return user_credentials.Credentials.from_authorized_user_info(info, ALL_SCOPES).with_token_uri(
+        info["token_uri"])
+
+
+def _create_form(ws: Workspace, title: str, description: str, items: list[dict[str, Any]],
+                 folder_id: str) -> str:
     forms = ws.service("forms", "v1")
     form = forms.forms().create(body={"info": {"title": title, "documentTitle": title}}).execute()
     requests = [{"updateFormInfo": {"info": {"description": description}, "updateMask": "description"}}]
     requests += [{"createItem": {"item": item, "location": {"index": i}}} for i, item in enumerate(items)]
     forms.forms().batchUpdate(formId=form["formId"], body={"requests": requests}).execute()
+    # New forms land in the owner's My Drive; staff keep them in the workshop's folder.
+    ws.service("drive", "v3").files().update(fileId=form["formId"], addParents=folder_id,
+                                             removeParents="root").execute()
     return form["formId"]
 
 
@@ -145,9 +177,13 @@ def _config_text(source: Path, google: dict[str, Any]) -> str:
 def seed(data_dir: Path, config: Config) -> Path:
     """Create `data_dir` holding the 2024 workshop; return the config file written."""
     data_dir = Path(data_dir).resolve()
-    if (data_dir / DB_NAME).exists():
-        raise SeedError(f"Thư mục {data_dir} đã có sandbox: dùng thư mục khác, hoặc chạy "
-                        f"`python run.py sandbox reset --data {data_dir}` để làm lại từ đầu.")
+    # Only a new or empty folder: never write over a person's files.
+    refusal = seed_refusal(data_dir)
+    if refusal:
+        raise SeedError(refusal)
+    make_private_dirs(data_dir)
+    os.chmod(data_dir, 0o700)  # it will hold names and addresses (an empty folder given too)
+    write_marker(data_dir)     # first, so that even a half-made sandbox can be reset
     server = SandboxServer(data_dir).start()
     try:
         creds_dir = data_dir / "credentials"
@@ -158,12 +194,17 @@ def seed(data_dir: Path, config: Config) -> Path:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(info, fh, indent=2)
-        ws = Workspace(key_credentials(data_dir, server.url), server.url)
+        # As in production, a member of staff owns the workshop's files and
+        # shares the folder holding them with the tool's service account.
+        staff = config.event.contact.email
+        ws = Workspace(_staff_credentials(server, staff), server.url)
 
         drive = ws.service("drive", "v3")
         folder = drive.files().create(body={"name": "Hội thảo Dữ liệu lớn và AI 2024",
                                             "mimeType": "application/vnd.google-apps.folder"},
                                       fields="id").execute()["id"]
+        drive.permissions().create(fileId=folder, sendNotificationEmail=False, body={
+            "type": "user", "role": "writer", "emailAddress": info["client_email"]}).execute()
 
         people = seed_data.People()
         invitees = seed_data.invitees(people)
@@ -191,11 +232,12 @@ def seed(data_dir: Path, config: Config) -> Path:
         registration_id = _create_form(
             ws, f"Đăng ký tham dự {e.kind} \"{e.name}\"",
             f"{e.kind} do {e.organiser} tổ chức, {e.venue}, {e.address}.\n\n{CONSENT_TEXT}",
-            _registration_items(config))
+            _registration_items(config), folder)
         paper_id = _create_form(
             ws, f"Gửi tham luận {e.kind} \"{e.name}\"",
             f"Hạn gửi tham luận: {config.deadlines.papers:%d/%m/%Y}.\n\n{CONSENT_TEXT}",
-            _paper_items(config))
+            _paper_items(config), folder)
+        _add_file_question(ws, server, config, paper_id, folder)
         templates = {key: _template_doc(ws, config, title, folder) for key, title in DOC_TITLES.items()}
 
         fields = config.google.forms.registration.fields
