@@ -33,12 +33,13 @@ _REASON_BY_CODE = {
 }
 
 
-# APIs whose error bodies carry the `errors[]` array. Every one does here: the
-# sandbox's contract (issue #2) is `{"error": {"code", "message", "status",
-# "errors": [...]}}`, which is what googleapiclient and gspread parse. Google's
-# newer APIs (Sheets v4, Docs v1, Forms v1) now often omit `errors[]` and send
-# only `details`; product code must read either (workspace.google_errors.error_reason does).
-LEGACY_ERRORS_APIS = frozenset({"sheets", "docs", "forms", "drive", "gmail"})
+# APIs whose error bodies carry the `errors[]` array. Sheets v4 does not: Google
+# answers it with `{"error": {"code", "message", "status", "details"?}}` only,
+# e.g. `{"code": 400, "message": "Invalid requests[0].updateSheetProperties: No
+# sheet with id: 0", "status": "INVALID_ARGUMENT"}` (quoted in blinkk/rootjs#554)
+# and the 429 quota body whose reason is only in details[] (ErrorInfo). Product
+# code reads either style (workspace.google_errors.error_reason).
+LEGACY_ERRORS_APIS = frozenset({"docs", "forms", "drive", "gmail"})
 
 SERVICES = {"sheets": "sheets.googleapis.com", "drive": "drive.googleapis.com",
             "gmail": "gmail.googleapis.com", "docs": "docs.googleapis.com",

@@ -14,13 +14,24 @@ from typing import Any
 
 from ..errors import GoogleError
 from . import Call, drive, handles, sheets_requests
-from .sheets_model import MIME, Book, load, new_tab, render, spreadsheet_json
+from .sheets_model import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIME_ZONE,
+    MIME,
+    Book,
+    load,
+    new_tab,
+    render,
+    spreadsheet_json,
+)
 
 
 # -- Drive integration --------------------------------------------------------
 def init_book(db: sqlite3.Connection, book_id: str, title: str,
               props: dict[str, Any] | None = None, sheets: list[dict[str, Any]] | None = None) -> Book:
-    base = {"locale": "en_US", "autoRecalc": "ON_CHANGE", "timeZone": "Etc/GMT"}
+    # A new spreadsheet has its creator's locale and time zone; the sandbox's
+    # creators are service accounts, which Google gives en_US and Etc/GMT.
+    base = {"locale": DEFAULT_LOCALE, "autoRecalc": "ON_CHANGE", "timeZone": DEFAULT_TIME_ZONE}
     base.update({k: v for k, v in (props or {}).items() if k != "title"})
     book = Book(book_id, title, base, [], [])
     for i, spec in enumerate(sheets or [{}]):
@@ -33,6 +44,8 @@ def init_book(db: sqlite3.Connection, book_id: str, title: str,
             raise GoogleError(400, f"Invalid sheets[{i}]: A sheet with the name \"{name}\" already "
                                    f"exists. Please enter another name.")
         book.tabs.append(new_tab(sheet_id, name, i, p))
+    if all(t.hidden for t in book.tabs):
+        raise GoogleError(400, "You can't hide all the sheets in a document.")
     book.save(db)
     return book
 
@@ -49,18 +62,21 @@ def _copy(db: sqlite3.Connection, src: str, dst: str, call: Call) -> None:
 
 def _delete(db: sqlite3.Connection, file_id: str) -> None:
     db.execute("DELETE FROM sheets_tabs WHERE book_id = ?", (file_id,))
+    db.execute("DELETE FROM sheets_tab_extras WHERE book_id = ?", (file_id,))
     db.execute("DELETE FROM sheets_books WHERE id = ?", (file_id,))
 
 
 def _export_csv(db: sqlite3.Connection, file_id: str) -> bytes:
     import csv
     import io
-    tab = Book.load(db, file_id).tabs[0]
+    book = Book.load(db, file_id)
+    tab = book.tabs[0]
     n_rows, n_cols = tab.last_data_extent()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for r in range(n_rows):
-        writer.writerow([render(tab.value(r, c), "FORMATTED_VALUE") or "" for c in range(n_cols)])
+        writer.writerow([render(tab.value(r, c), "FORMATTED_VALUE", tab.number_format(r, c), book.locale)
+                         or "" for c in range(n_cols)])
     return out.getvalue().encode("utf-8")
 
 

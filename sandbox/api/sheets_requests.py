@@ -3,14 +3,21 @@
 Requests run in order against the in-memory workbook; the first refusal
 raises `GoogleError` ("Invalid requests[i].kind: ...") and nothing is saved,
 so a batch is all or nothing like Google's. Replies come back in request
-order, `{}` for requests that have none. Purely cosmetic requests (borders,
-merges, column widths, conditional formats...) are accepted and validated
-for their sheet ids but do not change what the sandbox stores.
+order, `{}` for requests that have none.
+
+Every request the sandbox accepts changes what it stores and what
+spreadsheets.get returns: merges (`mergeCells` / `unmergeCells`), the basic
+filter (`setBasicFilter` / `clearBasicFilter`), cell formats
+(`userEnteredFormat` through `updateCells` / `repeatCell`). A request it
+does not implement (borders, column widths, conditional formats, banding,
+filter views, charts...) is refused as a whole batch with 501 UNIMPLEMENTED
+naming the request, never answered 200 and dropped.
 """
 from __future__ import annotations
 
 import copy
 import functools
+import math
 import random
 import unicodedata
 from typing import Any, Callable
@@ -19,15 +26,25 @@ from .. import a1
 from .. import fields as field_masks
 from ..errors import GoogleError
 from . import Call, handles
-from .sheets_model import Book, Tab, check_length, load, location_sheet, new_tab, spreadsheet_json
+from .sheets_model import (
+    Book,
+    Tab,
+    check_length,
+    clean_sheet_props,
+    grid_range_json,
+    load,
+    location_sheet,
+    new_tab,
+    spreadsheet_json,
+    spreadsheet_properties,
+)
 
 MAX_CELLS = 10_000_000
-COSMETIC = {"updateDimensionProperties", "autoResizeDimensions", "mergeCells", "unmergeCells",
-            "updateBorders", "addConditionalFormatRule", "deleteConditionalFormatRule",
-            "updateConditionalFormatRule", "setBasicFilter", "clearBasicFilter", "addBanding",
-            "deleteBanding", "updateBanding", "addFilterView", "deleteFilterView",
-            "updateEmbeddedObjectPosition"}
-_CELL_FIELDS = {"userEnteredValue": "u", "dataValidation": "dv", "note": "note"}
+_CELL_FIELDS = {"userEnteredValue": "u", "userEnteredFormat": "f", "dataValidation": "dv",
+                "note": "note"}
+# CellData fields Google computes: ignored on input, as Google ignores them.
+_READ_ONLY_CELL_FIELDS = {"effectiveValue", "formattedValue", "effectiveFormat", "hyperlink",
+                          "dataSourceFormula"}
 
 
 class Refusal(Exception):
@@ -84,6 +101,28 @@ def _move_spans(book: Book, tab: Tab, dim: str, fn: Callable[[int], int]) -> Non
                 rng[key] = fn(rng[key])
 
 
+def _move_blocks(tab: Tab, dim: str, start_fn: Callable[[int], int],
+                 end_fn: Callable[[int], int]) -> None:
+    """Shift merges and the basic filter's range with inserted/deleted rows or
+    columns (Google moves them with the cells: a merge below an insert moves
+    down, one the insert falls inside grows, one whose cells are deleted goes)."""
+    i0, i1 = (0, 1) if dim == "ROWS" else (2, 3)
+    kept = []
+    for m in tab.merges:
+        m[i0], m[i1] = start_fn(m[i0]), end_fn(m[i1])
+        if m[i1] > m[i0] and (m[1] - m[0]) * (m[3] - m[2]) > 1:
+            kept.append(m)
+    tab.merges[:] = kept
+    if tab.basic_filter:
+        rng = tab.basic_filter["range"]
+        prefix = "Row" if dim == "ROWS" else "Column"
+        a, b = start_fn(rng[f"start{prefix}Index"]), end_fn(rng[f"end{prefix}Index"])
+        if b <= a:
+            tab.basic_filter = None
+        else:
+            rng[f"start{prefix}Index"], rng[f"end{prefix}Index"] = a, b
+
+
 def insert_dimension(book: Book, tab: Tab, dim: str, start: int, count: int) -> None:
     """Insert `count` empty rows/columns before index `start`, growing the grid."""
     limit = tab.row_count if dim == "ROWS" else tab.col_count
@@ -100,6 +139,9 @@ def insert_dimension(book: Book, tab: Tab, dim: str, start: int, count: int) -> 
                 row[start:start] = [None] * count
         tab.grid["columnCount"] += count
     _move_spans(book, tab, dim, lambda x: _shift_insert(x, start, count))
+    # A block ending right where the rows go in does not grow: its end moves only past the insert.
+    _move_blocks(tab, dim, lambda x: _shift_insert(x, start, count),
+                 lambda x: x + count if x > start else x)
 
 
 def delete_dimension(book: Book, tab: Tab, dim: str, start: int, end: int) -> None:
@@ -117,32 +159,71 @@ def delete_dimension(book: Book, tab: Tab, dim: str, start: int, end: int) -> No
             del row[start:end]
         tab.grid["columnCount"] -= end - start
     _move_spans(book, tab, dim, lambda x: _shift_delete(x, start, end))
+    _move_blocks(tab, dim, lambda x: _shift_delete(x, start, end), lambda x: _shift_delete(x, start, end))
+
+
+def _unsupported_cell_field(name: str) -> GoogleError:
+    return GoogleError(501, f"The sandbox does not store CellData.{name}.", status="UNIMPLEMENTED",
+                       reason="notImplemented")
 
 
 def write_rows(tab: Tab, r0: int, c0: int, rows: list[dict[str, Any]], mask: str) -> None:
     """Apply RowData (updateCells) from (r0, c0) under a CellData field mask."""
-    names = set(_CELL_FIELDS) if mask.strip() == "*" else \
-        {part.strip().split(".")[0].split("(")[0] for part in mask.split(",") if part.strip()}
+    everything = mask.strip() == "*"
+    selected = {} if everything else field_masks.parse(mask)
+    for name in selected:
+        if name not in _CELL_FIELDS and name not in _READ_ONLY_CELL_FIELDS:
+            raise _unsupported_cell_field(name)
+    names = set(_CELL_FIELDS) if everything else set(selected) & set(_CELL_FIELDS)
     for i, row in enumerate(rows):
         for j, data in enumerate(row.get("values") or []):
+            if everything:
+                for name, value in data.items():
+                    if name not in _CELL_FIELDS and name not in _READ_ONLY_CELL_FIELDS and value:
+                        raise _unsupported_cell_field(name)
             r, c = r0 + i, c0 + j
             if r >= tab.row_count or c >= tab.col_count:
                 raise Refusal(f"Range ({a1.format_range(tab.title, r, r + 1, c, c + 1)}) exceeds grid "
                               f"limits. Max rows: {tab.row_count}, max columns: {tab.col_count}")
             cell = dict(tab.cell(r, c) or {})
-            for name in names & set(_CELL_FIELDS):
+            for name in names:
                 value = data.get(name)
                 if name == "userEnteredValue" and value is not None:
                     if len(value) != 1:
                         raise Refusal("A cell's userEnteredValue must hold exactly one value kind.")
-                    for text in value.values():
-                        if isinstance(text, str):
-                            check_length(text)
+                    for kind, item in value.items():
+                        if isinstance(item, str):
+                            check_length(item)
+                        if isinstance(item, float) and not math.isfinite(item):
+                            raise Refusal(f"Invalid {kind}: numbers must be finite.")
+                key = _CELL_FIELDS[name]
+                sub = None if everything else selected.get(name)
+                if name == "userEnteredFormat" and sub:
+                    merged = copy.deepcopy(cell.get(key) or {})
+                    _walk_mask(merged, value or {}, sub)
+                    value = merged
                 if value in (None, {}):
-                    cell.pop(_CELL_FIELDS[name], None)
+                    cell.pop(key, None)
                 else:
-                    cell[_CELL_FIELDS[name]] = copy.deepcopy(value)
+                    cell[key] = copy.deepcopy(value)
             tab.set_cell(r, c, cell)
+
+
+def _walk_mask(dst: dict[str, Any], src: dict[str, Any], node: dict[str, Any]) -> None:
+    """Copy the fields a parsed mask names from `src` into `dst` (absent: removed)."""
+    for key, sub in node.items():
+        if key == "*" and sub is None:
+            dst.clear()
+            dst.update(copy.deepcopy(src))
+        elif sub is None or not isinstance(src.get(key, {}), dict):
+            if key in src:
+                dst[key] = copy.deepcopy(src[key])
+            else:
+                dst.pop(key, None)
+        else:
+            _walk_mask(dst.setdefault(key, {}), src.get(key) or {}, sub)
+            if not dst[key]:
+                del dst[key]
 
 
 def _apply_mask(target: dict[str, Any], source: dict[str, Any], mask: str) -> None:
@@ -151,18 +232,7 @@ def _apply_mask(target: dict[str, Any], source: dict[str, Any], mask: str) -> No
     if mask.strip() == "*":
         target.update(copy.deepcopy({k: v for k, v in source.items() if k != "sheetId"}))
         return
-
-    def walk(dst: dict[str, Any], src: dict[str, Any], node: dict[str, Any]) -> None:
-        for key, sub in node.items():
-            if sub is None or not isinstance(src.get(key, {}), dict):
-                if key in src:
-                    dst[key] = copy.deepcopy(src[key])
-                else:
-                    dst.pop(key, None)
-            else:
-                walk(dst.setdefault(key, {}), src.get(key) or {}, sub)
-
-    walk(target, source, field_masks.parse(mask))
+    _walk_mask(target, source, field_masks.parse(mask))
 
 
 # -- Vietnamese-aware ordering for sortRange ------------------------------------
@@ -207,10 +277,19 @@ def add_sheet(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
     return {"addSheet": {"properties": copy.deepcopy(tab.props)}}
 
 
+# Google keeps at least one sheet visible. The Sheets UI and Apps Script refuse
+# hiding the last one with this sentence (Sheet.hideSheet()); the REST wording is
+# not in Google's reference, so the sandbox uses the same sentence, in the
+# "Invalid requests[i].kind: ..." frame every batchUpdate refusal has.
+HIDE_ALL = "You can't hide all the sheets in a document."
+
+
 def delete_sheet(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
     tab = require_tab(book, req.get("sheetId"))
     if len(book.tabs) == 1:
         raise Refusal("You can't remove all the sheets in a document.")
+    if not tab.hidden and not any(not t.hidden for t in book.tabs if t is not tab):
+        raise Refusal(HIDE_ALL)  # what would be left is hidden sheets only
     book.tabs.remove(tab)
     book.metadata[:] = [md for md in book.metadata if location_sheet(md) != tab.sheet_id]
     return {}
@@ -218,7 +297,9 @@ def delete_sheet(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
 
 def update_sheet_properties(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
     props = req.get("properties") or {}
-    tab = require_tab(book, props.get("sheetId"))
+    tab = book.tab_by_id(props.get("sheetId", 0))
+    if tab is None:  # Google's words for this request (an API answer quoted in blinkk/rootjs#554)
+        raise Refusal(f"No sheet with id: {props.get('sheetId', 0)}")
     updated = copy.deepcopy(tab.props)
     _apply_mask(updated, props, req.get("fields") or "")
     updated["sheetId"] = tab.sheet_id
@@ -226,7 +307,9 @@ def update_sheet_properties(book: Book, req: dict[str, Any], call: Call) -> dict
     if other is not None and other is not tab:
         raise Refusal(f'A sheet with the name "{updated["title"]}" already exists. '
                       f'Please enter another name.')
-    tab.props = updated
+    if updated.get("hidden") and not any(not t.hidden for t in book.tabs if t is not tab):
+        raise Refusal(HIDE_ALL)
+    tab.props = clean_sheet_props(updated)
     if updated.get("index", 0) != book.tabs.index(tab):
         book.tabs.remove(tab)
         book.tabs.insert(min(max(updated["index"], 0), len(book.tabs)), tab)
@@ -235,11 +318,15 @@ def update_sheet_properties(book: Book, req: dict[str, Any], call: Call) -> dict
     del tab.rows[tab.row_count:]  # a smaller grid drops what no longer fits
     for row in tab.rows:
         del row[tab.col_count:]
+    tab.merges[:] = [m for m in tab.merges if m[1] <= tab.row_count and m[3] <= tab.col_count]
     return {}
 
 
 def update_spreadsheet_properties(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
-    current = {"title": book.title, **book.props}
+    """Any SpreadsheetProperties field the mask names: `title`, `locale` (which
+    changes how USER_ENTERED input is parsed and numbers are shown from then
+    on), `timeZone`, `autoRecalc`, `defaultFormat`, `spreadsheetTheme`..."""
+    current = spreadsheet_properties(book)
     _apply_mask(current, req.get("properties") or {}, req.get("fields") or "")
     book.title = current.pop("title", book.title)
     book.props = current
@@ -356,6 +443,94 @@ def delete_protected_range(book: Book, req: dict[str, Any], call: Call) -> dict[
     raise Refusal(f"No protected range with id: {req.get('protectedRangeId')}")
 
 
+# -- merges -------------------------------------------------------------------------
+# Shapes and rules from the real API: MERGE_ROWS over A1:B2 stores A1:B1 and
+# A2:B2, a MERGE_ALL over them replaces both (gspread tests/cassettes/
+# CellTest.test_merge_cells.json); a merge that only partly lies in the range
+# refuses the request with "You must select all cells in a merged range to merge
+# or unmerge them." and one across the frozen edge with "You can't merge frozen
+# and non-frozen rows." (or columns); both quoted from live API answers in public
+# code. Only the top-left value of a merge is kept, as the Sheets UI warns.
+MERGE_PARTIAL = "You must select all cells in a merged range to merge or unmerge them."
+
+
+def _overlaps(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _inside(inner: list[int] | tuple[int, ...], outer: list[int] | tuple[int, ...]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1] and outer[2] <= inner[2] and inner[3] <= outer[3]
+
+
+def _release(tab: Tab, box: tuple[int, int, int, int]) -> None:
+    """Drop the merges inside `box`; refuse if one lies only partly inside."""
+    for m in tab.merges:
+        if _overlaps(m, box) and not _inside(m, box):
+            raise Refusal(MERGE_PARTIAL)
+    tab.merges[:] = [m for m in tab.merges if not _overlaps(m, box)]
+
+
+def merge_cells(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
+    tab, r0, r1, c0, c1 = grid_bounds(book, req.get("range") or {})
+    kind = req.get("mergeType") or "MERGE_ALL"
+    if kind == "MERGE_ROWS":
+        pieces = [(r, r + 1, c0, c1) for r in range(r0, r1)]
+    elif kind == "MERGE_COLUMNS":
+        pieces = [(r0, r1, c, c + 1) for c in range(c0, c1)]
+    else:
+        pieces = [(r0, r1, c0, c1)]
+    frozen_rows = tab.grid.get("frozenRowCount", 0)
+    frozen_cols = tab.grid.get("frozenColumnCount", 0)
+    _release(tab, (r0, r1, c0, c1))
+    for p in pieces:
+        if (p[1] - p[0]) * (p[3] - p[2]) < 2:
+            continue  # one cell is not a merge
+        if p[0] < frozen_rows < p[1]:
+            raise Refusal("You can't merge frozen and non-frozen rows.")
+        if p[2] < frozen_cols < p[3]:
+            raise Refusal("You can't merge frozen and non-frozen columns.")
+        tab.merges.append(list(p))
+        for r in range(p[0], p[1]):
+            for c in range(p[2], p[3]):
+                if (r, c) != (p[0], p[2]):
+                    tab.set_value(r, c, None)
+    tab.merges.sort()
+    return {}
+
+
+def unmerge_cells(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
+    tab, r0, r1, c0, c1 = grid_bounds(book, req.get("range") or {})
+    _release(tab, (r0, r1, c0, c1))
+    return {}
+
+
+# -- the basic filter -------------------------------------------------------------------
+def set_basic_filter(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
+    """Store the sheet's basic filter (replacing any), its range made concrete
+    as Google shows it; its sortSpecs sort the rows under the header row."""
+    spec = copy.deepcopy(req.get("filter") or {})
+    tab, r0, r1, c0, c1 = grid_bounds(book, spec.get("range") or {})
+    for sort in spec.get("sortSpecs") or []:
+        if not c0 <= sort.get("dimensionIndex", 0) < c1:
+            raise Refusal(f"Sort dimension index {sort.get('dimensionIndex', 0)} is outside the range.")
+    stored: dict[str, Any] = {"range": grid_range_json(tab.sheet_id, r0, r1, c0, c1)}
+    for key in ("sortSpecs", "criteria", "filterSpecs"):
+        if spec.get(key):
+            stored[key] = spec[key]
+    tab.basic_filter = stored
+    if spec.get("sortSpecs") and r1 - r0 > 1:
+        sort_range(book, {"range": {"sheetId": tab.sheet_id, "startRowIndex": r0 + 1, "endRowIndex": r1,
+                                    "startColumnIndex": c0, "endColumnIndex": c1},
+                          "sortSpecs": spec["sortSpecs"]}, call)
+    return {}
+
+
+def clear_basic_filter(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
+    tab = require_tab(book, req.get("sheetId"))
+    tab.basic_filter = None
+    return {}
+
+
 REQUESTS: dict[str, Callable[[Book, dict[str, Any], Call], dict[str, Any]]] = {
     "addSheet": add_sheet, "deleteSheet": delete_sheet,
     "updateSheetProperties": update_sheet_properties,
@@ -364,21 +539,9 @@ REQUESTS: dict[str, Callable[[Book, dict[str, Any], Call], dict[str, Any]]] = {
     "appendDimension": append_dimension, "sortRange": sort_range, "updateCells": update_cells,
     "repeatCell": repeat_cell, "setDataValidation": set_data_validation,
     "addProtectedRange": add_protected_range, "deleteProtectedRange": delete_protected_range,
+    "mergeCells": merge_cells, "unmergeCells": unmerge_cells,
+    "setBasicFilter": set_basic_filter, "clearBasicFilter": clear_basic_filter,
 }  # sheets_metadata adds the developer-metadata requests
-
-
-def _cosmetic(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
-    def visit(value: Any) -> None:
-        if isinstance(value, dict):
-            if "sheetId" in value:
-                require_tab(book, value["sheetId"])
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item)
-    visit(req)
-    return {}
 
 
 def check_cell_limit(book: Book) -> None:
@@ -400,9 +563,10 @@ def batch_update(call: Call) -> dict[str, Any]:
         if len(kinds) != 1:
             raise GoogleError(400, f"Invalid requests[{i}]: exactly one kind of request must be set.")
         kind = kinds[0]
-        handler = REQUESTS.get(kind) or (_cosmetic if kind in COSMETIC else None)
+        handler = REQUESTS.get(kind)
         if handler is None:
-            raise GoogleError(501, f"The sandbox does not implement {kind} requests.",
+            raise GoogleError(501, f"Invalid requests[{i}].{kind}: the sandbox does not implement "
+                                   f"{kind} requests, so nothing in this batch was applied.",
                               status="UNIMPLEMENTED", reason="notImplemented")
         try:
             replies.append(handler(book, req[kind], call))

@@ -3,8 +3,18 @@
 Shapes follow Google: reads omit trailing empty cells and rows (and `values`
 altogether when nothing is there) and echo the range normalised
 (`'Đăng ký'!A1:Z1000`); writes report updatedRange/Rows/Columns/Cells;
-`append` finds the table in the range and writes after its last row,
-growing the grid, where `update` refuses to write past the grid.
+`update` refuses to write past the grid where `append` grows it.
+
+Reads honour `valueRenderOption` and, for cells with a date/time number
+format read unformatted, `dateTimeRenderOption` (FORMATTED_STRING gives the
+date as shown). USER_ENTERED writes are parsed for the spreadsheet's locale
+(see `sheets_model`).
+
+`append` finds its table as Google's guide describes it
+(developers.google.com/sheets/api/guides/values#append_values: "The input
+range is used to search for existing data and find a 'table' within that
+range. Values are appended to the next row of the table, starting with the
+first column of the table"), see `find_table`.
 """
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ from typing import Any
 from .. import a1
 from ..errors import GoogleError
 from . import Call, handles, sheets_metadata, sheets_requests
-from .sheets_model import Book, Tab, entered_value, load, render
+from .sheets_model import Book, Tab, load, parse_entered, render
 
 
 def grid_limits(tab: Tab, text: str) -> GoogleError:
@@ -42,20 +52,32 @@ def _trim(grid: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
-def read(tab: Tab, r0: int, r1: int, c0: int, c1: int, major: str, option: str) -> dict[str, Any]:
+def read(tab: Tab, r0: int, r1: int, c0: int, c1: int, major: str, option: str,
+         book: Book | None = None, date_option: str | None = None) -> dict[str, Any]:
     """A ValueRange of the block, shaped like values.get."""
+    loc = book.locale if book is not None else None
+
+    def shown(r: int, c: int) -> Any:
+        return render(tab.value(r, c), option, tab.number_format(r, c), loc, date_option)
+
     last_row = min(r1, len(tab.rows))
     if major == "COLUMNS":
         width = min(c1, max((len(tab.rows[r]) for r in range(r0, last_row)), default=0))
-        grid = [[render(tab.value(r, c), option) for r in range(r0, last_row)] for c in range(c0, width)]
+        grid = [[shown(r, c) for r in range(r0, last_row)] for c in range(c0, width)]
     else:
-        grid = [[render(tab.value(r, c), option) for c in range(c0, min(c1, len(tab.rows[r])))]
+        grid = [[shown(r, c) for c in range(c0, min(c1, len(tab.rows[r])))]
                 for r in range(r0, last_row)]
     out: dict[str, Any] = {"range": a1.format_range(tab.title, r0, r1, c0, c1), "majorDimension": major}
     values = _trim(grid)
     if values:
         out["values"] = values
     return out
+
+
+def _read_params(params: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(majorDimension, valueRenderOption, dateTimeRenderOption) of a read request."""
+    return (params.get("majorDimension") or "ROWS", params.get("valueRenderOption") or "FORMATTED_VALUE",
+            params.get("dateTimeRenderOption"))
 
 
 def write(book: Book, tab: Tab, p: a1.A1Range, values: Any, major: str, option: str,
@@ -92,12 +114,13 @@ def write(book: Book, tab: Tab, p: a1.A1Range, values: Any, major: str, option: 
         tab.grid["rowCount"] = max(tab.row_count, r0 + n_rows)
         tab.grid["columnCount"] = max(tab.col_count, c0 + n_cols)
     cells = 0
+    loc = book.locale
     for i, row in enumerate(rows):
         for j, raw in enumerate(row):
-            value = entered_value(raw, option)
+            value, number_format = parse_entered(raw, option, loc)
             if value is False:
                 continue  # null leaves the cell as it is
-            tab.set_value(r0 + i, c0 + j, value)
+            tab.set_value(r0 + i, c0 + j, value, number_format)
             cells += 1
     out: dict[str, Any] = {"spreadsheetId": book.id}
     if n_rows and n_cols:
@@ -108,11 +131,12 @@ def write(book: Book, tab: Tab, p: a1.A1Range, values: Any, major: str, option: 
     return out
 
 
-def _with_data(out: dict[str, Any], tab: Tab, call: Call, include: Any, option: str | None) -> None:
+def _with_data(out: dict[str, Any], book: Book, tab: Tab, include: Any, option: str | None,
+               date_option: str | None = None) -> None:
     if include and out.get("updatedRows"):
         p = a1.parse(out["updatedRange"])
         out["updatedData"] = read(tab, p.row_start, p.row_end, p.col_start, p.col_end, "ROWS",
-                                  option or "FORMATTED_VALUE")
+                                  option or "FORMATTED_VALUE", book, date_option)
 
 
 def _input_option(value: Any) -> str:
@@ -134,8 +158,8 @@ def _check_body_range(body: dict[str, Any], url_range: str, book: Book) -> None:
 def values_get(call: Call) -> dict[str, Any]:
     book = load(call)
     tab, p = book.resolve(call.params["range"])
-    return read(tab, *bounds(tab, p), call.params.get("majorDimension") or "ROWS",
-                call.params.get("valueRenderOption") or "FORMATTED_VALUE")
+    major, option, date_option = _read_params(call.params)
+    return read(tab, *bounds(tab, p), major, option, book, date_option)
 
 
 @handles("sheets.spreadsheets.values.batchGet")
@@ -145,10 +169,10 @@ def values_batch_get(call: Call) -> dict[str, Any]:
     ranges = call.params.get("ranges") or []
     if ranges:
         found = []
+        major, option, date_option = _read_params(call.params)
         for text in ranges:
             tab, p = book.resolve(text)
-            found.append(read(tab, *bounds(tab, p), call.params.get("majorDimension") or "ROWS",
-                              call.params.get("valueRenderOption") or "FORMATTED_VALUE"))
+            found.append(read(tab, *bounds(tab, p), major, option, book, date_option))
         out["valueRanges"] = found
     return out
 
@@ -168,8 +192,8 @@ def _write_target(call: Call) -> tuple[Any, Any, dict[str, Any], Any, Any]:
 def values_update(call: Call) -> dict[str, Any]:
     option, book, body, tab, p = _write_target(call)
     out = write(book, tab, p, body.get("values") or [], body.get("majorDimension") or "ROWS", option)
-    _with_data(out, tab, call, call.params.get("includeValuesInResponse"),
-               call.params.get("responseValueRenderOption"))
+    _with_data(out, book, tab, call.params.get("includeValuesInResponse"),
+               call.params.get("responseValueRenderOption"), call.params.get("responseDateTimeRenderOption"))
     book.save(call.db, call)
     return out
 
@@ -189,8 +213,8 @@ def values_batch_update(call: Call) -> dict[str, Any]:
             if err.code != 400:
                 raise
             raise GoogleError(400, f"Invalid data[{i}]: {err.message}") from None
-        _with_data(out, tab, call, body.get("includeValuesInResponse"),
-                   body.get("responseValueRenderOption"))
+        _with_data(out, book, tab, body.get("includeValuesInResponse"),
+                   body.get("responseValueRenderOption"), body.get("responseDateTimeRenderOption"))
         sheets.add(tab.sheet_id)
         responses.append(out)
     result: dict[str, Any] = {"spreadsheetId": book.id}
@@ -204,33 +228,85 @@ def values_batch_update(call: Call) -> dict[str, Any]:
     return result
 
 
-def _has_data(tab: Tab, r: int, c0: int, c1: int) -> bool:
-    if r >= len(tab.rows):
-        return False
-    row = tab.rows[r]
-    return any(row[c] and row[c].get("u") is not None for c in range(c0, min(c1, len(row))))
+def tables(tab: Tab) -> list[tuple[int, int, int, int]]:
+    """The sheet's tables, as (r0, r1, c0, c1): rectangles of data with nothing
+    around them, found by growing each group of touching cells (diagonals
+    included) until every cell next to its bounding box is empty. Empty rows
+    and empty columns separate tables."""
+    filled = {(r, c) for r, row in enumerate(tab.rows) for c, cell in enumerate(row)
+              if cell and cell.get("u") is not None}
+    boxes: list[list[int]] = []
+    seen: set[tuple[int, int]] = set()
+    for start in sorted(filled):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack, box = [start], [start[0], start[0] + 1, start[1], start[1] + 1]
+        while stack:
+            r, c = stack.pop()
+            box = [min(box[0], r), max(box[1], r + 1), min(box[2], c), max(box[3], c + 1)]
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    nxt = (r + dr, c + dc)
+                    if nxt in filled and nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+        boxes.append(box)
+    changed = True
+    while changed:  # bounding boxes that touch or overlap are one table
+        changed = False
+        joined: list[list[int]] = []
+        for b in sorted(boxes):
+            for a in joined:
+                if a[0] <= b[1] and b[0] <= a[1] and a[2] <= b[3] and b[2] <= a[3]:
+                    a[:] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
+                    changed = True
+                    break
+            else:
+                joined.append(b)
+        boxes = joined
+    return [tuple(b) for b in boxes]  # type: ignore[misc]
+
+
+def find_table(tab: Tab, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int] | None:
+    """The table values.append appends to, for the search range [r0, r1) x [c0, c1).
+
+    Google's guide (developers.google.com/sheets/api/guides/values#append_values)
+    gives a sheet with the tables A1:C2 and B4:D6 and says where appended values
+    begin: at B7 for `Sheet1` ("determine that the table at B4:D6 is the last
+    table"), for `B4` and `C5:D5` (in that table), for `B2:D4` and `A3:G10`
+    ("the last table in the range"); at A3 for `A1` (in A1:C2); at E4 for `E4`
+    and at A4 for `A4` ("not in any table"). So: the tables the range touches
+    are found, the last one is taken, and with none the values go at the
+    range's first cell. The real API recorded by gspread (tests/cassettes/
+    WorksheetTest.test_append_row_with_empty_value*.json) shows the same with a
+    gap column: after A1 and C1 are filled (B1 empty), appending to `Sheet1`
+    gives tableRange `Sheet1!C1` and writes C2:E2, appending to `Sheet1!A1`
+    gives tableRange `Sheet1!A1` and writes A2:C2; an empty sheet gives no
+    tableRange at all.
+
+    Where the guide is silent the sandbox decides: a table is a rectangle of
+    data surrounded by empty cells (a gap row or a gap column splits it); a
+    cell inside a table's rectangle is "in" it even when that cell is empty
+    (an empty anchor cell in a header row finds its table); "last" is the
+    table that ends lowest, then furthest right."""
+    found = [t for t in tables(tab) if t[0] < r1 and r0 < t[1] and t[2] < c1 and c0 < t[3]]
+    if not found:
+        return None
+    return max(found, key=lambda t: (t[1], t[3], t[0], t[2]))
 
 
 @handles("sheets.spreadsheets.values.append")
 def values_append(call: Call) -> dict[str, Any]:
     option, book, body, tab, p = _write_target(call)
     r0, r1, c0, c1 = bounds(tab, p)
-    if p.single_cell:
-        c1 = tab.col_count  # a table anchored at one cell extends to its right
-    # The table: the first row holding data in the range, and the rows under it
-    # (even past the range's end) until an empty row.
-    first = next((r for r in range(r0, min(r1, len(tab.rows))) if _has_data(tab, r, c0, c1)), None)
+    table = find_table(tab, r0, r1, c0, c1)
     result: dict[str, Any] = {"spreadsheetId": book.id}
-    if first is None:
+    if table is None:
         at_row, at_col = r0, c0
     else:
-        end = first
-        while _has_data(tab, end + 1, c0, c1):
-            end += 1
-        cols = [c for r in range(first, end + 1) for c in range(c0, min(c1, len(tab.rows[r])))
-                if tab.rows[r][c] and tab.rows[r][c].get("u") is not None]
-        at_row, at_col = end + 1, min(cols)
-        result["tableRange"] = a1.format_range(tab.title, first, end + 1, min(cols), max(cols) + 1)
+        at_row, at_col = table[1], table[2]
+        result["tableRange"] = a1.format_range(tab.title, table[0], table[1], table[2], table[3])
     values = body.get("values") or []
     major = body.get("majorDimension") or "ROWS"
     n_rows = len(values) if major == "ROWS" else max((len(v) for v in values), default=0)
@@ -241,8 +317,8 @@ def values_append(call: Call) -> dict[str, Any]:
             raise GoogleError(400, str(why)) from None
     updates = write(book, tab, p, values, major, option, grow=True, anchor=(at_row, at_col))
     sheets_requests.check_cell_limit(book)
-    _with_data(updates, tab, call, call.params.get("includeValuesInResponse"),
-               call.params.get("responseValueRenderOption"))
+    _with_data(updates, book, tab, call.params.get("includeValuesInResponse"),
+               call.params.get("responseValueRenderOption"), call.params.get("responseDateTimeRenderOption"))
     result["updates"] = updates
     book.save(call.db, call)
     return result
@@ -307,10 +383,10 @@ def values_batch_get_by_data_filter(call: Call) -> dict[str, Any]:
     book = load(call)
     body = call.body or {}
     found = []
+    major, option, date_option = _read_params(body)
     for f in body.get("dataFilters") or []:
         for tab, r0, r1, c0, c1 in filter_blocks(book, f):
-            found.append({"valueRange": read(tab, r0, r1, c0, c1, body.get("majorDimension") or "ROWS",
-                                             body.get("valueRenderOption") or "FORMATTED_VALUE"),
+            found.append({"valueRange": read(tab, r0, r1, c0, c1, major, option, book, date_option),
                           "dataFilters": [f]})
     out: dict[str, Any] = {"spreadsheetId": book.id}
     if found:
