@@ -117,14 +117,19 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     requests: list[dict[str, Any]] = [{"updateSheetProperties": {
         "properties": {"sheetId": first.id, "title": config.sheets.table(names[0]).tab,
                        "gridProperties": {"frozenRowCount": 1}},
-        "fields": "title,gridProperties.frozenRowCount"}}]
+        "fields": "title,gridProperties.frozenRowCount"}},
+        # The Department's spreadsheet speaks Vietnamese: what staff type is read
+        # as they write it (22/11/2024 is a date, 1.234,5 a number).
+        {"updateSpreadsheetProperties": {
+            "properties": {"locale": "vi_VN", "timeZone": "Asia/Ho_Chi_Minh"},
+            "fields": "locale,timeZone"}}]
     for i, name in enumerate(names[1:], start=1):
         requests.append({"addSheet": {"properties": {
             "title": config.sheets.table(name).tab, "index": i,
             "gridProperties": {"rowCount": 1000, "columnCount": 26, "frozenRowCount": 1}}}})
     reply = sh.batch_update({"requests": requests})
     sheet_ids = {names[0]: first.id}
-    for name, r in zip(names[1:], reply["replies"][1:]):
+    for name, r in zip(names[1:], reply["replies"][2:]):
         sheet_ids[name] = r["addSheet"]["properties"]["sheetId"]
     # Tick boxes where staff decide: "Gửi thư mời", "Duyệt", "Gửi lại" and "Rút đăng ký".
     boxes = []
