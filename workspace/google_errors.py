@@ -35,6 +35,8 @@ from .transport import never_connected
 AMBIGUOUS_STATUS = frozenset({500, 502, 503, 504})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 DAILY_REASONS = frozenset({"dailyLimitExceeded", "dailyLimitExceededUnreg"})
+SCOPE_REASONS = frozenset({"ACCESS_TOKEN_SCOPE_INSUFFICIENT", "insufficientPermissions"})
+DISABLED_REASONS = frozenset({"SERVICE_DISABLED", "accessNotConfigured"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Failure:
     ambiguous: bool      # no clear answer: the call may or may not have been applied
     # "http", "missing_tab", "not_found_spreadsheet", "not_shared" (the file is
     # not shared with the tool's account), "read_only" (shared for viewing only),
+    # "read_only_folder" (a file cannot be added to the destination folder),
     # "auth", "network" (no answer at all), "busy" (signing in answered "try later")
     kind: str = "http"
     retry_after: float | None = None   # seconds, when Google said how long to wait
@@ -97,11 +100,11 @@ _FILE_IN_URL = re.compile(r"/(spreadsheets|documents|forms|files)/([A-Za-z0-9_-]
 _FILE_KINDS = {"spreadsheets": "spreadsheet", "documents": "document", "forms": "form",
                "files": "drive"}
 # Drive names the file it could not find in its message (a parent folder, too).
-_DRIVE_NOT_FOUND = re.compile(r"File not found: ([A-Za-z0-9_-]{10,})")
+_DRIVE_NOT_FOUND = re.compile(r"File not found: ([A-Za-z0-9_-]{10,})\.?$")
 
 
 def _file_in(url: str, message: str) -> tuple[str, str] | None:
-    found = _DRIVE_NOT_FOUND.search(message)
+    found = _DRIVE_NOT_FOUND.match(message)
     if found:
         return ("drive", found.group(1))
     match = _FILE_IN_URL.search(url or "")
@@ -111,17 +114,19 @@ def _file_in(url: str, message: str) -> tuple[str, str] | None:
 def _http(code: int, body: Any, retry_after: Any = None, url: str = "") -> Failure:
     reason = error_reason(body)
     message = error_message(body)
-    error = _error_object(body) or {}
     refused = code == 429 or (code == 403 and reason in RATE_REASONS)
     kind = "missing_tab" if code == 400 and "Unable to parse range" in message else "http"
     file = _file_in(url, message)
-    if file is not None and not refused and reason not in DAILY_REASONS:
+    if file is not None and not refused:
+        # Only these answers are about sharing; a missing scope, an API not
+        # enabled, a storage quota or a domain policy are also 403s, and are not.
         if code == 403 and reason == "insufficientFilePermissions":
-            kind = "read_only"           # Drive: shared for reading only
-        elif code == 403 and (error.get("status") == "PERMISSION_DENIED"
-                              or "does not have permission" in message):
-            kind = "not_shared"          # Sheets, Docs, Forms: exists, not shared (or view only)
-        elif code == 404 and file[0] == "drive" and message.startswith("File not found"):
+            kind = "read_only"           # Drive: shared for viewing only
+        elif code == 403 and reason == "insufficientParentPermissions":
+            kind = "read_only_folder"    # Drive: the destination folder is view only
+        elif code == 403 and message.rstrip(".") == "The caller does not have permission":
+            kind = "not_shared"          # Sheets, Docs, Forms: not shared, or view only
+        elif code == 404 and file[0] == "drive" and _DRIVE_NOT_FOUND.match(message):
             kind = "not_shared"          # Drive hides a file the caller may not see
     wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
     return Failure(code, reason, message, refused=refused, ambiguous=code in AMBIGUOUS_STATUS,
@@ -191,7 +196,12 @@ def _sharing_sentence(failure: Failure) -> str:
         return (f"{_upper_first(who)} chỉ được xem {label} có mã {file_id}, không được sửa: mở "
                 f"{label} đó trên Google, bấm Chia sẻ, đổi quyền của {account} thành Người chỉnh "
                 f"sửa, rồi chạy lại.")
-    unsure = "không tìm thấy hoặc chưa được chia sẻ" if failure.code == 404 else "chưa được chia sẻ"
+    if failure.kind == "read_only_folder":
+        return (f"{_upper_first(who)} không được thêm tệp vào thư mục Drive đích (google."
+                f"drive_folder_id): mở thư mục đó trên Google, bấm Chia sẻ, cho {account} quyền "
+                f"Người chỉnh sửa, rồi chạy lại.")
+    unsure = ("không tìm thấy hoặc chưa được chia sẻ" if failure.code == 404
+              else "chưa được chia sẻ (hoặc chỉ được chia sẻ quyền xem)")
     return (f"{_upper_first(label)} có mã {file_id} {unsure} với {who}: mở {label} đó trên Google "
             f"(kiểm tra mã trong config.yaml), bấm Chia sẻ, thêm {account} với quyền Người chỉnh "
             f"sửa, rồi chạy lại.")
@@ -200,7 +210,7 @@ def _sharing_sentence(failure: Failure) -> str:
 def sentence(failure: Failure) -> str:
     """What went wrong and what to do, for a member of staff (Vietnamese)."""
     code, reason = failure.code, failure.reason
-    if failure.kind in ("not_shared", "read_only"):
+    if failure.kind in ("not_shared", "read_only", "read_only_folder"):
         return _sharing_sentence(failure)
     if failure.kind == "not_found_spreadsheet":
         return ("Không mở được bảng tính ghi ở google.spreadsheet_id: kiểm tra mã bảng tính (lấy từ "
@@ -223,6 +233,15 @@ def sentence(failure: Failure) -> str:
     if failure.transient:
         return ("Google đang bận hoặc đã vượt hạn mức, đã thử lại nhiều lần không được: chạy lại "
                 "công việc sau ít phút (chạy lại không gây trùng lặp).")
+    if code == 403 and reason in SCOPE_REASONS:
+        return ("Mã truy cập của công cụ thiếu phạm vi quyền (scope) cho việc này: với tài khoản dịch "
+                "vụ có uỷ quyền, thêm đủ các scope ở credentials/README.md trong Admin Console; với "
+                "tệp token, đăng nhập lại để cấp đủ quyền.")
+    if code == 403 and reason in DISABLED_REASONS:
+        return ("API của Google cho việc này chưa được bật trong dự án Google Cloud của tài khoản "
+                "dịch vụ: bật API đó (Sheets, Drive, Docs, Forms, Gmail) trong Google Cloud console "
+                "như bước 1 của mục \"Connect a real Google account\" trong README, đợi vài phút rồi "
+                "chạy lại.")
     if code in (401, 403):
         return ("Tài khoản của công cụ không có quyền với tệp này: chia sẻ tệp (bảng tính, biểu mẫu "
                 "hoặc thư mục Drive) với tài khoản của công cụ, quyền Người chỉnh sửa.")
