@@ -184,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             api, method_id, kind = route.api, route.method_id, _kind(route)
             body_api = api
             units = GMAIL_UNITS.get(method_id, 5) if api == "gmail" else 1
-            principal, restricted = self._authenticate(settings, route)
+            principal, restricted, scopes = self._authenticate(settings, route)
             if body_error is not None:
                 raise body_error
             if settings["latency_ms"]:
@@ -208,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
                             principal=principal, settings=settings, media=media,
                             media_type=media_type,
                             now=time.time() + float(settings["clock_offset_s"] or 0),
-                            restricted=restricted)
+                            restricted=restricted, scopes=scopes)
                 sharing.check_access(call, route.api, kind)
                 result = handler(call)
             if settings["fail_after_rate"] and kind == "write" and rng.random() < settings["fail_after_rate"]:
@@ -260,9 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.last_internal_error = exc
         self._send_json(status, payload)
 
-    def _authenticate(self, settings: dict[str, Any], route: discovery.Route) -> tuple[str, bool]:
-        """Who is calling, and whether they are restricted to the files they
-        own or that are shared with them (a token the sandbox issued)."""
+    def _authenticate(self, settings: dict[str, Any], route: discovery.Route
+                      ) -> tuple[str, bool, frozenset[str] | None]:
+        """Who is calling, whether they are restricted to the files they own or
+        that are shared with them (a token the sandbox issued), and the scopes
+        the token was granted."""
         header = self.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
@@ -277,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         accepted = route.method.get("scopes") or []
         if granted is not None and accepted and not granted.intersection(accepted):
             raise insufficient_scopes()
-        return principal, oauth.issued_here(store, token)
+        return principal, oauth.issued_here(store, token), granted
 
     def _check_quota(self, settings: dict[str, Any], api: str, principal: str, kind: str,
                      units: int) -> None:

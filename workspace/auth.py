@@ -20,7 +20,9 @@ from .errors import CredentialsError
 # Least privilege, in one place: what each API needs and nothing more.
 SCOPES = {
     "sheets": ["https://www.googleapis.com/auth/spreadsheets"],
-    "drive": ["https://www.googleapis.com/auth/drive.file"],
+    # Not drive.file: that scope reaches only files the tool itself created,
+    # never the folder, forms and templates staff share with its account.
+    "drive": ["https://www.googleapis.com/auth/drive"],
     "docs": ["https://www.googleapis.com/auth/documents"],
     "forms": ["https://www.googleapis.com/auth/forms.body.readonly",
               "https://www.googleapis.com/auth/forms.responses.readonly"],

@@ -42,6 +42,8 @@ class Call:
     # delegated user): it sees only files it owns or that are shared with it.
     # False for a development token and for the sandbox's own tools: they see all.
     restricted: bool = False
+    # The scopes the caller's token was granted (None: a development token, unchecked).
+    scopes: frozenset[str] | None = None
 
 
 def handles(method_id: str) -> Callable[[Handler], Handler]:

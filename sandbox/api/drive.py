@@ -29,7 +29,22 @@ CREATE TABLE IF NOT EXISTS drive_files (
     meta TEXT NOT NULL,
     content BLOB
 );
+CREATE TABLE IF NOT EXISTS drive_app_files (
+    file_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (file_id, principal)
+);
 """)
+
+# Scopes that reach every file the caller can reach. Without one of them, a
+# token holding only `drive.file` reaches through the Drive API just the files
+# the app itself created (Google: "See, edit, create, and delete only the
+# specific Google Drive files you use with this app" - files made by the app or
+# opened with the Picker, not files a person shared with the account).
+_AUTH = "https://www.googleapis.com/auth/"
+WIDE_DRIVE_SCOPES = frozenset(_AUTH + s for s in (
+    "drive", "drive.readonly", "drive.metadata", "drive.metadata.readonly"))
+DRIVE_FILE_SCOPE = _AUTH + "drive.file"
 
 # mimeType -> fn(db, file_id, call): make an empty Google-type file's content
 CREATORS: dict[str, Callable[[sqlite3.Connection, str, Call], None]] = {}
@@ -103,6 +118,25 @@ def role_for(db: sqlite3.Connection, meta: dict[str, Any], principal: str,
     return next((r for r, rank in ROLE_RANK.items() if rank == best), None) if best else None
 
 
+def app_files_only(call: Call) -> bool:
+    """Whether the caller's Drive calls reach only files its app created (drive.file)."""
+    return (call.restricted and call.scopes is not None and DRIVE_FILE_SCOPE in call.scopes
+            and not call.scopes & WIDE_DRIVE_SCOPES)
+
+
+def _made_by_app(call: Call, file_id: str) -> bool:
+    return call.db.execute("SELECT 1 FROM drive_app_files WHERE file_id = ? AND principal = ?",
+                           (file_id, call.principal)).fetchone() is not None
+
+
+def may_through_drive(call: Call, meta: dict[str, Any], role: str = "reader",
+                      listing: bool = False) -> bool:
+    """`may`, for a Drive API call: a drive.file token also needs the file to be its app's."""
+    if app_files_only(call) and not _made_by_app(call, meta["id"]):
+        return False
+    return may(call, meta, role, listing)
+
+
 def may(call: Call, meta: dict[str, Any], role: str = "reader", listing: bool = False) -> bool:
     """Whether the caller holds at least `role` on the file."""
     if not call.restricted:
@@ -120,7 +154,7 @@ def require_access(call: Call, file_id: str, role: str = "reader") -> dict[str, 
     """The file's metadata if the caller may act on it as `role`; else Drive's
     answer: 404 for a file the caller cannot see, 403 for one it may only read."""
     meta = get_meta(call.db, file_id)
-    if meta is None or not may(call, meta):
+    if meta is None or not may_through_drive(call, meta):
         raise file_not_found(file_id)
     if not may(call, meta, role):
         raise insufficient_permissions()
@@ -133,7 +167,7 @@ def _check_parents(call: Call, parents: list[str] | None) -> None:
         if parent == "root":
             continue
         meta = get_meta(call.db, parent)
-        if meta is None or not may(call, meta):
+        if meta is None or not may_through_drive(call, meta):
             raise GoogleError(404, f"File not found: {parent}.", reason="notFound",
                               location="fileId")
         if not may(call, meta, "writer"):
@@ -164,6 +198,9 @@ def register_file(db: sqlite3.Connection, call: Call, *, file_id: str | None = N
     _set_content_meta(meta, content)
     db.execute("INSERT INTO drive_files(id, meta, content) VALUES (?, ?, ?)",
                (file_id, json.dumps(meta, ensure_ascii=False), content))
+    # Made through an API by this caller: its app reaches it even with drive.file.
+    db.execute("INSERT OR IGNORE INTO drive_app_files(file_id, principal) VALUES (?, ?)",
+               (file_id, call.principal))
     return meta
 
 
@@ -217,10 +254,10 @@ def capabilities(call: Call, meta: dict[str, Any]) -> dict[str, bool]:
 
 def _shape(meta: dict[str, Any], call: Call) -> dict[str, Any]:
     if call.params.get("fields"):
+        meta = {**meta, "ownedByMe": any(o["emailAddress"].lower() == call.principal.lower()
+                                         for o in meta.get("owners", []))}
         if "capabilities" in call.params["fields"]:
-            meta = {**meta, "capabilities": capabilities(call, meta),
-                    "ownedByMe": any(o["emailAddress"].lower() == call.principal.lower()
-                                     for o in meta.get("owners", []))}
+            meta["capabilities"] = capabilities(call, meta)
         return meta
     return {k: meta[k] for k in DEFAULT_FIELDS if k in meta}
 
@@ -395,7 +432,7 @@ def files_list(call: Call) -> dict[str, Any]:
     predicate = _compile(q) if q else (lambda m: True)
     rows = call.db.execute("SELECT meta FROM drive_files").fetchall()
     found = [m for m in (json.loads(r[0]) for r in rows)
-             if predicate(m) and may(call, m, listing=True)]
+             if predicate(m) and may_through_drive(call, m, listing=True)]
     order = call.params.get("orderBy") or "createdTime"
     for part in reversed([p.strip() for p in order.split(",") if p.strip()]):
         key, _, direction = part.partition(" ")
@@ -424,7 +461,8 @@ def files_copy(call: Call) -> dict[str, Any]:
         _check_parents(call, parents)
     else:   # the copy goes beside its source where the caller may write, else to its root
         parents = [p for p in source.get("parents") or [] if p == "root" or (
-            (folder := get_meta(call.db, p)) is not None and may(call, folder, "writer"))] or ["root"]
+            (folder := get_meta(call.db, p)) is not None
+            and may_through_drive(call, folder, "writer"))] or ["root"]
     row = call.db.execute("SELECT content FROM drive_files WHERE id = ?", (source["id"],)).fetchone()
     extra = {k: v for k, v in source.items() if k in ("description", "properties", "appProperties")}
     extra.update({k: v for k, v in body.items() if k in _WRITABLE - {"name", "mimeType", "parents"}})
@@ -440,6 +478,8 @@ def files_copy(call: Call) -> dict[str, Any]:
 def files_update(call: Call) -> dict[str, Any]:
     meta = require_access(call, call.params["fileId"], "writer")
     _check_parents(call, [p for p in (call.params.get("addParents") or "").split(",") if p])
+    if "trashed" in (call.body or {}) and not may(call, meta, "owner"):
+        raise insufficient_permissions()   # in My Drive only the owner trashes a file
     body = call.body or {}
     if "mimeType" in body and body["mimeType"] != meta["mimeType"]:
         raise GoogleError(403, "The mimeType of a file cannot be changed.", reason="fieldNotWritable")
@@ -467,6 +507,7 @@ def files_delete(call: Call) -> Raw:
     # In My Drive only the owner deletes a file; an editor gets Drive's 403.
     meta = require_access(call, call.params["fileId"], "owner")
     call.db.execute("DELETE FROM drive_files WHERE id = ?", (meta["id"],))
+    call.db.execute("DELETE FROM drive_app_files WHERE file_id = ?", (meta["id"],))
     if meta["mimeType"] in DELETERS:
         DELETERS[meta["mimeType"]](call.db, meta["id"])
     return Raw(b"", "text/html", status=204)   # Google answers 204 with no body
