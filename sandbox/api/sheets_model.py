@@ -630,7 +630,7 @@ def _format_date(serial: float, pattern: str) -> str:
             label = "AM" if hour < 12 else "PM"
             out.append(label if low == "am/pm" else label[0])
         elif low[0] == "y":
-            out.append(str(day.year)[-2:] if len(t) <= 2 else str(day.year))
+            out.append(f"{day.year % 100:02d}" if len(t) <= 2 else f"{day.year:04d}")
         elif t[0] == "M" or (t[0] == "m" and not _is_minute(kinds, i)):
             n = len(t)
             out.append(str(day.month) if n == 1 else f"{day.month:02d}" if n == 2 else
@@ -670,7 +670,12 @@ def format_value(number: float, number_format: dict[str, Any] | None, loc: Local
     kind = number_format.get("type")
     pattern = number_format.get("pattern") or _default_pattern(kind, loc)
     if kind in _DATE_TYPES:
-        return _format_date(number, pattern)
+        try:
+            return _format_date(number, pattern)
+        except (OverflowError, ValueError):
+            # A number no calendar date holds (a phone number typed over a date):
+            # shown as the number, never an error for the whole tab.
+            return format_number(number, loc)
     return _format_with_pattern(number, pattern, loc)
 
 
