@@ -222,7 +222,7 @@ def export(data: Path = DataOpt,
 
 # What a sandbox seeded before the marker existed may hold, and nothing else.
 _SANDBOX_FILES = {name + side for name in (DB_NAME, "outbox.db")
-                  for side in ("", "-wal", "-shm", "-journal")} | {"config.yaml"}
+                  for side in ("", "-wal", "-shm", "-journal")} | {"config.yaml", MARKER_NAME}
 
 
 def _only_files(folder: Path, ok: Any) -> bool:
@@ -275,6 +275,12 @@ def _reset_refusal(target: Path) -> str | None:
     if (target / ".git").exists() or (target / ".git").is_symlink():
         return f"Không xoá {target}: thư mục có .git, tức là một kho mã chứ không phải sandbox; {hint}."
     if is_marked_sandbox(target):
+        # A sandbox someone has since put their own files into keeps them.
+        foreign = _foreign(target)
+        if foreign is not None:
+            return (f"Thư mục sandbox {target} có {foreign} không do sandbox tạo nên không xoá gì: "
+                    f"chuyển {foreign} ra ngoài thư mục (hoặc tự xoá nếu thật sự không cần) rồi chạy "
+                    f"lại.")
         return None
     if not (target / DB_NAME).is_file():
         return (f"Thư mục {target} không phải sandbox (không có tệp {MARKER_NAME} do `sandbox seed` ghi) "

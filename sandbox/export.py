@@ -130,6 +130,12 @@ def _previous_files(out: Path) -> list[Path]:
     if not out.is_dir():
         raise OutRefused(f"{out} là một tệp, không phải thư mục: chọn một thư mục mới hoặc trống "
                          f"cho --out.")
+    for kind in KINDS:   # never follow a link out of the export (or write through one)
+        inner = out / kind
+        if inner.is_symlink() or (inner.exists() and not inner.is_dir()):
+            raise OutRefused(f"{inner} không phải thư mục do `sandbox export` tạo (là một liên kết "
+                             f"hoặc một tệp) nên không ghi gì vào {out}: chọn một thư mục mới hoặc "
+                             f"trống cho --out.")
     marker = out / MARKER_NAME
     if marker.is_file() and not marker.is_symlink():
         return _listed(out, marker.read_text(encoding="utf-8", errors="replace"))

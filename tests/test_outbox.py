@@ -378,3 +378,15 @@ def test_sync_confirmations_sends_a_next_step_when_the_letter_went_to_an_old_add
     assert _outbox_tab(config)[message_key(confirmations.CONFIRMATION, "R001", 2)]["status"] == "Chờ gửi"
     again = _ctx_run(config, lambda ctx: confirmations.sync_confirmations(ctx, people))
     assert (again.queued, again.replaced) == (0, 0)          # the next step is the head now
+
+
+def test_a_ledger_made_world_readable_by_an_older_version_is_made_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "outbox.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    os.chmod(path, 0o644)
+    with Ledger(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -496,3 +496,29 @@ def test_serve_never_writes_into_a_folder_of_someone_elses_files(tmp_path: Path)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "không phải sandbox" in result.stderr
     assert sorted(p.name for p in user.iterdir()) == ["ghi-chu.txt"]
+
+
+def test_reset_keeps_a_sandbox_someone_has_put_their_own_files_into(seeded: Path,
+                                                                    tmp_path: Path) -> None:
+    (seeded / "luan-van.txt").write_text("của tôi", encoding="utf-8")
+    before = _snapshot(seeded)
+    out = run_cli("sandbox", "reset", "--data", str(seeded), "--yes", cwd=tmp_path)
+    _one_line_refusal(out, "luan-van.txt", "không do sandbox tạo")
+    assert _snapshot(seeded) == before
+
+
+def test_export_never_follows_a_link_planted_in_its_own_folder(seeded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    exported = sorted((out / "docs").iterdir())[0]
+    shutil.copy(exported, victim / exported.name)     # a same-named file of the person's
+    (victim / "keep.txt").write_text("quý", encoding="utf-8")
+    shutil.rmtree(out / "docs")
+    (out / "docs").symlink_to(victim)
+    before = _snapshot(victim)
+    again = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
+    _one_line_refusal(again, "liên kết")
+    assert _snapshot(victim) == before and _mode(victim) == 0o755

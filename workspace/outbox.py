@@ -354,7 +354,15 @@ def _create_private(path: Path) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return  # an existing ledger keeps the mode it has
+        # A ledger made before ledgers were private: others lose read access
+        # (it and its SQLite side files) when ours to change.
+        for item in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+            try:
+                if not item.is_symlink() and item.stat().st_mode & 0o077:
+                    os.chmod(item, 0o600)
+            except (FileNotFoundError, PermissionError):
+                pass
+        return
     try:
         os.fchmod(fd, 0o600)
     finally:
