@@ -277,3 +277,80 @@ def test_check_names_a_file_the_tool_may_only_read(seeded: Path, seeded_server: 
     assert done.returncode == 1, done.stdout + done.stderr
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("✗ google.drive_folder_id"))
     assert "chỉ được xem" in line and folder in line and account in line
+
+
+def test_a_drive_file_token_reaches_only_what_its_app_created(sandbox: Any, gc: gspread.Client,
+                                                             service: Any, rsa_key_pem: str,
+                                                             rsa_key: Any) -> None:
+    """drive.file: "only the specific Google Drive files you use with this app" -
+    a file shared with the account through the Share button is not one of them
+    (the Sheets API, under its own scope, still reaches it)."""
+    info = create_service_account(sandbox.store, "hep@hoithao-sandbox.iam.gserviceaccount.com",
+                                  private_pem=rsa_key_pem)
+    narrow = service_account.Credentials(
+        RSASigner(rsa_key, key_id=info["private_key_id"]), info["client_email"],
+        sandbox.url + "/token", scopes=["https://www.googleapis.com/auth/drive.file",
+                                        "https://www.googleapis.com/auth/spreadsheets"])
+    shared = gc.create("Chia sẻ qua nút Chia sẻ")
+    _share(service, shared.id, "writer", info["client_email"])
+    drive = service("drive", "v3", narrow)
+    with pytest.raises(HttpError) as err:
+        drive.files().get(fileId=shared.id).execute()
+    assert err.value.resp.status == 404
+    assert _gc(sandbox, narrow).open_by_key(shared.id).title == "Chia sẻ qua nút Chia sẻ"
+    own = drive.files().create(body={"name": "tự tạo.txt"}).execute()["id"]
+    assert [f["id"] for f in drive.files().list().execute()["files"]] == [own]
+
+
+def test_only_the_owner_trashes_a_file(sandbox: Any, service: Any, other: Any) -> None:
+    doc = service("docs", "v1").documents().create(body={"title": "Của tôi"}).execute()["documentId"]
+    _share(service, doc, "writer")
+    with pytest.raises(HttpError) as err:
+        service("drive", "v3", other).files().update(fileId=doc, body={"trashed": True}).execute()
+    assert err.value.resp.status == 403
+    assert service("drive", "v3").files().update(fileId=doc, body={"trashed": True},
+                                                 fields="trashed").execute()["trashed"] is True
+
+
+def test_a_missing_scope_is_not_called_a_sharing_problem(sandbox: Any, gc: gspread.Client,
+                                                         service: Any, rsa_key_pem: str,
+                                                         rsa_key: Any) -> None:
+    from workspace.google_errors import to_api_error
+
+    sheet = gc.create("Điều phối")
+    info = create_service_account(sandbox.store, "thieu@hoithao-sandbox.iam.gserviceaccount.com",
+                                  private_pem=rsa_key_pem)
+    no_sheets = service_account.Credentials(
+        RSASigner(rsa_key, key_id=info["private_key_id"]), info["client_email"],
+        sandbox.url + "/token", scopes=["https://www.googleapis.com/auth/documents"])
+    with pytest.raises(HttpError) as err:
+        service("sheets", "v4", no_sheets).spreadsheets().get(spreadsheetId=sheet.id).execute()
+    error = to_api_error(err.value)
+    assert error is not None and error.kind == "http" and error.code == 403
+    assert "phạm vi quyền (scope)" in str(error) and "chia sẻ" not in str(error)
+
+
+@pytest.mark.parametrize("reason, message, kind, phrase", [
+    ("SERVICE_DISABLED", "Google Sheets API has not been used in project 1 before or it is "
+     "disabled.", "http", "chưa được bật"),
+    ("storageQuotaExceeded", "The user's Drive storage quota has been exceeded.", "http", None),
+    ("insufficientParentPermissions", "Insufficient permissions for the specified parent.",
+     "read_only_folder", "thư mục Drive đích"),
+])
+def test_google_403s_are_told_apart(reason: str, message: str, kind: str, phrase: str | None) -> None:
+    """Bodies as Google sends them (ErrorInfo in details[] for the newer APIs, errors[] for Drive)."""
+    import httplib2
+
+    from workspace.google_errors import to_api_error
+
+    body = {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED",
+                      "errors": [{"reason": reason, "domain": "global", "message": message}],
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                   "reason": reason, "domain": "googleapis.com"}]}}
+    exc = HttpError(httplib2.Response({"status": 403}), json.dumps(body).encode(),
+                    uri="https://www.googleapis.com/drive/v3/files/1AbCdEfGhIjKlMnOp/copy")
+    error = to_api_error(exc)
+    assert error is not None and error.kind == kind
+    assert "chưa được chia sẻ" not in str(error)
+    if phrase:
+        assert phrase in str(error)

@@ -114,17 +114,20 @@ _LABELS = {"spreadsheet": "bảng tính", "folder": "thư mục Drive", "form": 
 
 
 def _sharing(config: Config, ws: Workspace, report: Report) -> None:
-    """Every file the config names is shared with the tool's account for editing.
-    Files the spreadsheet and form checks open report their own failures."""
+    """Every file the config names is shared with the tool's account: for editing
+    where the jobs write (the spreadsheet, the folder), for viewing at least
+    elsewhere. Files the spreadsheet and form checks open report their own failures."""
     g = config.google
-    files = [("google.spreadsheet_id", g.spreadsheet_id, "spreadsheet", False),
-             ("google.drive_folder_id", g.drive_folder_id, "folder", True),
-             ("google.forms.registration.id", g.forms.registration.id, "form", False),
-             ("google.forms.paper.id", g.forms.paper.id, "form", False)]
-    files += [(f"google.doc_templates.{k}", v, "template", True)
+    # (config key, file id, kind, report its own errors, must be editable): the
+    # templates are only read and copied, so viewing them is enough.
+    files = [("google.spreadsheet_id", g.spreadsheet_id, "spreadsheet", False, True),
+             ("google.drive_folder_id", g.drive_folder_id, "folder", True, True),
+             ("google.forms.registration.id", g.forms.registration.id, "form", False, False),
+             ("google.forms.paper.id", g.forms.paper.id, "form", False, False)]
+    files += [(f"google.doc_templates.{k}", v, "template", True, False)
               for k, v in (g.doc_templates or {}).items()]
     account = ws.account or "tài khoản của công cụ"
-    for key, file_id, kind, report_errors in files:
+    for key, file_id, kind, report_errors, edits in files:
         if not file_id:
             continue
         try:
@@ -134,8 +137,9 @@ def _sharing(config: Config, ws: Workspace, report: Report) -> None:
                 report.fail(f"{key}: {exc}")
             continue
         label = _LABELS[kind]
-        if access.can_edit:
-            report.ok(f"chia sẻ: {label} '{access.name}' sửa được")
+        if access.can_edit or not edits:
+            report.ok(f"chia sẻ: {label} '{access.name}' " + ("sửa được" if access.can_edit
+                                                              else "xem được"))
         else:
             report.fail(f"{key}: tài khoản {account} chỉ được xem {label} '{access.name}' (mã "
                         f"{file_id}): mở {label} đó trên Google, bấm Chia sẻ, đổi quyền của {account} "
