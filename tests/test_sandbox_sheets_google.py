@@ -430,3 +430,14 @@ def test_pygsheets_opens_the_seeded_spreadsheet_reads_every_tab_and_appends(
     after = same.worksheet(first).get_all_values()
     assert len(after) == len(before) + 1
     assert after[len(before)] == row
+
+
+def test_a_value_that_is_not_a_scalar_is_refused(gc: Any) -> None:
+    """Google refuses a list or an object where a cell value goes (its message
+    names the protobuf value: list_value / struct_value), writing nothing."""
+    sheet = gc.create("Giá trị").sheet1
+    with pytest.raises(gspread.exceptions.APIError) as err:
+        sheet.update([["a", ["b", "c"]]], "A1")
+    assert err.value.response.status_code == 400
+    assert "Invalid values[0][1]: list_value" in err.value.response.json()["error"]["message"]
+    assert sheet.get_all_values() in ([], [[]])   # gspread pads an empty read

@@ -18,6 +18,8 @@ first column of the table"), see `find_table`.
 """
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 from .. import a1
@@ -88,6 +90,12 @@ def write(book: Book, tab: Tab, p: a1.A1Range, values: Any, major: str, option: 
     instead of refusing to write past it (append does, update does not)."""
     if not isinstance(values, list) or any(not isinstance(v, list) for v in values):
         raise GoogleError(400, "Invalid values: expected a list of lists.")
+    for i, row in enumerate(values):
+        for j, raw in enumerate(row):
+            if isinstance(raw, (list, dict)):
+                # A cell holds a scalar; Google names the protobuf value it got.
+                kind = "list_value" if isinstance(raw, list) else "struct_value"
+                raise GoogleError(400, f"Invalid values[{i}][{j}]: {kind} {json.dumps(raw)}")
     rows = values
     if major == "COLUMNS":
         width = max((len(col) for col in values), default=0)
