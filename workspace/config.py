@@ -228,8 +228,27 @@ class Deadlines(_Model):
 
 class Reminders(_Model):
     before_days: list[int] = Field(default=[7, 3, 1], min_length=1)
+    on_the_day: bool = True
     overdue_every_days: int = Field(default=3, ge=1)
+    overdue_limit: int = Field(default=3, ge=0, le=20)
     escalate_after_days: int = Field(default=5, ge=1)
+    # ISO weekdays the Department works (Monday 1 ... Sunday 7) and its holidays.
+    working_weekdays: list[int] = Field(default=[1, 2, 3, 4, 5], min_length=1)
+    holidays: list[dt.date] = []
+
+    @field_validator("before_days")
+    @classmethod
+    def _days_ahead(cls, value: list[int]) -> list[int]:
+        if any(not 0 < d <= 60 for d in value):
+            raise ValueError("mỗi số ngày nhắc trước phải từ 1 đến 60")
+        return value
+
+    @field_validator("working_weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= d <= 7 for d in value):
+            raise ValueError("ngày làm việc ghi bằng số từ 1 (thứ Hai) đến 7 (Chủ nhật)")
+        return value
 
 
 class Locks(_Model):
