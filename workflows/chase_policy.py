@@ -116,7 +116,8 @@ class Reminder:
 
     @property
     def key(self) -> str:
-        return "nhac:" + "+".join(sorted(i.key for i in self.items))
+        """Its items' keys: the ledger key's middle part (`nhac-nop:<this>:1`)."""
+        return "+".join(sorted(i.key for i in self.items))
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class MissingList:
 
     @property
     def key(self) -> str:
-        return f"danh-sach-thieu:{self.milestone}:{self.due.isoformat()}"
+        return f"{self.milestone}/{self.due.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def from_config(reminders: Reminders) -> tuple[Policy, Calendar]:
 
 
 def step_key(obligation: Obligation, step_name: str) -> str:
-    return f"{obligation.key}:{obligation.due.isoformat()}:{step_name}"
+    """`TL-001/2024-10-25/truoc-7` (no `:` or `+`: it sits inside a ledger key)."""
+    return f"{obligation.key}/{obligation.due.isoformat()}/{step_name}"
 
 
 def steps(obligation: Obligation, policy: Policy, calendar: Calendar) -> list[Step]:
