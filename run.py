@@ -137,7 +137,10 @@ def chase_submissions(ctx: typer.Context,
                       dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
                       today: Optional[str] = typer.Option(None, "--today", metavar="YYYY-MM-DD",
                                                           help="Coi hôm nay là ngày này.")) -> None:
-    raise not_built("chase-submissions")
+    from workflows.chase_submissions import parse_today
+
+    job = JOBS["chase-submissions"]
+    _run(ctx, job, dry_run, job.options(today=parse_today(today)))
 
 
 @app.command("generate-docs", help=_job_help("generate-docs"))

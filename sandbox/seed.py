@@ -227,6 +227,9 @@ def seed(data_dir: Path, config: Config) -> Path:
         papers = seed_data.papers(people, config.event.topics, config.deadlines.papers.isoformat())
         for paper in papers:
             paper["reminder_count"] = 0
+            # Rows follow the papers' milestone in Mốc thời gian; one author was
+            # given a later deadline of their own (Hạn nộp on that row alone).
+            paper["due"] = "2024-10-30" if paper["key"] == "TL05" else ""
         milestones = [dict(zip(("key", "content", "due", "applies_to", "remind_before"), m))
                       for m in seed_data.MILESTONES]
         tables = {"invitees": invitees, "delegations": delegations, "registrations": [],
@@ -249,6 +252,10 @@ def seed(data_dir: Path, config: Config) -> Path:
         answers = [{fields[k]: v for k, v in r.items() if v != ""}
                    for r in seed_data.sample_registrations(people, invitees, delegation_names)]
         forms_api.submit_responses(server.store, registration_id, answers)
+        fields = config.google.forms.paper.fields
+        forms_api.submit_responses(server.store, paper_id, [
+            {fields[k]: v for k, v in r.items() if v != ""}
+            for r in seed_data.sample_papers(papers, people)])
 
         google = config.google.model_dump(mode="json")
         google.update({

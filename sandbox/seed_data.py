@@ -218,3 +218,24 @@ def sample_registrations(people: People, invitee_rows: list[dict[str, str]],
     mac["phone"] = mac["phone"].replace(" ", "").replace("-", "")
     out.append(mac)  # the same person again, typed on another machine: a duplicate
     return out
+
+
+def sample_papers(paper_rows: list[dict[str, str]], people: People) -> list[dict[str, object]]:
+    """A few papers as writers send them through the paper form, each with a
+    small file: two through their pre-filled link, one without the code (found
+    by email), and one from someone not on the list."""
+    def pdf(code: str) -> dict[str, object]:
+        return {"name": f"tham-luan-{code}.pdf",
+                "content": f"%PDF-1.4\n% Tham luận {code}\n%%EOF\n".encode("utf-8")}
+
+    out: list[dict[str, object]] = []
+    for row, with_code in ((paper_rows[0], True), (paper_rows[1], True), (paper_rows[2], False)):
+        out.append({"author": row["author"], "email": row["email"], "unit": row["unit"],
+                    "topic": row["topic"], "title": row["title"], "file": pdf(row["key"]),
+                    "paper_code": row["key"] if with_code else ""})
+    stranger = people.person("truong-thcs.example")
+    out.append({"author": stranger.full_name, "email": stranger.email,
+                "unit": "Trường THCS Nguyễn Du", "topic": paper_rows[5]["topic"],
+                "title": "Ứng dụng AI trong đánh giá năng lực đọc hiểu của học sinh THCS",
+                "file": pdf("moi"), "paper_code": ""})
+    return out

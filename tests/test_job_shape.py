@@ -22,8 +22,8 @@ def test_every_job_declares_frozen_options_and_the_tabs_it_writes() -> None:
         assert dataclasses.is_dataclass(job.options) and job.options.__dataclass_params__.frozen
         assert set(job.writes) <= set(DEFAULT_TABLES), name
         assert job.summary and not job.summary.isascii(), f"{name}: --help must be Vietnamese"
-    assert [job.name for job, _ in DEMO_STEPS] == ["sync-registrations", "send-invitations",
-                                                   "send-outbox"]
+    assert [job.name for job, _ in DEMO_STEPS] == ["sync-registrations", "chase-submissions",
+                                                   "send-invitations", "send-outbox"]
 
 
 def test_misspelt_option_is_refused_at_call_time() -> None:

@@ -6,15 +6,14 @@ from pathlib import Path
 
 from workspace.config import Config, load
 
-from . import send_invitations, send_outbox, sync_registrations
+from . import chase_submissions, send_invitations, send_outbox, sync_registrations
 from .base import Job, NoOptions
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     sync_registrations.JOB,
     send_invitations.JOB,
     send_outbox.JOB,
-    Job("chase-submissions", NoOptions, None, writes=("papers", "outbox"),
-        summary="Nhắc hạn nộp tham luận trước, đúng và sau hạn (chưa xây dựng)."),
+    chase_submissions.JOB,
     Job("generate-docs", NoOptions, None,
         summary="Soạn bài phát biểu khai mạc, báo cáo đề dẫn, kỷ yếu và báo cáo kết quả (chưa xây dựng)."),
 )}
@@ -22,6 +21,8 @@ JOBS: dict[str, Job] = {job.name: job for job in (
 # What `demo` runs, in order, and with which options.
 DEMO_STEPS = (
     (JOBS["sync-registrations"], sync_registrations.Options()),
+    # Papers the seed submitted: rows of Tham luận, and receipts for send-outbox below.
+    (JOBS["chase-submissions"], chase_submissions.Options()),
     (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
     # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
     (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),

@@ -49,6 +49,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nhac-qua-han": ("Nhắc quá hạn", ("item", "days_overdue", "submission_link")),
     "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("item", "days_overdue", "submission_link",
                                                       "head")),
+    "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
 }
 COMMON = ("event", "sender", "recipient")
 
@@ -248,7 +249,10 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                "item": {"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
                         "due": vn_date(config.deadlines.papers)},
                "head": {"salutation": "Bà Trần Thị B, Hiệu trưởng Trường Đại học Sài Gòn",
-                        "full_name": "Trần Thị B"}}
+                        "full_name": "Trần Thị B"},
+               "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
+                         "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
+                         "resubmit_by": vn_date(config.deadlines.papers), "again": False}}
     context.update({k: samples[k] for k in KINDS[name][1]})
     return context
 

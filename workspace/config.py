@@ -44,6 +44,12 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "topic": "Chủ đề", "title": "Tên tham luận", "due": "Hạn nộp", "status": "Trạng thái",
         "file": "Tệp", "submitted_at": "Ngày nộp", "last_reminder": "Lần nhắc cuối",
         "reminder_count": "Số lần nhắc", "reviewer": "Người phản biện", "decision": "Kết luận",
+        # Written by chase-submissions: the earlier files of a paper submitted
+        # again (one "date link" a line), and what is wrong with the row.
+        "file_history": "Các lần nộp trước", "problem": "Vấn đề",
+        # Staff's: the unit head's address, copied on overdue reminders from
+        # reminders.escalate_after_days days late.
+        "head_email": "Email lãnh đạo đơn vị",
         "notes": "Ghi chú"}),
     "outbox": ("Hộp thư đi", {
         "key": "Mã thư", "kind": "Loại", "recipient": "Người nhận", "email": "Email",
@@ -60,6 +66,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
 OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
+                                         # beyond SPEC section 2's layout: earlier files,
+                                         # problems, the head copied on late reminders
+                                         "papers": {"file_history", "problem", "head_email"},
                                          # staff tick: send this failed message again (--resend)
                                          "outbox": {"resend"}}
 

@@ -1,0 +1,194 @@
+"""chase-submissions: papers arriving through the paper form -> `Tham luận`,
+and a receipt for each through the outbox (SPEC 3.4, issue 10). The
+reminders before and after the deadline (workflows.chase_policy) are the
+job's next step, not wired yet: this run records submissions only.
+
+read:   the paper form's questions and every response (paginated); `Tham
+        luận` in one request
+decide: workflows.submissions (pure): which row each response belongs to
+        (pre-filled code, else the row made for it before, else email), the
+        file link and its history, `Đã nộp`, `Ngày nộp`, `Vấn đề`, new rows
+        for people not on the list, one receipt per submission
+write:  changed cells of the job's own columns (Trạng thái, Ngày nộp, Tệp,
+        Các lần nộp trước, Vấn đề) + new rows (workspace.table: re-read,
+        write, verify, one append); staff columns are never written
+queue:  a receipt (`nhan-tham-luan`, Vietnamese) for every submission whose
+        ledger key `nhan-tham-luan:<response id>-<lastSubmittedTime>:1` is not
+        in the ledger yet: an edited or new submission gets its own, a rerun
+        none; mirrored to `Hộp thư đi` (the job holds that tab's lock)
+locks:  the job's own, `Tham luận` and `Hộp thư đi` (Job.writes)
+
+`--today YYYY-MM-DD` (default: today in the event's time zone) is the date
+the receipts are issued on, and the day the reminders will plan for.
+`--dry-run` prints codes and counts only, never names or addresses.
+The number of API calls does not depend on the number of responses or rows
+(beyond Forms' pages of 5,000).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from workspace.config import Config
+from workspace.errors import HoithaoError, TemplateError, UsageError
+from workspace.forms import FormsAdapter
+from workspace.outbox import NewMessage, message_key, open_ledger
+
+from .base import Change, Job, JobContext, JobResult
+from .chase_input import parse_date
+from .letters import base_context, build_message, recipient_address, render, vn_date
+from .mail_mirror import mirror_if_free
+from .submissions import OWNED, SUBMITTED, Outcome, Receipt, decide
+from .sync_registrations import sheet_notes
+
+RECEIPT = "nhan-tham-luan"
+
+
+@dataclass(frozen=True)
+class Options:
+    """`--today`: the day the run acts as (rehearsals and tests); None is today
+    in the event's time zone."""
+    today: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.today is not None and not isinstance(self.today, dt.date):
+            raise UsageError("--today cần một ngày dạng YYYY-MM-DD, ví dụ 2024-10-20.")
+
+
+def parse_today(text: str | None) -> dt.date | None:
+    """`--today` as typed on the command line; UsageError (exit 2) when it is no date."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--today cần một ngày dạng YYYY-MM-DD, ví dụ 2024-10-20 (đã nhận «{text[:20]}»)."
+                         ) from None
+
+
+def receipt_key(r: Receipt) -> str:
+    """One receipt per submission: the response and the version Forms gives it."""
+    return message_key(RECEIPT, f"{r.response_id}-{r.version}")
+
+
+def receipt(config: Config, r: Receipt, today: dt.date) -> NewMessage:
+    """One submission's receipt, ready to queue (pure); TemplateError (a
+    Vietnamese sentence) when it cannot be made."""
+    address, problem = recipient_address(r.email)
+    if problem:
+        raise TemplateError(problem)
+    context = base_context(config, {"full_name": r.author, "unit": r.unit, "email": address}, today)
+    received = dt.date.fromisoformat(r.day)
+    due = _date(r.due) or config.deadlines.papers
+    review = config.deadlines.review
+    # A date already past when the paper came is left out of the letter.
+    context["paper"] = {"code": r.code, "title": r.title, "topic": r.topic,
+                        "received_on": vn_date(received),
+                        "review_by": vn_date(review) if received <= review else "",
+                        "resubmit_by": vn_date(due) if received <= due else "", "again": r.again}
+    rendered = render(RECEIPT, context)
+    name = context["recipient"]["full_name"]
+    return NewMessage(key=receipt_key(r), kind=RECEIPT, email=address, subject=rendered.subject,
+                      raw=build_message(config, name, address, rendered), recipient=name,
+                      source="papers", source_key=r.code)
+
+
+def _date(value: object) -> dt.date | None:
+    """A `Hạn nộp` the tool can read, else None."""
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def plan_changes(outcome: Outcome, labels: dict[str, str]) -> list[Change]:
+    """The plan: codes, statuses and column labels, never personal data."""
+    plan: list[Change] = []
+    new = set(outcome.newly_submitted)
+    again = set(outcome.resubmitted)
+    for row in outcome.inserts:
+        plan.append(Change(row["key"], "thêm dòng mới (không khớp danh sách)",
+                           f"{labels['status']}: {row['status']}; {labels['problem']}: cần Ban Tổ "
+                           f"chức xác nhận"))
+    for key, diff in outcome.updates.items():
+        if key in new:
+            plan.append(Change(key, "đã nộp", f"{labels['status']} → {SUBMITTED}; "
+                                             f"{labels['submitted_at']}, {labels['file']}"))
+        elif key in again:
+            plan.append(Change(key, "nộp lại", f"{labels['file']} mới; tệp cũ ghi vào "
+                                              f"{labels['file_history']}"))
+        else:
+            plan.append(Change(key, "cập nhật", ", ".join(labels[f] for f in OWNED if f in diff)))
+    return plan
+
+
+def run(ctx: JobContext, opts: Options) -> JobResult:
+    config = ctx.config
+    today = opts.today or ctx.now().date()
+    form = config.google.forms.paper
+    if not form.id:
+        raise HoithaoError("google.forms.paper.id trong config.yaml đang trống: điền mã biểu mẫu gửi "
+                           "tham luận (trong đường dẫn /forms/d/<mã>/edit).")
+    responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
+    papers, = ctx.spreadsheet.read("papers")
+    table = config.sheets.papers
+    labels = {**table.columns, "tab": table.tab}
+    rows = {r.key: {**r.values, "key": r.key} for r in papers.records}
+    outcome = decide(responses, rows, config.event.topics, config.timezone, labels)
+
+    plan = plan_changes(outcome, labels)
+    notes, duplicates, blanks = sheet_notes({"papers": papers}, {"papers": {"tab": table.tab,
+                                                                            "key": table.columns["key"]}})
+    result = JobResult(plan=plan, notes=notes, figures={
+        "phản hồi": len(responses), "tham luận mới nộp": len(outcome.newly_submitted),
+        "nộp lại": len(outcome.resubmitted), "không khớp danh sách": len(outcome.unmatched),
+        "dòng cập nhật": len(outcome.updates), "dòng có vấn đề": len(outcome.problems),
+        "dòng trùng mã bị bỏ qua": duplicates, "dòng thiếu mã bị bỏ qua": blanks})
+    if not ctx.dry_run and (outcome.updates or outcome.inserts):
+        written = ctx.table("papers").write(outcome.updates, outcome.inserts, owned=OWNED)
+        if written.missing_keys:
+            result.notes.append(f"{len(written.missing_keys)} dòng đã bị xoá khỏi trang {table.tab} "
+                                f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
+                                f"sau sẽ ghi lại.")
+    _queue_receipts(ctx, outcome.receipts, today, result)
+    return result
+
+
+def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult
+                    ) -> None:
+    """Every current submission is offered every run (a crash between the sheet
+    write and here heals next run); the ledger's keys say which are new, and
+    only those are rendered. With ctx.dry_run nothing is written."""
+    config = ctx.config
+    skipped: dict[str, str] = {}
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        known = ledger.keys(RECEIPT)
+        messages = []
+        for r in receipts:
+            if receipt_key(r) in known:
+                continue
+            try:
+                messages.append(receipt(config, r, today))
+            except TemplateError as exc:   # this letter only: the others still go
+                skipped[r.code] = str(exc)
+        result.plan += [Change(m.source_key, "xếp hàng thư xác nhận đã nhận tham luận", "")
+                        for m in messages]
+        if ctx.dry_run:
+            queued = len(messages)
+        else:
+            queued = ledger.queue(messages, awaiting_approval=config.mail.approval_required)
+            if ledger.has_unmirrored():
+                note = mirror_if_free(ctx, ledger)
+                if note:
+                    result.notes.append(note)
+    result.figures["thư xác nhận xếp hàng"] = queued
+    if skipped:
+        result.figures["thư xác nhận không tạo được"] = len(skipped)
+        result.notes += [f"Không tạo được thư xác nhận đã nhận tham luận {code}: {problem}"
+                         for code, problem in sorted(skipped.items())]
+
+
+JOB = Job("chase-submissions", Options, run, writes=("papers", "outbox"),
+          summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp) "
+                  "và xếp hàng thư xác nhận đã nhận; phần nhắc hạn nộp đang được xây dựng.",
+          doing="ghi nhận tham luận đã nộp")
