@@ -257,6 +257,7 @@ def demo(ctx: typer.Context,
     config = load_config(config_path)
     with _open(config) as ws:
         for job, opts in DEMO_STEPS:
+            opts = opts(config) if callable(opts) else opts
             result = run_job(job, JobContext(config=config, ws=ws, console=console, trigger=DEMO), opts)
             print_summary(console, job.name, result, dry_run=False)
     out = data / "export"

@@ -128,9 +128,10 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
             typed = parse_date(record.get("due"))
         except ValueError:
             typed = None
-            out.problems[key] = (f"Không đọc được Hạn nộp '{record.get('due')}': ghi ngày theo dạng "
-                                 f"25/10/2024, hoặc để trống để theo mốc; tạm dùng hạn "
-                                 f"{vn_date(base_due)}.")
+            if not submitted:   # once the paper is in, its deadline no longer matters
+                out.problems[key] = (f"Không đọc được Hạn nộp '{record.get('due')}': ghi ngày theo dạng "
+                                     f"25/10/2024, hoặc để trống để theo mốc; tạm dùng hạn "
+                                     f"{vn_date(base_due)}.")
         if typed is not None:
             due = typed
         email, email_problem = normalise_email(str(record.get("email") or ""))
@@ -140,7 +141,7 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
                                      "Email của dòng này.")
             continue
         head, head_problem = normalise_email(str(record.get("head_email") or ""))
-        if record.get("head_email") and head_problem:
+        if record.get("head_email") and head_problem and not submitted:
             out.problems.setdefault(key, "Email lãnh đạo đơn vị không đúng dạng nên thư nhắc quá hạn "
                                          "không gửi kèm (Cc) được: sửa ô đó.")
         out.obligations.append(Obligation(

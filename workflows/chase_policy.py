@@ -194,6 +194,8 @@ def due_item(obligation: Obligation, policy: Policy, calendar: Calendar, today: 
     if not arrived:
         return None, []
     latest = arrived[-1]
+    if latest is planned[-1] and today >= latest.day + dt.timedelta(policy.overdue_every_days):
+        return None, []   # past the last step: the organiser has the list, reminders stop
     later_done = any(step_key(obligation, s.name) in done for s in planned[planned.index(latest):])
     if later_done:
         return None, []

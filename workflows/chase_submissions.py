@@ -34,6 +34,7 @@ from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
 from workspace.outbox import NewMessage, message_key, open_ledger
 
+from . import reminders
 from .base import Change, Job, JobContext, JobResult
 from .chase_input import parse_date
 from .letters import base_context, build_message, recipient_address, render, vn_date
@@ -151,7 +152,51 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                 f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
                                 f"sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result)
+    _chase(ctx, today, result)
     return result
+
+
+def _chase(ctx: JobContext, today: dt.date, result: JobResult) -> None:
+    """The reminders step (workflows.reminders): reads the tabs again, after
+    the submissions step wrote them, so a paper that came today stops its
+    reminders today."""
+    config = ctx.config
+    form = config.google.forms.paper
+    papers, milestones = ctx.spreadsheet.read("papers", "milestones")
+    rows = [{**r.values, "key": r.key} for r in papers.records]
+    steps = [{**r.values, "key": r.key} for r in milestones.records]
+    link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["paper_code"])
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        chase = reminders.decide(config, rows, steps, reminders.done_keys(ledger),
+                                 reminders.reminder_counts(ledger), link_base, today)
+        for reminder in chase.plan.reminders:
+            for item in reminder.items:
+                escalated = " (Cc lãnh đạo đơn vị)" if item.step.escalate and reminder.cc else ""
+                result.plan.append(Change(item.obligation.key, f"nhắc {item.step.name}",
+                                          f"hạn {item.obligation.due:%d/%m/%Y}{escalated}"))
+        for missing in chase.plan.missing_lists:
+            result.plan.append(Change(missing.milestone, "gửi danh sách chưa nộp cho Ban Tổ chức",
+                                      ", ".join(o.key for o in missing.missing)))
+        if not ctx.dry_run:
+            if chase.row_updates:
+                ctx.table("papers").write(chase.row_updates,
+                                          owned=("last_reminder", "reminder_count", "problem"))
+            queued = ledger.queue(chase.messages, awaiting_approval=config.mail.approval_required)
+            if ledger.has_unmirrored():
+                note = mirror_if_free(ctx, ledger)
+                if note:
+                    result.notes.append(note)
+        else:
+            queued = len(chase.messages)
+    result.figures["thư nhắc xếp hàng"] = sum(1 for m in chase.messages if m.kind != reminders.MISSING)
+    result.figures["danh sách chưa nộp gửi Ban Tổ chức"] = len(chase.plan.missing_lists)
+    if chase.plan.skipped:
+        result.figures["bước nhắc bỏ qua (đã có bước sau)"] = len(chase.plan.skipped)
+    if queued < len(chase.messages):
+        result.notes.append(f"{len(chase.messages) - queued} thư nhắc đã có trong Hộp thư đi.")
+    result.notes += chase.milestone_problems
+    result.notes += [f"Không tạo được thư nhắc cho {code}: {problem}"
+                     for code, problem in sorted(chase.skipped.items())]
 
 
 def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult
@@ -189,6 +234,7 @@ def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, re
 
 
 JOB = Job("chase-submissions", Options, run, writes=("papers", "outbox"),
-          summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp) "
-                  "và xếp hàng thư xác nhận đã nhận; phần nhắc hạn nộp đang được xây dựng.",
+          summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp), "
+                  "xếp hàng thư xác nhận đã nhận, rồi thư nhắc hạn nộp theo Mốc thời gian: trước hạn, "
+                  "đúng hạn, quá hạn (báo lãnh đạo đơn vị), và danh sách chưa nộp cho Ban Tổ chức.",
           doing="ghi nhận tham luận đã nộp")

@@ -2,6 +2,7 @@
 `config.yaml`'s `schedule:` know by name."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from workspace.config import Config, load
@@ -18,11 +19,15 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         summary="Soạn bài phát biểu khai mạc, báo cáo đề dẫn, kỷ yếu và báo cáo kết quả (chưa xây dựng)."),
 )}
 
-# What `demo` runs, in order, and with which options.
+# What `demo` runs, in order, and with which options (or a function of the
+# config giving them).
 DEMO_STEPS = (
     (JOBS["sync-registrations"], sync_registrations.Options()),
-    # Papers the seed submitted: rows of Tham luận, and receipts for send-outbox below.
-    (JOBS["chase-submissions"], chase_submissions.Options()),
+    # Papers the seed submitted: rows of Tham luận, receipts, and the reminders of
+    # a rehearsed day three days before the papers' deadline (the demo's data is
+    # the 2024 workshop, whatever today is).
+    (JOBS["chase-submissions"], lambda config: chase_submissions.Options(
+        today=config.deadlines.papers - dt.timedelta(days=3))),
     (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
     # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
     (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),

@@ -45,10 +45,12 @@ WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "t
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "thu-moi": ("Thư mời", ("registration_link", "invitee_code")),
     "xac-nhan": ("Xác nhận đăng ký", ("checkin_code",)),
-    "nhac-truoc-han": ("Nhắc trước hạn", ("item", "days_left", "submission_link")),
-    "nhac-qua-han": ("Nhắc quá hạn", ("item", "days_overdue", "submission_link")),
-    "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("item", "days_overdue", "submission_link",
-                                                      "head")),
+    # Reminders list everything the person owes that is due that day (`items`:
+    # code, title, content, due, days_left, days_overdue, link).
+    "nhac-truoc-han": ("Nhắc trước hạn", ("items",)),
+    "nhac-qua-han": ("Nhắc quá hạn", ("items",)),
+    "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("items", "head")),
+    "danh-sach-thieu": ("Danh sách chưa nộp", ("milestone", "missing")),
     "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
 }
 COMMON = ("event", "sender", "recipient")
@@ -244,12 +246,18 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                                     "position": "Giám đốc", "unit": "Sở GDĐT Bà Rịa – Vũng Tàu",
                                     "email": "nguyen.va@example.com"}, today)
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
-               "invitee_code": "KM001", "checkin_code": "HT24-7Q3K", "days_left": 3,
-               "days_overdue": 2, "submission_link": "https://docs.google.com/forms/d/e/y/viewform",
-               "item": {"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
-                        "due": vn_date(config.deadlines.papers)},
-               "head": {"salutation": "Bà Trần Thị B, Hiệu trưởng Trường Đại học Sài Gòn",
-                        "full_name": "Trần Thị B"},
+               "invitee_code": "KM001", "checkin_code": "HT24-7Q3K",
+               "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
+                          "due": vn_date(config.deadlines.papers), "days_left": 3,
+                          "days_overdue": 0, "link": "https://docs.google.com/forms/d/e/y/viewform"},
+                         {"code": "TL07", "title": "Tên tham luận thứ hai", "content": "Gửi tham luận",
+                          "due": vn_date(config.deadlines.papers), "days_left": 0,
+                          "days_overdue": 6, "link": "https://docs.google.com/forms/d/e/y/viewform"}],
+               "head": "Lãnh đạo đơn vị",
+               "milestone": {"key": "M01", "content": "Gửi nội dung tham luận về Văn phòng Sở",
+                             "due": vn_date(config.deadlines.papers)},
+               "missing": [{"code": "TL04", "title": "Tên tham luận", "author": "Nguyễn Văn A",
+                            "unit": "Trường Đại học Sài Gòn"}],
                "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
                          "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
                          "resubmit_by": vn_date(config.deadlines.papers), "again": False}}

@@ -28,11 +28,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from workspace import outbox
 from workspace.errors import ApiError, HoithaoError, UsageError
+from workspace.forms import FormsAdapter
 from workspace.gmail import GmailAdapter, LookupNotAllowed, SendRefused, SendUnclear
 from workspace.outbox import Ledger, Message, open_ledger
 from workspace.pacing import Pacer
 from workspace.table import ticked
 
+from . import reminders, submissions
 from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 
@@ -236,6 +238,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         gmail = GmailAdapter(ctx.ws)
         result.notes += resolve_unknown(ctx, ledger, gmail, sleep, clock)
         result.notes += approvals(ctx, ledger, opts.resend)
+        arrived = cancel_arrived(ctx, ledger)
         mirror(ctx, ledger)
 
         due, batch, room = next_batch(config, ledger, opts.limit, clock)
@@ -254,6 +257,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                           "chờ duyệt": counts.get(outbox.AWAITING_APPROVAL, 0), "còn lại": left}
         if recovered:
             result.figures["gián đoạn lần trước"] = recovered
+        if arrived:
+            result.figures["thư nhắc huỷ vì đã nộp"] = arrived
         if tally.stop == "daily" and left:
             result.notes.append(f"Còn {left} thư sẽ gửi ở lần chạy sau: đã đến giới hạn gửi "
                                 f"trong ngày của hộp thư ({config.mail.daily_limit} thư/24 giờ).")
@@ -263,6 +268,28 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         elif tally.stop == "rate" and left:
             result.notes.append(f"Gmail yêu cầu gửi chậm lại; còn {left} thư sẽ gửi ở lần chạy sau.")
         return result
+
+
+def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
+    """A reminder still waiting whose paper has arrived since it was queued is
+    cancelled (`Đã huỷ`, with the reason), never sent: the reason is checked
+    against `Tham luận` right before sending (one read, only when one waits)."""
+    waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind in reminders.REMINDER_KINDS]
+    if not waiting:
+        return 0
+    config = ctx.config
+    papers, = ctx.spreadsheet.read("papers")
+    rows = {r.key: {**r.values, "key": r.key} for r in papers.records}
+    statuses = {key: str(row.get("status") or "").strip() for key, row in rows.items()}
+    # A paper already in the form but not yet in the sheet (chase-submissions
+    # has not run since) counts as arrived too: the same matching decides.
+    form = config.google.forms.paper
+    if form.id:
+        responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
+        labels = {**config.sheets.papers.columns, "tab": config.sheets.papers.tab}
+        outcome = submissions.decide(responses, rows, config.event.topics, config.timezone, labels)
+        statuses.update({code: submissions.SUBMITTED for code in outcome.newly_submitted})
+    return sum(ledger.cancel(m.key, reminders.ARRIVED) for m in reminders.arrived(waiting, statuses))
 
 
 def _plan(ledger: Ledger, config: Any, limit: int | None, clock: Callable[[], float]) -> JobResult:

@@ -1,0 +1,179 @@
+"""The reminders step of chase-submissions: `Tham luận` and `Mốc thời gian`
+(workflows.chase_input) -> today's plan (workflows.chase_policy) -> letters
+queued through the outbox, and the row's `Lần nhắc cuối` / `Số lần nhắc`.
+
+The mail ledger is the memory: a reminder's key lists the steps it carries
+(`nhac-qua-han:TL04/2024-10-30/qua-han-1+TL07/…:1`), so a step is never
+queued twice, whatever happens to the sheet, and the organiser's list
+(`danh-sach-thieu:M01/2024-10-30:1`) goes once per milestone and deadline.
+Right before a reminder is sent, send-outbox asks `arrived()` whether what it
+chases has arrived meanwhile and cancels it if so (`Đã huỷ`, with the reason).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from workspace import outbox
+from workspace.config import Config
+from workspace.errors import TemplateError
+from workspace.outbox import Ledger, Message, NewMessage, message_key
+
+from .chase_input import SUBMITTED, paper_obligations
+from .chase_policy import MissingList, Plan, Reminder, from_config, plan
+from .letters import base_context, build_message, prefilled_link, recipient_address, render, vn_date
+
+BEFORE, OVERDUE, ESCALATED = "nhac-truoc-han", "nhac-qua-han", "nhac-bao-cao"
+REMINDER_KINDS = (BEFORE, OVERDUE, ESCALATED)
+MISSING = "danh-sach-thieu"
+# `Vấn đề` sentences of this step start so; only those are replaced or cleared by it.
+PROBLEM_PREFIX = "Nhắc hạn: "
+ARRIVED = "Huỷ tự động: tham luận đã nộp trước khi thư nhắc được gửi."
+
+
+def _middle(key: str) -> str:
+    """`kind:<middle>:step` -> middle."""
+    return key.partition(":")[2].rpartition(":")[0]
+
+
+def done_keys(ledger: Ledger) -> set[str]:
+    """Every step and organiser's list already queued (any state: a cancelled
+    reminder is not queued again)."""
+    done: set[str] = set()
+    for kind in REMINDER_KINDS:
+        for key in ledger.keys(kind):
+            done.update(_middle(key).split("+"))
+    done.update(_middle(key) for key in ledger.keys(MISSING))
+    return done
+
+
+def reminder_counts(ledger: Ledger) -> dict[str, int]:
+    """How many reminders each row has had queued, cancelled ones left out."""
+    counts: dict[str, int] = {}
+    live = [s for s in outbox.LABELS if s != outbox.CANCELLED]
+    for m in ledger.in_state(*live):
+        if m.kind in REMINDER_KINDS:
+            for item in _middle(m.key).split("+"):
+                code = item.split("/")[0]
+                counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+@dataclass
+class ChaseOutcome:
+    plan: Plan = field(default_factory=Plan)
+    messages: list[NewMessage] = field(default_factory=list)
+    row_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)     # code -> why no letter
+    milestone_problems: list[str] = field(default_factory=list)
+
+
+def _item(row: Mapping[str, Any], step_days_late: int, due: dt.date, content: str, link: str,
+          today: dt.date) -> dict[str, Any]:
+    return {"code": row["key"], "title": str(row.get("title") or ""), "content": content,
+            "due": vn_date(due), "days_left": max((due - today).days, 0),
+            "days_overdue": max((today - due).days, 0), "link": link, "late": step_days_late}
+
+
+def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapping[str, Any]],
+                     contents: Mapping[str, str], link_base: str, today: dt.date) -> NewMessage:
+    """One person's letter for today (pure); TemplateError when it cannot be made."""
+    items = sorted((_item(rows[i.obligation.key], i.step.days_late, i.obligation.due,
+                          contents.get(i.obligation.milestone, ""),
+                          prefilled_link(link_base, i.obligation.key), today)
+                    for i in reminder.items), key=lambda d: (-d["late"], d["code"]))
+    if reminder.cc:   # escalated steps, and a head's address to copy
+        kind = ESCALATED
+    elif any(i.step.days_late > 0 for i in reminder.items):
+        kind = OVERDUE
+    else:
+        kind = BEFORE
+    first = rows[items[0]["code"]]
+    address, problem = recipient_address(reminder.person)
+    if problem:
+        raise TemplateError(problem)
+    context = base_context(config, {"full_name": first.get("author", ""), "unit": first.get("unit", ""),
+                                    "email": address}, today)
+    context["items"] = items
+    if kind == ESCALATED:
+        context["head"] = "Lãnh đạo đơn vị"
+    rendered = render(kind, context)
+    name = context["recipient"]["full_name"]
+    cc = [("Lãnh đạo đơn vị", h) for h in reminder.cc]
+    return NewMessage(key=message_key(kind, reminder.key), kind=kind, email=address,
+                      subject=rendered.subject, raw=build_message(config, name, address, rendered, cc=cc),
+                      recipient=name, source="papers",
+                      source_key="+".join(i["code"] for i in items))
+
+
+def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Mapping[str, Any]],
+                    content: str, today: dt.date) -> NewMessage:
+    """The organiser's list of who is still missing after the last step (pure)."""
+    contact = config.event.contact
+    address, problem = recipient_address(contact.email)
+    if problem:
+        raise TemplateError(problem)
+    context = base_context(config, {"full_name": contact.name, "email": address}, today)
+    context["milestone"] = {"key": missing.milestone, "content": content, "due": vn_date(missing.due)}
+    context["missing"] = [{"code": o.key, "title": str(rows[o.key].get("title") or ""),
+                           "author": str(rows[o.key].get("author") or ""),
+                           "unit": str(rows[o.key].get("unit") or "")} for o in missing.missing]
+    rendered = render(MISSING, context)
+    return NewMessage(key=message_key(MISSING, missing.key), kind=MISSING, email=address,
+                      subject=rendered.subject, raw=build_message(config, contact.name, address, rendered),
+                      recipient=contact.name, source="milestones", source_key=missing.milestone)
+
+
+def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]],
+           done: set[str], counts: Mapping[str, int], link_base: str, today: dt.date) -> ChaseOutcome:
+    """Today's reminders and the rows' job-owned cells (pure)."""
+    rows = {str(r["key"]): r for r in papers}
+    milestone_rows = list(milestones)
+    read = paper_obligations(rows.values(), milestone_rows, config.sheets.milestones.tab,
+                             config.deadlines.papers)
+    contents = {str(m.get("key") or ""): str(m.get("content") or "") for m in milestone_rows}
+    policy, calendar = from_config(config.reminders)
+    out = ChaseOutcome(plan=plan(read.obligations, policy, calendar, today, done),
+                       milestone_problems=read.milestone_problems)
+    reminded: dict[str, int] = dict(counts)
+    for reminder in out.plan.reminders:
+        try:
+            out.messages.append(reminder_message(config, reminder, rows, contents, link_base, today))
+        except TemplateError as exc:
+            for item in reminder.items:
+                out.skipped[item.obligation.key] = str(exc)
+            continue
+        for item in reminder.items:
+            code = item.obligation.key
+            reminded[code] = reminded.get(code, 0) + 1
+            out.row_updates.setdefault(code, {}).update(
+                {"last_reminder": today.isoformat(), "reminder_count": reminded[code]})
+    for missing in out.plan.missing_lists:
+        try:
+            out.messages.append(missing_message(config, missing, rows,
+                                                contents.get(missing.milestone, ""), today))
+        except TemplateError as exc:
+            out.milestone_problems.append(f"Không tạo được danh sách chưa nộp gửi Ban Tổ chức: {exc}")
+    # `Vấn đề`: this step's own sentences only (others, e.g. a wrong topic, stay).
+    for code, row in rows.items():
+        current = str(row.get("problem") or "")
+        mine = read.problems.get(code)
+        wanted = PROBLEM_PREFIX + mine if mine else ""
+        if current.startswith(PROBLEM_PREFIX) or (not current and wanted):
+            if current != wanted:
+                out.row_updates.setdefault(code, {})["problem"] = wanted
+    return out
+
+
+def arrived(messages: Iterable[Message], statuses: Mapping[str, str]) -> list[Message]:
+    """Reminders waiting to be sent whose every item has arrived since (pure):
+    `statuses` maps a row's code to its `Trạng thái`."""
+    out = []
+    for m in messages:
+        if m.kind not in REMINDER_KINDS:
+            continue
+        codes = [item.split("/")[0] for item in _middle(m.key).split("+")]
+        if codes and all(statuses.get(code, "") in SUBMITTED for code in codes):
+            out.append(m)
+    return out
