@@ -168,3 +168,19 @@ def test_a_wrong_working_day_in_config_is_told_in_vietnamese(tmp_path: Any) -> N
     with pytest.raises(ConfigError) as err:
         load(tmp_path / "config.yaml", environ={})
     assert "reminders.working_weekdays" in str(err.value) and "thứ Hai" in str(err.value)
+
+
+@pytest.mark.parametrize("hours, phrase", [("17:00-07:30", "trước giờ kết thúc"),
+                                           ("8h-17h", "07:30-17:00")])
+def test_office_hours_that_cannot_be_used_are_told_in_vietnamese(tmp_path: Any, hours: str,
+                                                                 phrase: str) -> None:
+    from tests.conftest import ROOT
+    from workspace.config import load
+    from workspace.errors import ConfigError
+
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace(
+        'office_hours: "07:30-17:00"', f'office_hours: "{hours}"')
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path / "config.yaml", environ={})
+    assert "reminders.office_hours" in str(err.value) and phrase in str(err.value)

@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import io
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -19,6 +20,8 @@ from workflows.chase_policy import schedule_table, short
 from workspace.outbox import CANCELLED, SENT, open_ledger
 
 D = dt.date
+# Tuesday 22/10/2024, 09:00 in Ho Chi Minh City: office hours on a working day.
+OFFICE = dt.datetime(2024, 10, 22, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 HEAD = "hieu-truong@dhsg.example"
 
 
@@ -127,7 +130,7 @@ def test_a_paper_arriving_after_its_reminder_was_queued_cancels_it(seeded_server
     assert ("truoc-3", reminders.BEFORE) in queued["TL09"]
     # TL09's paper arrives; chase-submissions has not run since.
     _submit(seeded_server, config, [_paper(_table(config).by_key["TL09"])])
-    run_job_as_cli(config, "send-outbox", no_pacing=True)
+    run_job_as_cli(config, "send-outbox", no_pacing=True, clock=lambda: OFFICE.timestamp())
     with open_ledger(config, readonly=True) as ledger:
         by_code = {}
         for kind in reminders.REMINDER_KINDS:
@@ -164,3 +167,17 @@ def test_an_unreadable_deadline_is_a_problem_and_the_milestone_stays_in_force(
     _set_cells(config, "papers", {("TL11", "due"): ""})
     _chase(config, D(2024, 10, 23))
     assert _table(config).by_key["TL11"]["problem"] == ""
+
+
+def test_reminders_wait_for_office_hours_on_a_working_day(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _chase(config, D(2024, 10, 22))
+    sunday_night = dt.datetime(2024, 10, 27, 21, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    held = run_job_as_cli(config, "send-outbox", no_pacing=True, clock=sunday_night.timestamp)
+    assert held.figures["đã gửi"] == 4      # the seed's four receipts go; no reminder does
+    assert any("giờ hành chính" in note for note in held.notes)
+    with open_ledger(config, readonly=True) as ledger:
+        waiting = [m for m in ledger.due() if m.kind in reminders.REMINDER_KINDS]
+    assert len(waiting) == 8
+    sent = run_job_as_cli(config, "send-outbox", no_pacing=True, clock=OFFICE.timestamp)
+    assert sent.figures["đã gửi"] == 8

@@ -166,6 +166,13 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
     return out
 
 
+def in_office_hours(config: Config, now: dt.datetime) -> bool:
+    """Whether a reminder may leave now: a working day, within reminders.office_hours."""
+    _, calendar = from_config(config.reminders)
+    start, end = config.reminders.window()
+    return calendar.is_working_day(now.date()) and start <= now.time() < end
+
+
 def arrived(messages: Iterable[Message], statuses: Mapping[str, str]) -> list[Message]:
     """Reminders waiting to be sent whose every item has arrived since (pure):
     `statuses` maps a row's code to its `Trạng thái`."""

@@ -20,9 +20,11 @@ nothing. --dry-run creates and changes no file.
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Collection
+from zoneinfo import ZoneInfo
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -218,8 +220,12 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[M
 def next_batch(config: Any, ledger: Ledger, limit: int | None,
                clock: Callable[[], float]) -> tuple[list[Message], list[Message], int]:
     """What a run sends now: every due message, the ones taken (oldest first,
-    under the daily limit and --limit), and the room left in the last 24 hours."""
+    under the daily limit and --limit), and the room left in the last 24 hours.
+    Reminders wait for office hours on a working day (reminders.office_hours)."""
     due = ledger.due()
+    now = dt.datetime.fromtimestamp(clock(), ZoneInfo(config.timezone))
+    if not reminders.in_office_hours(config, now):
+        due = [m for m in due if m.kind not in reminders.REMINDER_KINDS]
     room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
     take = min(len(due), room, limit or len(due))
     return due, due[:take], room
@@ -242,6 +248,11 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         mirror(ctx, ledger)
 
         due, batch, room = next_batch(config, ledger, opts.limit, clock)
+        held = sum(1 for m in ledger.due() if m.kind in reminders.REMINDER_KINDS) - \
+            sum(1 for m in due if m.kind in reminders.REMINDER_KINDS)
+        if held:
+            result.notes.append(f"{held} thư nhắc hạn chờ đến giờ hành chính ngày làm việc "
+                                f"({config.reminders.office_hours}) mới gửi, ở lần chạy sau.")
         pacer = None if opts.no_pacing else Pacer(config.mail.per_minute, clock, sleep)
         tally = send_due(ctx, ledger, gmail, batch, pacer, sleep, clock)
         if not tally.stop and len(batch) < len(due) and len(batch) == room:

@@ -244,6 +244,23 @@ class Reminders(_Model):
     # ISO weekdays the Department works (Monday 1 ... Sunday 7) and its holidays.
     working_weekdays: list[int] = Field(default=[1, 2, 3, 4, 5], min_length=1)
     holidays: list[dt.date] = []
+    # When reminders may leave (send-outbox holds them otherwise), local time.
+    office_hours: str = "07:30-17:00"
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        try:
+            start, end = (dt.time.fromisoformat(p.strip()) for p in value.split("-"))
+        except ValueError:
+            raise ValueError("giờ hành chính ghi dạng 07:30-17:00") from None
+        if start >= end:
+            raise ValueError("giờ bắt đầu phải trước giờ kết thúc, ví dụ 07:30-17:00")
+        return value
+
+    def window(self) -> tuple[dt.time, dt.time]:
+        start, end = (dt.time.fromisoformat(p.strip()) for p in self.office_hours.split("-"))
+        return start, end
 
     @field_validator("before_days")
     @classmethod
