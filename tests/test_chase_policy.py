@@ -97,8 +97,10 @@ def test_a_simulated_month_sends_exactly_what_the_policy_says() -> None:
         D(2024, 10, 24): "truoc-1", D(2024, 10, 25): "dung-han+truoc-3",
         D(2024, 10, 28): "qua-han-1", D(2024, 10, 29): "truoc-1", D(2024, 10, 30): "dung-han",
         D(2024, 10, 31): "qua-han-2", D(2024, 11, 4): "qua-han-1", D(2024, 11, 5): "qua-han-2"}
-    # Escalation (the head in Cc) only from 5 days late.
-    assert cc_seen == [(D(2024, 10, 31), "em", (HEAD,)), (D(2024, 11, 5), "dung", (HEAD,)),
+    # Escalation (the head in Cc) from 5 days late, counted on the day the step goes
+    # out: the first overdue step of 30/10 waits for Monday 04/11, 5 days late.
+    assert cc_seen == [(D(2024, 10, 31), "em", (HEAD,)), (D(2024, 11, 4), "dung", (HEAD,)),
+                       (D(2024, 11, 4), "em", (HEAD,)), (D(2024, 11, 5), "dung", (HEAD,)),
                        (D(2024, 11, 5), "em", (HEAD,))]
     # After the last step, the organiser's list once per milestone; then silence.
     assert lists == [(D(2024, 11, 1), "M02", ("BC-01",)),
@@ -184,3 +186,33 @@ def test_office_hours_that_cannot_be_used_are_told_in_vietnamese(tmp_path: Any, 
     with pytest.raises(ConfigError) as err:
         load(tmp_path / "config.yaml", environ={})
     assert "reminders.office_hours" in str(err.value) and phrase in str(err.value)
+
+
+def test_codes_with_separators_are_remembered_and_found_again() -> None:
+    from workflows.chase_policy import code_of, step_key
+
+    owed = [Obligation("TL+01", "x@example.edu.vn", "M01", D(2024, 10, 25), submitted=False),
+            Obligation("TL/02", "x@example.edu.vn", "M01", D(2024, 10, 25), submitted=False)]
+    done: set[str] = set()
+    first = plan(owed, POLICY, CALENDAR, D(2024, 10, 22), done)
+    [reminder] = first.reminders
+    assert "+" in reminder.key and all(code_of(i.key) in ("TL+01", "TL/02") for i in reminder.items)
+    assert reminder.key.count("+") == 1 and ":" not in reminder.key
+    done.update(reminder.key.split("+"))
+    assert plan(owed, POLICY, CALENDAR, D(2024, 10, 23), done).reminders == ()
+    assert code_of(step_key(owed[1], "truoc-3")) == "TL/02"
+
+
+def test_someone_reminded_earlier_today_waits_for_the_next_working_day() -> None:
+    owed = Obligation("TL-020", "x@example.edu.vn", "M01", D(2024, 10, 25), submitted=False)
+    assert plan([owed], POLICY, CALENDAR, D(2024, 10, 22), set(),
+                reminded_today={"x@example.edu.vn"}).reminders == ()
+    assert plan([owed], POLICY, CALENDAR, D(2024, 10, 23), set()).reminders
+
+
+def test_without_overdue_steps_the_list_goes_after_the_deadline_not_on_it() -> None:
+    quiet = Policy(before_days=(3,), on_the_day=False, overdue_every_days=3, overdue_limit=0,
+                   escalate_after_days=5)
+    owed = Obligation("TL-021", "x@example.edu.vn", "M01", D(2024, 10, 25), submitted=False)
+    assert plan([owed], quiet, CALENDAR, D(2024, 10, 25), set()).missing_lists == ()
+    assert plan([owed], quiet, CALENDAR, D(2024, 10, 28), set()).missing_lists

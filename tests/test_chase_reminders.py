@@ -76,6 +76,9 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
             escalated.setdefault(code, set()).add((day, kind == reminders.ESCALATED))
         if first.figures["danh sách chưa nộp gửi Ban Tổ chức"]:
             lists.append((day, "M01"))
+        # The day's mail goes out in office hours, as the schedule would send it.
+        at_nine = dt.datetime.combine(day, dt.time(9), ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
+        run_job_as_cli(config, "send-outbox", no_pacing=True, clock=lambda: at_nine)
     with capsys.disabled():
         print("\n" + schedule_table(observed, [d for d in days if d.isoweekday() < 6]))
 
@@ -109,6 +112,11 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
     assert lists == [(D(2024, 11, 7), "M01")]
     row = _table(config).by_key["TL07"]
     assert row["last_reminder"] == "2024-11-06" and str(row["reminder_count"]) == "7"
+    # Every reminder went out once, none to a writer after their paper arrived.
+    with open_ledger(config, readonly=True) as ledger:
+        states = {m.state for kind in reminders.REMINDER_KINDS for m in
+                  (ledger.get(k) for k in ledger.keys(kind))}
+    assert states == {SENT}
 
 
 def test_escalation_copies_the_unit_head(seeded_server, seeded_config) -> None:
@@ -181,3 +189,37 @@ def test_reminders_wait_for_office_hours_on_a_working_day(seeded_server, seeded_
     assert len(waiting) == 8
     sent = run_job_as_cli(config, "send-outbox", no_pacing=True, clock=OFFICE.timestamp)
     assert sent.figures["đã gửi"] == 8
+
+
+def test_one_of_two_papers_arriving_cancels_the_letter_and_the_other_is_chased_alone(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    tl04 = _table(config).by_key["TL04"]
+    _set_cells(config, "papers", {("TL06", "email"): tl04["email"]})   # one author, two papers
+    _chase(config, D(2024, 10, 22))
+    [both] = [k for k in _keys(config) if "TL04/" in k and "TL06/" in k]
+    _submit(seeded_server, config, [_paper(tl04)])
+    run_job_as_cli(config, "send-outbox", no_pacing=True, clock=OFFICE.timestamp)
+    with open_ledger(config, readonly=True) as ledger:
+        assert ledger.get(both).state == CANCELLED and ledger.get(both).error == reminders.ARRIVED
+    _chase(config, D(2024, 10, 23))    # the next day: TL06 alone, its step not lost
+    alone = [k for k in _keys(config) if "TL06/" in k and "TL04/" not in k]
+    assert len(alone) == 1 and "truoc-3" in alone[0]
+
+
+def test_letters_speak_to_the_author_as_the_data_allows(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _chase(config, D(2024, 10, 22))
+    with open_ledger(config, readonly=True) as ledger:
+        [key] = [k for k in ledger.keys(reminders.BEFORE) if "TL08/" in k]
+        message = email.message_from_bytes(ledger.get(key).raw, policy=email.policy.default)
+    body = message.get_body(("plain",)).get_content()
+    assert body.startswith("Kính gửi: Tác giả ") and "nhắc Quý tác giả hạn gửi" in body
+    assert "(mã TL08)" in body and "còn 3 ngày" in body and "thứ Sáu, ngày 25 tháng 10 năm 2024" in body
+    assert "Đồng kính gửi" not in body and message["Cc"] is None
+    assert "usp=pp_url" in body and body.rstrip().endswith("Ban Tổ chức Hội thảo - Sở GDĐT TP.HCM")
+
+
+def _keys(config) -> list[str]:
+    with open_ledger(config, readonly=True) as ledger:
+        return [k for kind in reminders.REMINDER_KINDS for k in ledger.keys(kind)]

@@ -18,8 +18,9 @@ from typing import Any, Iterable, Mapping
 from .chase_policy import Obligation, parse_days
 from .normalise import normalise_email
 
-# Statuses that mean the writing has arrived (SPEC section 2, `Tham luận`).
-SUBMITTED = frozenset({"Đã nộp", "Đang thẩm định", "Được chọn", "Không được chọn"})
+# `Trạng thái` of `Tham luận` (SPEC section 2); a row is chased only while waiting.
+STATUSES = ("Chờ nộp", "Đã nộp", "Đang thẩm định", "Được chọn", "Không được chọn")
+WAITING = ("", "chờ nộp")
 PAPERS = "Tham luận"
 
 _EPOCH = dt.date(1899, 12, 30)   # serial 0 of a spreadsheet date
@@ -28,6 +29,9 @@ _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 def fold(text: Any) -> str:
     return " ".join(unicodedata.normalize("NFC", str(text or "")).split()).casefold()
+
+
+KNOWN = frozenset(fold(s) for s in STATUSES) | {""}
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -122,7 +126,13 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
         if not key:
             continue
         status = str(record.get("status") or "").strip()
-        submitted = status in SUBMITTED
+        # Chased only while waiting: an empty or `Chờ nộp` status and no file yet.
+        # Any other status (a later stage, or one staff typed) stops the reminders.
+        submitted = fold(status) not in WAITING or bool(str(record.get("file") or "").strip())
+        if fold(status) not in KNOWN and not str(record.get("file") or "").strip():
+            out.problems[key] = (f"Trạng thái '{status[:40]}' không phải một trong: "
+                                 f"{', '.join(STATUSES)}; công cụ không nhắc dòng này cho tới khi "
+                                 f"sửa (để trống hoặc ghi Chờ nộp nếu chưa nộp).")
         due = base_due
         try:
             typed = parse_date(record.get("due"))

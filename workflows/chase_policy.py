@@ -31,8 +31,9 @@ one message that day listing them all.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
+from urllib.parse import quote, unquote
 
 from workspace.config import Reminders
 
@@ -151,8 +152,14 @@ def from_config(reminders: Reminders) -> tuple[Policy, Calendar]:
 
 
 def step_key(obligation: Obligation, step_name: str) -> str:
-    """`TL-001/2024-10-25/truoc-7` (no `:` or `+`: it sits inside a ledger key)."""
-    return f"{obligation.key}/{obligation.due.isoformat()}/{step_name}"
+    """`TL-001/2024-10-25/truoc-7`. The code is percent-encoded, so a `/`, `+`
+    or `:` typed in it cannot break the ledger key it sits in."""
+    return f"{quote(obligation.key, safe='')}/{obligation.due.isoformat()}/{step_name}"
+
+
+def code_of(item_key: str) -> str:
+    """The row code a step key belongs to (step_key's inverse for the code)."""
+    return unquote(item_key.rsplit("/", 2)[0])
 
 
 def steps(obligation: Obligation, policy: Policy, calendar: Calendar) -> list[Step]:
@@ -200,22 +207,29 @@ def due_item(obligation: Obligation, policy: Policy, calendar: Calendar, today: 
     if later_done:
         return None, []
     skipped = [Item(obligation, s) for s in arrived[:-1] if step_key(obligation, s.name) not in done]
+    # A step sent late (a missed day, a deadline moved into the past) speaks of
+    # today: its lateness, and the escalation, follow the real number of days.
+    late = (today - obligation.due).days
+    latest = replace(latest, days_late=late, escalate=late >= policy.escalate_after_days)
     return Item(obligation, latest), skipped
 
 
 def plan(obligations: Iterable[Obligation], policy: Policy, calendar: Calendar, today: dt.date,
-         done: set[str] | frozenset[str]) -> Plan:
+         done: set[str] | frozenset[str], reminded_today: Iterable[str] = ()) -> Plan:
     """What to queue today. `done` holds the keys of steps and lists already queued
-    (from the mail ledger), so running the same day twice plans nothing new."""
+    (from the mail ledger), so running the same day twice plans nothing new;
+    `reminded_today` the people a reminder already went to today (an earlier run):
+    what they owe waits for the next working day."""
     if not calendar.is_working_day(today):
         return Plan()
     obligations = list(obligations)
+    busy = set(reminded_today)
     by_person: dict[str, list[Item]] = {}
     skipped: list[Item] = []
     for obligation in obligations:
         item, passed = due_item(obligation, policy, calendar, today, done)
         skipped.extend(passed)
-        if item is not None:
+        if item is not None and obligation.person not in busy:
             by_person.setdefault(obligation.person, []).append(item)
     reminders = tuple(Reminder(person, tuple(sorted(items, key=lambda i: i.obligation.key)))
                       for person, items in sorted(by_person.items()))
@@ -230,7 +244,7 @@ def plan(obligations: Iterable[Obligation], policy: Policy, calendar: Calendar, 
         candidate = MissingList(milestone, due, missing)
         if candidate.key in done:
             continue
-        if today > max(last_day(o, policy, calendar) for o in missing):
+        if today > max(max(last_day(o, policy, calendar), o.due) for o in missing):
             lists.append(candidate)
     return Plan(reminders, tuple(lists), tuple(skipped))
 

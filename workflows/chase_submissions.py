@@ -1,7 +1,7 @@
 """chase-submissions: papers arriving through the paper form -> `Tham luận`,
-and a receipt for each through the outbox (SPEC 3.4, issue 10). The
-reminders before and after the deadline (workflows.chase_policy) are the
-job's next step, not wired yet: this run records submissions only.
+and a receipt for each through the outbox (SPEC 3.4, issue 10); then the
+reminders before, on and after each deadline (workflows.reminders, policy in
+workflows.chase_policy).
 
 read:   the paper form's questions and every response (paginated); `Tham
         luận` in one request
@@ -125,6 +125,10 @@ def plan_changes(outcome: Outcome, labels: dict[str, str]) -> list[Change]:
 
 def run(ctx: JobContext, opts: Options) -> JobResult:
     config = ctx.config
+    if opts.today is not None and not ctx.dry_run and config.google.backend != "sandbox":
+        # On live data a rehearsed day would send real letters and mark real steps done.
+        raise UsageError("--today chỉ dùng để tập dượt: trên sandbox, hoặc kèm --dry-run với dữ liệu "
+                         "thật.")
     today = opts.today or ctx.now().date()
     form = config.google.forms.paper
     if not form.id:
@@ -152,18 +156,22 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                 f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
                                 f"sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result)
-    _chase(ctx, today, result)
+    _chase(ctx, today, result, outcome)
     return result
 
 
-def _chase(ctx: JobContext, today: dt.date, result: JobResult) -> None:
+def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome) -> None:
     """The reminders step (workflows.reminders): reads the tabs again, after
     the submissions step wrote them, so a paper that came today stops its
-    reminders today."""
+    reminders today (in a dry run, what that step would write is laid over
+    what is read)."""
     config = ctx.config
     form = config.google.forms.paper
     papers, milestones = ctx.spreadsheet.read("papers", "milestones")
     rows = [{**r.values, "key": r.key} for r in papers.records]
+    if ctx.dry_run:
+        rows = [{**row, **outcome.updates.get(row["key"], {})} for row in rows] + \
+            [dict(row) for row in outcome.inserts]
     steps = [{**r.values, "key": r.key} for r in milestones.records]
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["paper_code"])
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
@@ -181,6 +189,10 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult) -> None:
             if chase.row_updates:
                 ctx.table("papers").write(chase.row_updates,
                                           owned=("last_reminder", "reminder_count", "problem"))
+            # An older reminder still waiting for a row that gets a newer one now
+            # would say what is no longer true: it goes no further.
+            for old in reminders.superseded(ledger, chase.messages):
+                ledger.cancel(old.key, reminders.SUPERSEDED)
             queued = ledger.queue(chase.messages, awaiting_approval=config.mail.approval_required)
             if ledger.has_unmirrored():
                 note = mirror_if_free(ctx, ledger)

@@ -20,8 +20,8 @@ from workspace.config import Config
 from workspace.errors import TemplateError
 from workspace.outbox import Ledger, Message, NewMessage, message_key
 
-from .chase_input import SUBMITTED, paper_obligations
-from .chase_policy import MissingList, Plan, Reminder, from_config, plan
+from .chase_input import WAITING, fold, paper_obligations
+from .chase_policy import MissingList, Plan, Reminder, code_of, from_config, plan
 from .letters import base_context, build_message, prefilled_link, recipient_address, render, vn_date
 
 BEFORE, OVERDUE, ESCALATED = "nhac-truoc-han", "nhac-qua-han", "nhac-bao-cao"
@@ -30,6 +30,7 @@ MISSING = "danh-sach-thieu"
 # `Vấn đề` sentences of this step start so; only those are replaced or cleared by it.
 PROBLEM_PREFIX = "Nhắc hạn: "
 ARRIVED = "Huỷ tự động: tham luận đã nộp trước khi thư nhắc được gửi."
+SUPERSEDED = "Huỷ tự động: đã có thư nhắc mới hơn cho nội dung này."
 
 
 def _middle(key: str) -> str:
@@ -38,12 +39,14 @@ def _middle(key: str) -> str:
 
 
 def done_keys(ledger: Ledger) -> set[str]:
-    """Every step and organiser's list already queued (any state: a cancelled
-    reminder is not queued again)."""
+    """Every step and organiser's list already queued, in any state (a reminder
+    staff cancelled is not queued again) but one: a reminder cancelled because
+    something it listed arrived does not count, so what is still owed is
+    planned again (alone) on the next run."""
     done: set[str] = set()
-    for kind in REMINDER_KINDS:
-        for key in ledger.keys(kind):
-            done.update(_middle(key).split("+"))
+    for m in ledger.in_state(*outbox.LABELS):
+        if m.kind in REMINDER_KINDS and not (m.state == outbox.CANCELLED and m.error == ARRIVED):
+            done.update(_middle(m.key).split("+"))
     done.update(_middle(key) for key in ledger.keys(MISSING))
     return done
 
@@ -55,9 +58,22 @@ def reminder_counts(ledger: Ledger) -> dict[str, int]:
     for m in ledger.in_state(*live):
         if m.kind in REMINDER_KINDS:
             for item in _middle(m.key).split("+"):
-                code = item.split("/")[0]
+                code = code_of(item)
                 counts[code] = counts.get(code, 0) + 1
     return counts
+
+
+def codes_in(message: Message) -> list[str]:
+    return [code_of(item) for item in _middle(message.key).split("+")]
+
+
+def superseded(ledger: Ledger, messages: Iterable[NewMessage]) -> list[Message]:
+    """Reminders still waiting for a row that gets a newer one now: the newer
+    one says what is true today, so the older one must not go out too."""
+    fresh = {code_of(item) for m in messages if m.kind in REMINDER_KINDS
+             for item in _middle(m.key).split("+")}
+    return [m for m in ledger.in_state(*outbox.CANCELLABLE)
+            if m.kind in REMINDER_KINDS and set(codes_in(m)) & fresh]
 
 
 @dataclass
@@ -71,7 +87,8 @@ class ChaseOutcome:
 
 def _item(row: Mapping[str, Any], step_days_late: int, due: dt.date, content: str, link: str,
           today: dt.date) -> dict[str, Any]:
-    return {"code": row["key"], "title": str(row.get("title") or ""), "content": content,
+    return {"code": row["key"], "title": str(row.get("title") or ""),
+            "content": content or "Gửi tham luận",
             "due": vn_date(due), "days_left": max((due - today).days, 0),
             "days_overdue": max((today - due).days, 0), "link": link, "late": step_days_late}
 
@@ -93,8 +110,13 @@ def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapp
     address, problem = recipient_address(reminder.person)
     if problem:
         raise TemplateError(problem)
-    context = base_context(config, {"full_name": first.get("author", ""), "unit": first.get("unit", ""),
+    context = base_context(config, {"honorific": first.get("honorific", ""),
+                                    "full_name": first.get("author", ""), "unit": first.get("unit", ""),
                                     "email": address}, today)
+    recipient = context["recipient"]
+    if not recipient["honorific"]:   # Tham luận holds no Danh xưng: never guessed
+        recipient["honorific"] = "Quý tác giả"
+        recipient["salutation"] = "Tác giả " + recipient["salutation"]
     context["items"] = items
     if kind == ESCALATED:
         context["head"] = "Lãnh đạo đơn vị"
@@ -115,10 +137,14 @@ def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Map
     if problem:
         raise TemplateError(problem)
     context = base_context(config, {"full_name": contact.name, "email": address}, today)
+    # contact.name is written for use mid-sentence ("ông …"): a line starts upper case.
+    context["recipient"]["salutation"] = context["recipient"]["salutation"][:1].upper() + \
+        context["recipient"]["salutation"][1:]
     context["milestone"] = {"key": missing.milestone, "content": content, "due": vn_date(missing.due)}
     context["missing"] = [{"code": o.key, "title": str(rows[o.key].get("title") or ""),
                            "author": str(rows[o.key].get("author") or ""),
                            "unit": str(rows[o.key].get("unit") or "")} for o in missing.missing]
+    context["milestone"]["content"] = content or "Gửi tham luận"
     rendered = render(MISSING, context)
     return NewMessage(key=message_key(MISSING, missing.key), kind=MISSING, email=address,
                       subject=rendered.subject, raw=build_message(config, contact.name, address, rendered),
@@ -134,7 +160,10 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
                              config.deadlines.papers)
     contents = {str(m.get("key") or ""): str(m.get("content") or "") for m in milestone_rows}
     policy, calendar = from_config(config.reminders)
-    out = ChaseOutcome(plan=plan(read.obligations, policy, calendar, today, done),
+    # One reminder a person a day, across runs too: a row reminded today marks its author.
+    reminded_today = {o.person for o in read.obligations
+                      if str(rows[o.key].get("last_reminder") or "") == today.isoformat()}
+    out = ChaseOutcome(plan=plan(read.obligations, policy, calendar, today, done, reminded_today),
                        milestone_problems=read.milestone_problems)
     reminded: dict[str, int] = dict(counts)
     for reminder in out.plan.reminders:
@@ -174,13 +203,13 @@ def in_office_hours(config: Config, now: dt.datetime) -> bool:
 
 
 def arrived(messages: Iterable[Message], statuses: Mapping[str, str]) -> list[Message]:
-    """Reminders waiting to be sent whose every item has arrived since (pure):
-    `statuses` maps a row's code to its `Trạng thái`."""
+    """Reminders waiting to be sent that list something which has arrived since
+    (pure): `statuses` maps a row's code to its `Trạng thái`. Any status but
+    empty or `Chờ nộp` stops the reminder; what else it listed is planned again."""
     out = []
     for m in messages:
         if m.kind not in REMINDER_KINDS:
             continue
-        codes = [item.split("/")[0] for item in _middle(m.key).split("+")]
-        if codes and all(statuses.get(code, "") in SUBMITTED for code in codes):
+        if any(fold(statuses[code]) not in WAITING for code in codes_in(m) if code in statuses):
             out.append(m)
     return out

@@ -217,14 +217,14 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[M
     return tally
 
 
-def next_batch(config: Any, ledger: Ledger, limit: int | None,
-               clock: Callable[[], float]) -> tuple[list[Message], list[Message], int]:
+def next_batch(config: Any, ledger: Ledger, limit: int | None, clock: Callable[[], float],
+               hold_reminders: bool = False) -> tuple[list[Message], list[Message], int]:
     """What a run sends now: every due message, the ones taken (oldest first,
     under the daily limit and --limit), and the room left in the last 24 hours.
     Reminders wait for office hours on a working day (reminders.office_hours)."""
     due = ledger.due()
     now = dt.datetime.fromtimestamp(clock(), ZoneInfo(config.timezone))
-    if not reminders.in_office_hours(config, now):
+    if hold_reminders or not reminders.in_office_hours(config, now):
         due = [m for m in due if m.kind not in reminders.REMINDER_KINDS]
     room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
     take = min(len(due), room, limit or len(due))
@@ -244,13 +244,19 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         gmail = GmailAdapter(ctx.ws)
         result.notes += resolve_unknown(ctx, ledger, gmail, sleep, clock)
         result.notes += approvals(ctx, ledger, opts.resend)
-        arrived = cancel_arrived(ctx, ledger)
+        try:
+            arrived = cancel_arrived(ctx, ledger)
+            hold = False
+        except HoithaoError as exc:   # reminders wait; every other letter still goes
+            arrived, hold = 0, True
+            result.notes.append(f"Chưa kiểm tra được tham luận đã nộp nên thư nhắc hạn chờ lần chạy "
+                                f"sau: {exc}")
         mirror(ctx, ledger)
 
-        due, batch, room = next_batch(config, ledger, opts.limit, clock)
+        due, batch, room = next_batch(config, ledger, opts.limit, clock, hold)
         held = sum(1 for m in ledger.due() if m.kind in reminders.REMINDER_KINDS) - \
             sum(1 for m in due if m.kind in reminders.REMINDER_KINDS)
-        if held:
+        if held and not hold:
             result.notes.append(f"{held} thư nhắc hạn chờ đến giờ hành chính ngày làm việc "
                                 f"({config.reminders.office_hours}) mới gửi, ở lần chạy sau.")
         pacer = None if opts.no_pacing else Pacer(config.mail.per_minute, clock, sleep)
