@@ -413,3 +413,20 @@ def test_one_email_on_two_rows_is_decided_by_title_or_left_to_staff() -> None:
     assert not out.updates and len(out.inserts) == 1
     assert "TL01, TL02" in out.inserts[0]["problem"]
     assert out.inserts[0]["key"] == submissions.new_code("R1")
+
+
+def test_a_paper_matched_by_email_stays_on_its_row(seeded_server, seeded_config) -> None:
+    """TL03 was sent without its code and found by email. When staff add another row
+    with the same email, or the statuses change, its file does not move or get copied."""
+    config = seeded_config
+    _chase(config)
+    first = _table(config).by_key["TL03"]
+    # Same author and title on a second, still waiting row: email, title and
+    # "the only row still waiting" would all point at TL04 now.
+    _set_cells(config, "papers", {("TL04", "email"): first["email"], ("TL04", "title"): first["title"]})
+    _chase(config)
+    after = _table(config)
+    assert after.by_key["TL03"]["file"] == first["file"]
+    assert after.by_key["TL04"]["file"] == "" and after.by_key["TL04"]["status"] == "Chờ nộp"
+    assert len(after.records) == len(_table(config).records)
+    assert not [r for r in after.records if r["file"] == first["file"] and r.key != "TL03"]

@@ -161,8 +161,12 @@ class _Index:
     def __init__(self, rows: Mapping[str, Mapping[str, str]]):
         self.codes = {fold(k): k for k in rows}
         self.emails: dict[str, list[str]] = {}
+        # A file already recorded on a row ties its submission to that row for good.
+        self.links: dict[str, str] = {}
         for key, row in rows.items():
             self.add(key, row.get("email", ""))
+            for link in _links(row.get("file", "")) + _links(row.get("file_history", "")):
+                self.links.setdefault(link, key)
 
     def add(self, key: str, email: str) -> None:
         address, problem = normalise_email(email)
@@ -179,6 +183,11 @@ def match(sub: Submission, rows: Mapping[str, Mapping[str, str]], index: _Index
     own = new_code(sub.response_id)
     if own in rows:
         return own, []
+    # Matched before (by email): the row holding its file keeps it, whatever has
+    # happened to the statuses or rows since.
+    recorded = [index.links[link] for link in sub.links if link in index.links]
+    if recorded:
+        return recorded[0], []
     candidates = index.emails.get(sub.answers["email"], []) if not sub.email_problem else []
     if len(candidates) <= 1:
         return (candidates[0] if candidates else None), []
