@@ -430,3 +430,24 @@ def test_a_paper_matched_by_email_stays_on_its_row(seeded_server, seeded_config)
     assert after.by_key["TL04"]["file"] == "" and after.by_key["TL04"]["status"] == "Chờ nộp"
     assert len(after.records) == len(_table(config).records)
     assert not [r for r in after.records if r["file"] == first["file"] and r.key != "TL03"]
+
+
+def test_receipts_give_the_dates_mốc_thời_gian_holds_now(seeded_server, seeded_config) -> None:
+    """Staff moved the papers' deadline to 28/10 and the council's to 05/11: a paper
+    received on 22/10 is told those dates, not config.yaml's."""
+    from workflows.chase_submissions import deadlines, receipt
+
+    config = seeded_config
+    _set_cells(config, "milestones", {("M01", "due"): "28/10/2024", ("M03", "due"): "05/11/2024"})
+    milestones = [{**m.values, "key": m.key} for m in _table(config, "milestones").records]
+    dates = deadlines(config, milestones)
+    assert dates == (dt.date(2024, 10, 28), dt.date(2024, 11, 5))
+    row = _table(config).by_key["TL07"]
+    made = receipt(config, submissions.Receipt(
+        response_id="r1", version="1", code="TL07", author=row["author"], email=row["email"],
+        unit=row["unit"], title=row["title"], topic=row["topic"], day="2024-10-22", again=False),
+        dt.date(2024, 10, 22), dates)
+    body = email.message_from_bytes(made.raw, policy=email.policy.default).get_body(
+        ("plain",)).get_content()
+    assert "ngày 05 tháng 11 năm 2024" in body and "ngày 28 tháng 10 năm 2024" in body
+    assert "ngày 31 tháng 10 năm 2024" not in body and "ngày 25 tháng 10 năm 2024" not in body

@@ -36,7 +36,7 @@ from workspace.outbox import NewMessage, message_key, open_ledger
 
 from . import reminders
 from .base import Change, Job, JobContext, JobResult
-from .chase_input import parse_date
+from .chase_input import PAPERS, fold, parse_date, read_milestones
 from .letters import base_context, build_message, recipient_address, render, vn_date
 from .mail_mirror import mirror_if_free
 from .submissions import OWNED, SUBMITTED, Outcome, Receipt, decide
@@ -72,7 +72,21 @@ def receipt_key(r: Receipt) -> str:
     return message_key(RECEIPT, f"{r.response_id}-{r.version}")
 
 
-def receipt(config: Config, r: Receipt, today: dt.date) -> NewMessage:
+REVIEW = "Hội đồng thẩm định"   # `Áp dụng cho` of the review council's milestone
+
+
+def deadlines(config: Config, milestones: list[dict]) -> tuple[dt.date, dt.date]:
+    """The papers' and the review council's deadlines as `Mốc thời gian` says
+    now (staff may have moved them), config's `deadlines` where it says none."""
+    found, _ = read_milestones(milestones, config.sheets.milestones.tab)
+    papers = found.get(fold(PAPERS))
+    review = found.get(fold(REVIEW))
+    return ((papers.due if papers and papers.due else config.deadlines.papers),
+            (review.due if review and review.due else config.deadlines.review))
+
+
+def receipt(config: Config, r: Receipt, today: dt.date,
+            dates: tuple[dt.date, dt.date] | None = None) -> NewMessage:
     """One submission's receipt, ready to queue (pure); TemplateError (a
     Vietnamese sentence) when it cannot be made."""
     address, problem = recipient_address(r.email)
@@ -80,8 +94,8 @@ def receipt(config: Config, r: Receipt, today: dt.date) -> NewMessage:
         raise TemplateError(problem)
     context = base_context(config, {"full_name": r.author, "unit": r.unit, "email": address}, today)
     received = dt.date.fromisoformat(r.day)
-    due = _date(r.due) or config.deadlines.papers
-    review = config.deadlines.review
+    papers_due, review = dates or (config.deadlines.papers, config.deadlines.review)
+    due = _date(r.due) or papers_due
     # A date already past when the paper came is left out of the letter.
     context["paper"] = {"code": r.code, "title": r.title, "topic": r.topic,
                         "received_on": vn_date(received),
@@ -135,7 +149,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         raise HoithaoError("google.forms.paper.id trong config.yaml đang trống: điền mã biểu mẫu gửi "
                            "tham luận (trong đường dẫn /forms/d/<mã>/edit).")
     responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
-    papers, = ctx.spreadsheet.read("papers")
+    papers, milestones = ctx.spreadsheet.read("papers", "milestones")
+    dates = deadlines(config, [{**m.values, "key": m.key} for m in milestones.records])
     table = config.sheets.papers
     labels = {**table.columns, "tab": table.tab}
     rows = {r.key: {**r.values, "key": r.key} for r in papers.records}
@@ -155,7 +170,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
             result.notes.append(f"{len(written.missing_keys)} dòng đã bị xoá khỏi trang {table.tab} "
                                 f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
                                 f"sau sẽ ghi lại.")
-    _queue_receipts(ctx, outcome.receipts, today, result)
+    _queue_receipts(ctx, outcome.receipts, today, result, dates)
     _chase(ctx, today, result, outcome)
     return result
 
@@ -211,8 +226,8 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome)
                      for code, problem in sorted(chase.skipped.items())]
 
 
-def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult
-                    ) -> None:
+def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult,
+                    dates: tuple[dt.date, dt.date]) -> None:
     """Every current submission is offered every run (a crash between the sheet
     write and here heals next run); the ledger's keys say which are new, and
     only those are rendered. With ctx.dry_run nothing is written."""
@@ -225,7 +240,7 @@ def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, re
             if receipt_key(r) in known:
                 continue
             try:
-                messages.append(receipt(config, r, today))
+                messages.append(receipt(config, r, today, dates))
             except TemplateError as exc:   # this letter only: the others still go
                 skipped[r.code] = str(exc)
         result.plan += [Change(m.source_key, "xếp hàng thư xác nhận đã nhận tham luận", "")
