@@ -264,7 +264,7 @@ def test_staff_columns_stay_beside_their_keys_when_staff_sort_mid_run(seeded_ser
     staff = {}
     for i, code in enumerate(("TL01", "TL02", "TL03", "TL04", "TL07")):
         staff.update({(code, "notes"): f"Gọi lại lúc {8 + i} giờ", (code, "reviewer"): f"PGS. Phản Biện {i}",
-                      (code, "decision"): "" if i % 2 else "Đạt", (code, "due"): "2024-10-30"})
+                      (code, "decision"): "" if i % 2 else "Chờ họp hội đồng", (code, "due"): "2024-10-30"})
     _set_cells(config, "papers", staff)
     typed = _table(config)
     with open_ws(config) as ws:

@@ -34,7 +34,7 @@ from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
 from workspace.outbox import NewMessage, message_key, open_ledger
 
-from . import reminders
+from . import decisions, reminders
 from .base import Change, Job, JobContext, JobResult
 from .chase_input import PAPERS, fold, parse_date, read_milestones
 from .letters import base_context, build_message, recipient_address, render, vn_date
@@ -172,7 +172,36 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                 f"sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result, dates)
     _chase(ctx, today, result, outcome)
+    _decisions(ctx, today, result)
     return result
+
+
+def _decisions(ctx: JobContext, today: dt.date, result: JobResult) -> None:
+    """The decisions step (workflows.decisions): `Kết luận` -> `Trạng thái` and a
+    decision letter per author, waiting for staff's `Duyệt` in `Hộp thư đi`."""
+    config = ctx.config
+    papers, = ctx.spreadsheet.read("papers")
+    rows = [{**r.values, "key": r.key} for r in papers.records]
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        out = decisions.decide(config, rows, ledger.heads(decisions.LETTER),
+                               ledger.keys(decisions.LETTER), today)
+        for code, cells in out.status_updates.items():
+            result.plan.append(Change(code, "ghi kết luận", f"Trạng thái → {cells['status']}"))
+        for m in out.letters:
+            result.plan.append(Change(m.source_key, "xếp hàng thư kết quả (chờ duyệt)", ""))
+        if not ctx.dry_run:
+            if out.status_updates:
+                ctx.table("papers").write(out.status_updates, owned=("status",))
+            for key in out.replaced:
+                ledger.cancel(key, decisions.CHANGED)
+            # Every decision letter waits for a staff tick, whatever mail.approval_required says.
+            ledger.queue(out.letters, awaiting_approval=True)
+            if ledger.has_unmirrored():
+                note = mirror_if_free(ctx, ledger)
+                if note:
+                    result.notes.append(note)
+    result.figures["thư kết quả chờ duyệt"] = len(out.letters)
+    result.notes += out.notes
 
 
 def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome) -> None:
@@ -262,6 +291,7 @@ def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, re
 
 JOB = Job("chase-submissions", Options, run, writes=("papers", "outbox"),
           summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp), "
-                  "xếp hàng thư xác nhận đã nhận, rồi thư nhắc hạn nộp theo Mốc thời gian: trước hạn, "
-                  "đúng hạn, quá hạn (báo lãnh đạo đơn vị), và danh sách chưa nộp cho Ban Tổ chức.",
+                  "xếp hàng thư xác nhận đã nhận, thư nhắc hạn nộp theo Mốc thời gian (trước hạn, "
+                  "đúng hạn, quá hạn, báo lãnh đạo đơn vị; danh sách chưa nộp cho Ban Tổ chức), và "
+                  "thư kết quả theo Kết luận của Hội đồng thẩm định (chờ Duyệt).",
           doing="ghi nhận tham luận đã nộp")

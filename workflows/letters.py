@@ -52,6 +52,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("items", "head")),
     "danh-sach-thieu": ("Danh sách chưa nộp", ("milestone", "missing")),
     "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
+    "ket-qua-tham-luan": ("Kết quả thẩm định tham luận", ("paper",)),
 }
 COMMON = ("event", "sender", "recipient")
 
@@ -259,6 +260,7 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                "missing": [{"code": "TL04", "title": "Tên tham luận", "author": "Nguyễn Văn A",
                             "unit": "Trường Đại học Sài Gòn"}],
                "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
+                         "accepted": True, "decided_on": vn_date(today),
                          "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
                          "resubmit_by": vn_date(config.deadlines.papers), "again": False}}
     context.update({k: samples[k] for k in KINDS[name][1]})

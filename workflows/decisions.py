@@ -1,0 +1,105 @@
+"""The decisions step of chase-submissions: the review council's verdict,
+typed by staff in `Kết luận`, -> `Trạng thái` (`Được chọn` / `Không được
+chọn`) and one decision letter per author through the outbox, always waiting
+for a staff tick in `Duyệt` (`Hộp thư đi`) before it goes.
+
+A verdict staff change before the letter is approved replaces the waiting
+letter (the old one is cancelled with the reason); after it was sent, the new
+letter waits for approval like the first, and the run says so. A `Kết luận`
+the tool cannot read is reported in the run's notes and changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from workspace.config import Config
+from workspace.errors import TemplateError
+from workspace.outbox import Head, NewMessage, message_key
+
+from .chase_input import fold
+from .letters import base_context, build_message, recipient_address, render, vn_date
+
+LETTER = "ket-qua-tham-luan"
+ACCEPTED, REJECTED = "Được chọn", "Không được chọn"
+_VERDICTS = {fold(w): ACCEPTED for w in (ACCEPTED, "Chọn", "Đạt")} | \
+    {fold(w): REJECTED for w in (REJECTED, "Không chọn", "Không đạt")}
+# Statuses a verdict may move a row from (a paper that has arrived).
+_DECIDABLE = {fold(s) for s in ("Đã nộp", "Đang thẩm định", ACCEPTED, REJECTED)}
+CHANGED = "Huỷ tự động: Kết luận đã đổi trước khi thư được duyệt; thư theo kết luận mới đang chờ duyệt."
+
+
+def verdict(text: Any) -> str | None:
+    """`Được chọn`, `Không được chọn`, or None for an empty cell; ValueError otherwise."""
+    folded = fold(text)
+    if not folded:
+        return None
+    if folded not in _VERDICTS:
+        raise ValueError(str(text))
+    return _VERDICTS[folded]
+
+
+def slug(value: str) -> str:
+    return "chon" if value == ACCEPTED else "khong-chon"
+
+
+@dataclass
+class DecisionOutcome:
+    status_updates: dict[str, dict[str, str]] = field(default_factory=dict)
+    letters: list[NewMessage] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)     # keys of waiting letters now outdated
+    notes: list[str] = field(default_factory=list)
+
+
+def letter(config: Config, row: Mapping[str, Any], value: str, today: dt.date) -> NewMessage:
+    """One author's decision letter (pure); TemplateError when it cannot be made."""
+    address, problem = recipient_address(str(row.get("email") or ""))
+    if problem:
+        raise TemplateError(problem)
+    context = base_context(config, {"honorific": row.get("honorific", ""),
+                                    "full_name": row.get("author", ""), "unit": row.get("unit", ""),
+                                    "email": address}, today)
+    context["paper"] = {"code": row["key"], "title": str(row.get("title") or ""),
+                        "topic": str(row.get("topic") or ""), "accepted": value == ACCEPTED,
+                        "decided_on": vn_date(today)}
+    rendered = render(LETTER, context)
+    name = context["recipient"]["full_name"]
+    return NewMessage(key=message_key(LETTER, f"{row['key']}/{slug(value)}"), kind=LETTER,
+                      email=address, subject=rendered.subject,
+                      raw=build_message(config, name, address, rendered), recipient=name,
+                      source="papers", source_key=str(row["key"]))
+
+
+def decide(config: Config, rows: Iterable[Mapping[str, Any]], heads: Mapping[str, Head],
+           known: set[str], today: dt.date) -> DecisionOutcome:
+    """Statuses and letters for every row with a verdict (pure). `heads`: the
+    latest decision letter per row code; `known`: every decision letter key."""
+    out = DecisionOutcome()
+    for row in rows:
+        code = str(row["key"])
+        try:
+            value = verdict(row.get("decision"))
+        except ValueError as exc:
+            out.notes.append(f"{code}: không đọc được Kết luận '{str(exc)[:40]}': ghi {ACCEPTED} hoặc "
+                             f"{REJECTED}.")
+            continue
+        if value is None:
+            continue
+        if fold(row.get("status")) not in _DECIDABLE or not str(row.get("file") or "").strip():
+            out.notes.append(f"{code}: có Kết luận nhưng tham luận chưa nộp (Trạng thái "
+                             f"'{str(row.get('status') or '')[:30]}'): chưa gửi thư kết quả.")
+            continue
+        if str(row.get("status") or "").strip() != value:
+            out.status_updates[code] = {"status": value}
+        key = message_key(LETTER, f"{code}/{slug(value)}")
+        if key in known:
+            continue
+        head = heads.get(code)
+        if head is not None and head.key != key:
+            out.replaced.append(head.key)
+        try:
+            out.letters.append(letter(config, row, value, today))
+        except TemplateError as exc:
+            out.notes.append(f"Không tạo được thư kết quả cho {code}: {exc}")
+    return out
