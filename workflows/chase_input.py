@@ -62,8 +62,8 @@ def _dmy(text: str) -> dt.date:
     return dt.date(year, month, day)
 
 
-def vn_date(day: dt.date) -> str:
-    """25/10/2024: how a date is shown to staff in a sentence."""
+def cell_date(day: dt.date) -> str:
+    """25/10/2024: how a date is shown to staff in a sentence (letters use letters.vn_date)."""
     return day.strftime("%d/%m/%Y")
 
 
@@ -119,7 +119,7 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
     if milestone is None:
         out.milestone_problems.append(
             f"Trang '{milestones_tab}' không có mốc nào Áp dụng cho '{PAPERS}': tạm dùng hạn "
-            f"{vn_date(default_due)} trong config.yaml (deadlines.papers).")
+            f"{cell_date(default_due)} trong config.yaml (deadlines.papers).")
     base_due = (milestone.due if milestone and milestone.due else default_due)
     for record in papers:
         key = str(record.get("key") or "").strip()
@@ -141,7 +141,7 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
             if not submitted:   # once the paper is in, its deadline no longer matters
                 out.problems[key] = (f"Không đọc được Hạn nộp '{record.get('due')}': ghi ngày theo dạng "
                                      f"25/10/2024, hoặc để trống để theo mốc; tạm dùng hạn "
-                                     f"{vn_date(base_due)}.")
+                                     f"{cell_date(base_due)}.")
         if typed is not None:
             due = typed
         email, email_problem = normalise_email(str(record.get("email") or ""))

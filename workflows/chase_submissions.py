@@ -171,17 +171,16 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                 f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
                                 f"sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result, dates)
-    _chase(ctx, today, result, outcome)
-    _decisions(ctx, today, result)
+    rows = _chase(ctx, today, result, outcome)
+    _decisions(ctx, today, result, rows)
     return result
 
 
-def _decisions(ctx: JobContext, today: dt.date, result: JobResult) -> None:
+def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict]) -> None:
     """The decisions step (workflows.decisions): `Kết luận` -> `Trạng thái` and a
-    decision letter per author, waiting for staff's `Duyệt` in `Hộp thư đi`."""
+    decision letter per author, waiting for staff's `Duyệt` in `Hộp thư đi`.
+    `rows`: `Tham luận` as the reminders step read it (that step writes no status)."""
     config = ctx.config
-    papers, = ctx.spreadsheet.read("papers")
-    rows = [{**r.values, "key": r.key} for r in papers.records]
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
         out = decisions.decide(config, rows, ledger.heads(decisions.LETTER),
                                ledger.keys(decisions.LETTER), today)
@@ -204,7 +203,7 @@ def _decisions(ctx: JobContext, today: dt.date, result: JobResult) -> None:
     result.notes += out.notes
 
 
-def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome) -> None:
+def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome) -> list[dict]:
     """The reminders step (workflows.reminders): reads the tabs again, after
     the submissions step wrote them, so a paper that came today stops its
     reminders today (in a dry run, what that step would write is laid over
@@ -253,6 +252,7 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome)
     result.notes += chase.milestone_problems
     result.notes += [f"Không tạo được thư nhắc cho {code}: {problem}"
                      for code, problem in sorted(chase.skipped.items())]
+    return rows
 
 
 def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult,

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from .chase_input import cell_date
 from .normalise import clean_text, cut, normalise_email
 from .registration_input import instant, name_key
 
@@ -320,6 +321,6 @@ _CONFIRM_KEPT = re.compile(r"^.*?Ban Tổ chức xác nhận.*?rồi xoá câu n
 def _vn(day: str) -> str:
     """`2024-10-20` -> `20/10/2024`."""
     try:
-        return dt.date.fromisoformat(day).strftime("%d/%m/%Y")
+        return cell_date(dt.date.fromisoformat(day))
     except ValueError:
         return day
