@@ -60,7 +60,9 @@ def _registration_items(config: Config) -> list[dict[str, Any]]:
 def _paper_items(config: Config) -> list[dict[str, Any]]:
     f = config.google.forms.paper.fields
     return [_text(f["author"]), _text(f["email"]), _text(f["unit"]),
-            _choice(f["topic"], config.event.topics, "DROP_DOWN"), _text(f["title"]),
+            # Not required: a division's report (sent through the same form) has none;
+            # a paper without one gets a Vấn đề from chase-submissions.
+            _choice(f["topic"], config.event.topics, "DROP_DOWN", required=False), _text(f["title"]),
             _text(f["paper_code"], required=False)]   # the file question: _add_file_question
 
 
@@ -232,8 +234,10 @@ def seed(data_dir: Path, config: Config) -> Path:
             paper["due"] = "2024-10-30" if paper["key"] == "TL05" else ""
         milestones = [dict(zip(("key", "content", "due", "applies_to", "remind_before"), m))
                       for m in seed_data.MILESTONES]
+        reports = seed_data.reports()
         tables = {"invitees": invitees, "delegations": delegations, "registrations": [],
-                  "papers": papers, "outbox": [], "milestones": milestones, "runs": []}
+                  "papers": papers, "reports": reports, "outbox": [], "milestones": milestones,
+                  "runs": []}
         spreadsheet_id = _build_spreadsheet(ws, config, folder, tables)
 
         e = config.event
@@ -243,7 +247,8 @@ def seed(data_dir: Path, config: Config) -> Path:
             _registration_items(config), folder)
         paper_id = _create_form(
             ws, f"Gửi tham luận {e.kind} \"{e.name}\"",
-            f"Hạn gửi tham luận: {config.deadlines.papers:%d/%m/%Y}.\n\n{CONSENT_TEXT}",
+            f"Hạn gửi tham luận: {config.deadlines.papers:%d/%m/%Y}. Các phòng thuộc Sở gửi báo "
+            f"cáo qua đường dẫn riêng trong thư mời viết (không chọn chủ đề).\n\n{CONSENT_TEXT}",
             _paper_items(config), folder)
         _add_file_question(ws, server, config, paper_id, folder)
         templates = {key: _template_doc(ws, config, title, folder) for key, title in DOC_TITLES.items()}
@@ -255,7 +260,7 @@ def seed(data_dir: Path, config: Config) -> Path:
         fields = config.google.forms.paper.fields
         forms_api.submit_responses(server.store, paper_id, [
             {fields[k]: v for k, v in r.items() if v != ""}
-            for r in seed_data.sample_papers(papers, people)])
+            for r in seed_data.sample_papers(papers, people) + seed_data.sample_reports(reports)])
 
         google = config.google.model_dump(mode="json")
         google.update({

@@ -99,6 +99,20 @@ PAPER_TITLES = [
 ]
 
 
+# The Department's divisions writing a report for the workshop (plan V.2) and
+# what each reports on; each division's head is the person chased.
+DIVISIONS = [
+    ("Phòng Giáo dục Trung học",
+     "Thực trạng khai thác dữ liệu và ứng dụng AI trong các trường trung học Thành phố"),
+    ("Phòng Giáo dục Tiểu học",
+     "Chuyển đổi số trong dạy học cấp tiểu học: kết quả năm học 2023–2024"),
+    ("Phòng Khảo thí và Kiểm định chất lượng giáo dục",
+     "Khai thác dữ liệu thi, kiểm tra phục vụ đánh giá chất lượng giáo dục"),
+    ("Phòng Kế hoạch - Tài chính",
+     "Nguồn lực đầu tư hạ tầng số của ngành giáo dục Thành phố giai đoạn 2021–2025"),
+]
+
+
 @dataclass
 class Person:
     honorific: str
@@ -181,6 +195,32 @@ def papers(people: People, topics: list[str], due: str) -> list[dict[str, str]]:
                     "topic": topics[(i - 1) % len(topics)], "title": title, "due": due,
                     "status": "Chờ nộp"})
     return out
+
+
+def reports() -> list[dict[str, str]]:
+    """One row per division in `Báo cáo các phòng`: the head who is chased,
+    and the Department leader in charge, copied when the report is late.
+    Their own People, so the other sample people stay as they were."""
+    people = People(seed=2030)
+    leader = people.person("sgddt-hcm.example")
+    out = []
+    for i, (division, title) in enumerate(DIVISIONS, start=1):
+        head = people.person("sgddt-hcm.example")
+        out.append({"key": f"BC{i:02d}", "unit": division, "honorific": head.honorific,
+                    "author": head.full_name, "position": "Trưởng phòng", "email": head.email,
+                    "title": title, "due": "", "status": "Chờ nộp", "reminder_count": 0,
+                    "head_email": leader.email})
+    return out
+
+
+def sample_reports(report_rows: list[dict[str, str]]) -> list[dict[str, object]]:
+    """The first division's report, sent through the paper form with its code
+    pre-filled (reports have no topic)."""
+    row = report_rows[0]
+    return [{"author": row["author"], "email": row["email"], "unit": row["unit"], "title": row["title"],
+             "paper_code": row["key"],
+             "file": {"name": f"bao-cao-{row['key']}.docx",
+                      "content": f"Báo cáo {row['key']}".encode("utf-8")}}]
 
 
 def phone_shapes(phone: str, i: int) -> str:

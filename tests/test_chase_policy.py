@@ -135,15 +135,31 @@ def test_holidays_move_steps_to_working_days() -> None:
 
 
 @pytest.mark.parametrize("text, days", [("7, 3, 1", (7, 3, 1)), ("3;1", (3, 1)), ("", None),
-                                        ("1, 7, 7", (7, 1))])
+                                        ("1, 7, 7", (7, 1)), ("0", ()), (0, ()), (None, None)])
 def test_milestone_days_are_read(text: str, days: tuple[int, ...] | None) -> None:
     assert parse_days(text) == days
 
 
-@pytest.mark.parametrize("text", ["bảy", "7, -1", "0", "3, 100"])
+@pytest.mark.parametrize("text", ["bảy", "7, -1", "0, 3", "3, 100"])
 def test_milestone_days_that_cannot_be_read_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_days(text)
+
+
+def test_no_early_reminders_when_the_days_are_empty() -> None:
+    owed = Obligation("TL-011", "z@example.edu.vn", "M01", D(2024, 10, 25), submitted=False,
+                      remind_before=())
+    assert [s.name for s in steps(owed, POLICY, CALENDAR)][:2] == ["dung-han", "qua-han-1"]
+    plain = Obligation("TL-012", "w@example.edu.vn", "M01", D(2024, 10, 25), submitted=False)
+    assert steps(plain, Policy(before_days=()), CALENDAR)[0].name == "dung-han"
+
+
+def test_an_obligation_without_an_address_is_listed_never_reminded() -> None:
+    nobody = Obligation("TL-013", "", "M01", D(2024, 10, 25), submitted=False)
+    for day in range(15, 31):
+        assert not plan([nobody], POLICY, CALENDAR, D(2024, 10, day), set()).reminders
+    after = plan([nobody], POLICY, CALENDAR, D(2024, 11, 8), set())
+    assert [o.key for m in after.missing_lists for o in m.missing] == ["TL-013"]
 
 
 def test_the_policy_comes_from_config_yaml() -> None:

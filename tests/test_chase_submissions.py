@@ -323,7 +323,7 @@ def test_request_count_is_the_same_for_5_and_for_50_responses(seeded_server, see
     print(f"\nrequests with 5 responses: {len(counts[0])}, with 50: {len(counts[1])}")
     print("\n".join(counts[1]))
     assert counts[0] == counts[1]
-    assert len(counts[1]) <= 16
+    assert len(counts[1]) <= 17   # + one look at the tab titles: is `Báo cáo các phòng` there?
     assert len(_table(config).records) == 12 + 1 + 3 + 48
 
 
@@ -441,7 +441,7 @@ def test_receipts_give_the_dates_mốc_thời_gian_holds_now(seeded_server, seed
     _set_cells(config, "milestones", {("M01", "due"): "28/10/2024", ("M03", "due"): "05/11/2024"})
     milestones = [{**m.values, "key": m.key} for m in _table(config, "milestones").records]
     dates = deadlines(config, milestones)
-    assert dates == (dt.date(2024, 10, 28), dt.date(2024, 11, 5))
+    assert (dates.papers, dates.review) == (dt.date(2024, 10, 28), dt.date(2024, 11, 5))
     row = _table(config).by_key["TL07"]
     made = receipt(config, submissions.Receipt(
         response_id="r1", version="1", code="TL07", author=row["author"], email=row["email"],

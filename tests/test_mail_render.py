@@ -43,6 +43,12 @@ def test_salutation_takes_honorific_title_and_unit_from_the_data() -> None:
               "unit": "Sở GDĐT Bà Rịa – Vũng Tàu"}
     assert mail.salutation(person) == "Ông Nguyễn Văn A, Giám đốc Sở GDĐT Bà Rịa – Vũng Tàu"
     assert mail.salutation({"honorific": "Bà", "full_name": "Trần Thị B"}) == "Bà Trần Thị B"
+    # A division's head: the word the title and the unit share is said once.
+    assert mail.salutation({"honorific": "Bà", "full_name": "Lâm Ngọc Uyên", "position": "Trưởng phòng",
+                            "unit": "Phòng Giáo dục Tiểu học"}) == \
+        "Bà Lâm Ngọc Uyên, Trưởng phòng Giáo dục Tiểu học"
+    assert mail.salutation({"full_name": "Lê C", "position": "Hiệu trưởng", "unit": "Trường THPT X"}) \
+        == "Lê C, Hiệu trưởng Trường THPT X"
 
 
 def test_invitation_renders_event_facts_and_personal_link(config) -> None:

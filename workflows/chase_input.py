@@ -20,8 +20,12 @@ from .normalise import normalise_email
 
 # `Trạng thái` of `Tham luận` (SPEC section 2); a row is chased only while waiting.
 STATUSES = ("Chờ nộp", "Đã nộp", "Đang thẩm định", "Được chọn", "Không được chọn")
+# `Trạng thái` of `Báo cáo các phòng`: a report is approved, not selected.
+REPORT_STATUSES = ("Chờ nộp", "Đã nộp", "Đang thẩm định", "Đã duyệt")
 WAITING = ("", "chờ nộp")
+# `Áp dụng cho` in `Mốc thời gian` of the milestone each tab's rows follow.
 PAPERS = "Tham luận"
+REPORTS = "Báo cáo các phòng"
 
 _EPOCH = dt.date(1899, 12, 30)   # serial 0 of a spreadsheet date
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
@@ -31,7 +35,6 @@ def fold(text: Any) -> str:
     return " ".join(unicodedata.normalize("NFC", str(text or "")).split()).casefold()
 
 
-KNOWN = frozenset(fold(s) for s in STATUSES) | {""}
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -100,27 +103,45 @@ def read_milestones(records: Iterable[Mapping[str, Any]], tab: str) -> tuple[dic
                             f"ngày theo dạng 25/10/2024.")
         remind = None
         try:
-            remind = parse_days(str(record.get("remind_before") or ""))
+            remind = parse_days(record.get("remind_before"))
         except ValueError:
             problems.append(f"Trang '{tab}', mốc {key}: cột Nhắc trước (ngày) phải là các số ngày cách "
-                            f"nhau bằng dấu phẩy, ví dụ 7, 3, 1; tạm dùng số ngày trong config.yaml.")
+                            f"nhau bằng dấu phẩy, ví dụ 7, 3, 1 (0 nếu không nhắc trước hạn); tạm dùng số ngày "
+                            f"trong config.yaml.")
         applies = fold(record.get("applies_to"))
         if applies and applies not in found:
             found[applies] = Milestone(key, str(record.get("content") or ""), due, remind)
     return found, problems
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What one tab's rows owe: the milestone they follow (`Áp dụng cho`), the
+    config key of its default deadline, and the statuses the tab knows."""
+    applies_to: str
+    default_key: str
+    statuses: tuple[str, ...]
+
+
+PAPER_KIND = Kind(PAPERS, "deadlines.papers", STATUSES)
+REPORT_KIND = Kind(REPORTS, "deadlines.division_reports", REPORT_STATUSES)
+
+
 def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]],
-                      milestones_tab: str, default_due: dt.date) -> ChaseInput:
-    """Every paper row as an obligation of its author, with the row's problems."""
+                      milestones_tab: str, default_due: dt.date, kind: Kind = PAPER_KIND) -> ChaseInput:
+    """Every row of a tab (papers, or the divisions' reports with REPORT_KIND) as
+    an obligation of the person in its `Email`, with the row's problems. A row
+    without a usable address is still owed: it cannot be reminded, and it is on
+    the organiser's list after the last step."""
     by_kind, milestone_problems = read_milestones(milestones, milestones_tab)
-    milestone = by_kind.get(fold(PAPERS))
+    milestone = by_kind.get(fold(kind.applies_to))
     out = ChaseInput(milestone_problems=milestone_problems)
     if milestone is None:
         out.milestone_problems.append(
-            f"Trang '{milestones_tab}' không có mốc nào Áp dụng cho '{PAPERS}': tạm dùng hạn "
-            f"{cell_date(default_due)} trong config.yaml (deadlines.papers).")
+            f"Trang '{milestones_tab}' không có mốc nào Áp dụng cho '{kind.applies_to}': tạm dùng hạn "
+            f"{cell_date(default_due)} trong config.yaml ({kind.default_key}).")
     base_due = (milestone.due if milestone and milestone.due else default_due)
+    known = {fold(s) for s in kind.statuses} | {""}
     for record in papers:
         key = str(record.get("key") or "").strip()
         if not key:
@@ -129,9 +150,9 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
         # Chased only while waiting: an empty or `Chờ nộp` status and no file yet.
         # Any other status (a later stage, or one staff typed) stops the reminders.
         submitted = fold(status) not in WAITING or bool(str(record.get("file") or "").strip())
-        if fold(status) not in KNOWN and not str(record.get("file") or "").strip():
+        if fold(status) not in known and not str(record.get("file") or "").strip():
             out.problems[key] = (f"Trạng thái '{status[:40]}' không phải một trong: "
-                                 f"{', '.join(STATUSES)}; công cụ không nhắc dòng này cho tới khi "
+                                 f"{', '.join(kind.statuses)}; công cụ không nhắc dòng này cho tới khi "
                                  f"sửa (để trống hoặc ghi Chờ nộp nếu chưa nộp).")
         due = base_due
         try:
@@ -147,15 +168,15 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
         email, email_problem = normalise_email(str(record.get("email") or ""))
         if not email or email_problem:
             if not submitted:
-                out.problems[key] = ("Thiếu hoặc sai Email của tác giả nên không nhắc được: sửa ô "
-                                     "Email của dòng này.")
-            continue
+                out.problems[key] = ("Thiếu hoặc sai Email nên không nhắc được (dòng vẫn có trong "
+                                     "danh sách chưa nộp gửi Ban Tổ chức): sửa ô Email của dòng này.")
+            email = ""
         head, head_problem = normalise_email(str(record.get("head_email") or ""))
         if record.get("head_email") and head_problem and not submitted:
             out.problems.setdefault(key, "Email lãnh đạo đơn vị không đúng dạng nên thư nhắc quá hạn "
                                          "không gửi kèm (Cc) được: sửa ô đó.")
         out.obligations.append(Obligation(
-            key=key, person=email, milestone=milestone.key if milestone else PAPERS, due=due,
+            key=key, person=email, milestone=milestone.key if milestone else kind.applies_to, due=due,
             submitted=submitted, head=head if head and not head_problem else None,
             remind_before=milestone.remind_before if milestone else None))
     return out

@@ -77,7 +77,7 @@ class Policy:
 class Obligation:
     """One thing one person owes by a deadline."""
     key: str                  # the row's key (a paper code, a division's code)
-    person: str               # who is chased: a normalised email address
+    person: str               # who is chased: a normalised email address ("" when none)
     milestone: str            # the milestone's key in `Mốc thời gian`
     due: dt.date
     submitted: bool
@@ -229,7 +229,9 @@ def plan(obligations: Iterable[Obligation], policy: Policy, calendar: Calendar, 
     for obligation in obligations:
         item, passed = due_item(obligation, policy, calendar, today, done)
         skipped.extend(passed)
-        if item is not None and obligation.person not in busy:
+        # No address (the row's `Email` is empty or wrong): nobody to remind,
+        # but the obligation is still owed and stays on the organiser's list.
+        if item is not None and obligation.person and obligation.person not in busy:
             by_person.setdefault(obligation.person, []).append(item)
     reminders = tuple(Reminder(person, tuple(sorted(items, key=lambda i: i.obligation.key)))
                       for person, items in sorted(by_person.items()))
@@ -250,11 +252,14 @@ def plan(obligations: Iterable[Obligation], policy: Policy, calendar: Calendar, 
 
 
 def parse_days(text: str) -> tuple[int, ...] | None:
-    """A milestone's `Nhắc trước (ngày)` cell ("7, 3, 1"); None when empty.
-    Raises ValueError on anything else (the job turns it into a `Vấn đề`)."""
-    text = str(text or "").strip()
+    """A milestone's `Nhắc trước (ngày)` cell ("7, 3, 1"); None when empty; ()
+    for "0" (no reminder before the deadline). Raises ValueError on anything
+    else (the job turns it into a `Vấn đề`)."""
+    text = "" if text is None else str(text).strip()
     if not text:
         return None
+    if text in ("0", "0.0"):
+        return ()
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     days = []
     for part in parts:

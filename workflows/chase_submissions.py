@@ -34,9 +34,9 @@ from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
 from workspace.outbox import NewMessage, message_key, open_ledger
 
-from . import decisions, reminders
+from . import decisions, reminders, writings as writings_tabs
 from .base import Change, Job, JobContext, JobResult
-from .chase_input import PAPERS, fold, parse_date, read_milestones
+from .chase_input import PAPERS, REPORTS, fold, parse_date, read_milestones
 from .letters import base_context, build_message, recipient_address, render, vn_date
 from .mail_mirror import mirror_if_free
 from .submissions import OWNED, SUBMITTED, Outcome, Receipt, decide
@@ -75,29 +75,42 @@ def receipt_key(r: Receipt) -> str:
 REVIEW = "Hội đồng thẩm định"   # `Áp dụng cho` of the review council's milestone
 
 
-def deadlines(config: Config, milestones: list[dict]) -> tuple[dt.date, dt.date]:
-    """The papers' and the review council's deadlines as `Mốc thời gian` says
-    now (staff may have moved them), config's `deadlines` where it says none."""
+@dataclass(frozen=True)
+class Dates:
+    """The deadlines as `Mốc thời gian` says now (staff may have moved them)."""
+    papers: dt.date
+    review: dt.date
+    reports: dt.date
+
+
+def deadlines(config: Config, milestones: list[dict]) -> Dates:
+    """The papers', the divisions' reports' and the review council's deadlines
+    from `Mốc thời gian`, config's `deadlines` where it says none."""
     found, _ = read_milestones(milestones, config.sheets.milestones.tab)
-    papers = found.get(fold(PAPERS))
-    review = found.get(fold(REVIEW))
-    return ((papers.due if papers and papers.due else config.deadlines.papers),
-            (review.due if review and review.due else config.deadlines.review))
+
+    def due(applies_to: str, default: dt.date) -> dt.date:
+        milestone = found.get(fold(applies_to))
+        return milestone.due if milestone and milestone.due else default
+    return Dates(due(PAPERS, config.deadlines.papers), due(REVIEW, config.deadlines.review),
+                 due(REPORTS, config.deadlines.division_reports))
 
 
-def receipt(config: Config, r: Receipt, today: dt.date,
-            dates: tuple[dt.date, dt.date] | None = None) -> NewMessage:
+def receipt(config: Config, r: Receipt, today: dt.date, dates: Dates | None = None) -> NewMessage:
     """One submission's receipt, ready to queue (pure); TemplateError (a
     Vietnamese sentence) when it cannot be made."""
     address, problem = recipient_address(r.email)
     if problem:
         raise TemplateError(problem)
-    context = base_context(config, {"full_name": r.author, "unit": r.unit, "email": address}, today)
+    context = base_context(config, {"honorific": r.honorific, "full_name": r.author,
+                                    "position": r.position, "unit": r.unit, "email": address}, today)
     received = dt.date.fromisoformat(r.day)
-    papers_due, review = dates or (config.deadlines.papers, config.deadlines.review)
-    due = _date(r.due) or papers_due
+    dates = dates or Dates(config.deadlines.papers, config.deadlines.review,
+                           config.deadlines.division_reports)
+    review = dates.review
+    due = _date(r.due) or (dates.reports if r.report else dates.papers)
     # A date already past when the paper came is left out of the letter.
     context["paper"] = {"code": r.code, "title": r.title, "topic": r.topic,
+                        "noun": "báo cáo" if r.report else "tham luận",
                         "received_on": vn_date(received),
                         "review_by": vn_date(review) if received <= review else "",
                         "resubmit_by": vn_date(due) if received <= due else "", "again": r.again}
@@ -149,30 +162,38 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         raise HoithaoError("google.forms.paper.id trong config.yaml đang trống: điền mã biểu mẫu gửi "
                            "tham luận (trong đường dẫn /forms/d/<mã>/edit).")
     responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
-    papers, milestones = ctx.spreadsheet.read("papers", "milestones")
+    tabs, (milestones,) = writings_tabs.read(ctx, "milestones")
     dates = deadlines(config, [{**m.values, "key": m.key} for m in milestones.records])
     table = config.sheets.papers
     labels = {**table.columns, "tab": table.tab}
-    rows = {r.key: {**r.values, "key": r.key} for r in papers.records}
-    outcome = decide(responses, rows, config.event.topics, config.timezone, labels)
+    outcome = decide(responses, tabs.rows(), config.event.topics, config.timezone, labels,
+                     reports=tabs.report_keys)
 
     plan = plan_changes(outcome, labels)
-    notes, duplicates, blanks = sheet_notes({"papers": papers}, {"papers": {"tab": table.tab,
-                                                                            "key": table.columns["key"]}})
+    notes, duplicates, blanks = sheet_notes(tabs.snapshots, {
+        name: {"tab": config.sheets.table(name).tab, "key": config.sheets.table(name).columns["key"]}
+        for name in tabs.snapshots})
+    notes += tabs.notes(config.sheets.reports.tab, table.tab)
     result = JobResult(plan=plan, notes=notes, figures={
-        "phản hồi": len(responses), "tham luận mới nộp": len(outcome.newly_submitted),
+        "phản hồi": len(responses),
+        "tham luận mới nộp": sum(1 for k in outcome.newly_submitted if k not in tabs.report_keys),
         "nộp lại": len(outcome.resubmitted), "không khớp danh sách": len(outcome.unmatched),
         "dòng cập nhật": len(outcome.updates), "dòng có vấn đề": len(outcome.problems),
         "dòng trùng mã bị bỏ qua": duplicates, "dòng thiếu mã bị bỏ qua": blanks})
+    if tabs.has_reports:
+        result.figures["báo cáo mới nộp"] = sum(1 for k in outcome.newly_submitted if k in tabs.report_keys)
     if not ctx.dry_run and (outcome.updates or outcome.inserts):
-        written = ctx.table("papers").write(outcome.updates, outcome.inserts, owned=OWNED)
-        if written.missing_keys:
-            result.notes.append(f"{len(written.missing_keys)} dòng đã bị xoá khỏi trang {table.tab} "
-                                f"trong lúc chạy ({', '.join(written.missing_keys[:10])}); lần chạy "
-                                f"sau sẽ ghi lại.")
+        split = tabs.split(outcome.updates)
+        # A submission matching no row is a paper: new rows go to Tham luận.
+        missing = ctx.table("papers").write(split.get("papers", {}), outcome.inserts,
+                                            owned=OWNED).missing_keys
+        missing += writings_tabs.write(ctx, tabs, split.get("reports", {}), OWNED)
+        if missing:
+            result.notes.append(f"{len(missing)} dòng đã bị xoá trong lúc chạy "
+                                f"({', '.join(missing[:10])}); lần chạy sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result, dates)
-    rows = _chase(ctx, today, result, outcome)
-    _decisions(ctx, today, result, rows)
+    papers = _chase(ctx, today, result, outcome, tabs.has_reports)
+    _decisions(ctx, today, result, papers)
     return result
 
 
@@ -203,23 +224,25 @@ def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[di
     result.notes += out.notes
 
 
-def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome) -> list[dict]:
+def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
+           has_reports: bool) -> list[dict]:
     """The reminders step (workflows.reminders): reads the tabs again, after
     the submissions step wrote them, so a paper that came today stops its
     reminders today (in a dry run, what that step would write is laid over
-    what is read)."""
+    what is read). Returns `Tham luận`'s rows as read."""
     config = ctx.config
     form = config.google.forms.paper
-    papers, milestones = ctx.spreadsheet.read("papers", "milestones")
-    rows = [{**r.values, "key": r.key} for r in papers.records]
+    tabs, (milestones,) = writings_tabs.read(ctx, "milestones", has_reports=has_reports)
+    rows, reports = tabs.papers, tabs.reports
     if ctx.dry_run:
         rows = [{**row, **outcome.updates.get(row["key"], {})} for row in rows] + \
             [dict(row) for row in outcome.inserts]
+        reports = [{**row, **outcome.updates.get(row["key"], {})} for row in reports]
     steps = [{**r.values, "key": r.key} for r in milestones.records]
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["paper_code"])
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
         chase = reminders.decide(config, rows, steps, reminders.done_keys(ledger),
-                                 reminders.reminder_counts(ledger), link_base, today)
+                                 reminders.reminder_counts(ledger), link_base, today, reports)
         for reminder in chase.plan.reminders:
             for item in reminder.items:
                 escalated = " (Cc lãnh đạo đơn vị)" if item.step.escalate and reminder.cc else ""
@@ -230,8 +253,8 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome)
                                       ", ".join(o.key for o in missing.missing)))
         if not ctx.dry_run:
             if chase.row_updates:
-                ctx.table("papers").write(chase.row_updates,
-                                          owned=("last_reminder", "reminder_count", "problem"))
+                writings_tabs.write(ctx, tabs, chase.row_updates,
+                                    ("last_reminder", "reminder_count", "problem"))
             # An older reminder still waiting for a row that gets a newer one now
             # would say what is no longer true: it goes no further.
             for old in reminders.superseded(ledger, chase.messages):
@@ -256,7 +279,7 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome)
 
 
 def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult,
-                    dates: tuple[dt.date, dt.date]) -> None:
+                    dates: Dates) -> None:
     """Every current submission is offered every run (a crash between the sheet
     write and here heals next run); the ledger's keys say which are new, and
     only those are rendered. With ctx.dry_run nothing is written."""
@@ -289,7 +312,7 @@ def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, re
                          for code, problem in sorted(skipped.items())]
 
 
-JOB = Job("chase-submissions", Options, run, writes=("papers", "outbox"),
+JOB = Job("chase-submissions", Options, run, writes=("papers", "reports", "outbox"),
           summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp), "
                   "xếp hàng thư xác nhận đã nhận, thư nhắc hạn nộp theo Mốc thời gian (trước hạn, "
                   "đúng hạn, quá hạn, báo lãnh đạo đơn vị; danh sách chưa nộp cho Ban Tổ chức), và "

@@ -10,7 +10,7 @@ from typing import Callable
 
 from workspace.auth import check_key_file
 from workspace.clients import Workspace
-from workspace.config import Config
+from workspace.config import OPTIONAL_TABLES, Config
 from workspace.errors import HoithaoError
 from workspace.forms import FormsAdapter
 from workspace.sharing import file_access
@@ -60,7 +60,10 @@ def _spreadsheet(config: Config, ws: Workspace, report: Report) -> None:
     tables = list(config.sheets.names())
     for name in tables:
         tab = config.sheets.table(name).tab
-        if tab not in titles:
+        if tab not in titles and name in OPTIONAL_TABLES:
+            report.ok(f"trang '{tab}' (không bắt buộc): chưa có, nên phần việc dùng trang này tắt; "
+                      f"thêm trang với dòng tiêu đề như README mô tả để bật.")
+        elif tab not in titles:
             report.fail(f"sheets.{name}.tab: bảng tính không có trang '{tab}': thêm trang này hoặc "
                         f"sửa tên trong config.yaml.")
     present = [name for name in tables if config.sheets.table(name).tab in titles]

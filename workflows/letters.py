@@ -49,7 +49,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # code, title, content, due, days_left, days_overdue, link).
     "nhac-truoc-han": ("Nhắc trước hạn", ("items",)),
     "nhac-qua-han": ("Nhắc quá hạn", ("items",)),
-    "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("items", "head")),
+    "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("items", "head", "head_phrase")),
     "danh-sach-thieu": ("Danh sách chưa nộp", ("milestone", "missing")),
     "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
     "ket-qua-tham-luan": ("Kết quả thẩm định tham luận", ("paper",)),
@@ -89,7 +89,13 @@ def salutation(person: Mapping[str, Any]) -> str:
     words = {f: clean_text(person.get(f) or "")
              for f in ("honorific", "full_name", "position", "unit")}
     head = " ".join(x for x in (words["honorific"], words["full_name"]) if x)
-    tail = " ".join(x for x in (words["position"], words["unit"]) if x)
+    position, unit = words["position"], words["unit"]
+    # "Trưởng phòng" of "Phòng Giáo dục Trung học" is written "Trưởng phòng Giáo
+    # dục Trung học": the word the two share is said once.
+    if position and unit.split(" ", 1)[0].casefold() == position.rsplit(" ", 1)[-1].casefold() \
+            and " " in unit:
+        unit = unit.split(" ", 1)[1]
+    tail = " ".join(x for x in (position, unit) if x)
     return f"{head}, {tail}" if tail else head
 
 
@@ -254,13 +260,13 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                          {"code": "TL07", "title": "Tên tham luận thứ hai", "content": "Gửi tham luận",
                           "due": vn_date(config.deadlines.papers), "days_left": 0,
                           "days_overdue": 6, "link": "https://docs.google.com/forms/d/e/y/viewform"}],
-               "head": "Lãnh đạo đơn vị",
+               "head": "Lãnh đạo đơn vị", "head_phrase": "lãnh đạo đơn vị",
                "milestone": {"key": "M01", "content": "Gửi nội dung tham luận về Văn phòng Sở",
                              "due": vn_date(config.deadlines.papers)},
                "missing": [{"code": "TL04", "title": "Tên tham luận", "author": "Nguyễn Văn A",
                             "unit": "Trường Đại học Sài Gòn"}],
                "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
-                         "accepted": True, "decided_on": vn_date(today),
+                         "accepted": True, "decided_on": vn_date(today), "noun": "tham luận",
                          "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
                          "resubmit_by": vn_date(config.deadlines.papers), "again": False}}
     context.update({k: samples[k] for k in KINDS[name][1]})

@@ -20,7 +20,7 @@ from workspace.config import Config
 from workspace.errors import TemplateError
 from workspace.outbox import Ledger, Message, NewMessage, message_key
 
-from .chase_input import WAITING, fold, paper_obligations
+from .chase_input import REPORT_KIND, WAITING, fold, paper_obligations
 from .chase_policy import MissingList, Plan, Reminder, code_of, from_config, plan
 from .letters import base_context, build_message, prefilled_link, recipient_address, render, vn_date
 
@@ -93,9 +93,16 @@ def _item(row: Mapping[str, Any], step_days_late: int, due: dt.date, content: st
             "days_overdue": max((today - due).days, 0), "link": link, "late": step_days_late}
 
 
+HEAD = ("Lãnh đạo đơn vị", "lãnh đạo đơn vị")
+REPORT_HEAD = ("Lãnh đạo Sở phụ trách", "lãnh đạo Sở phụ trách")
+
+
 def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapping[str, Any]],
-                     contents: Mapping[str, str], link_base: str, today: dt.date) -> NewMessage:
-    """One person's letter for today (pure); TemplateError when it cannot be made."""
+                     contents: Mapping[str, str], link_base: str, today: dt.date,
+                     report_keys: frozenset[str] | set[str] = frozenset()) -> NewMessage:
+    """One person's letter for today (pure); TemplateError when it cannot be made.
+    `report_keys`: the codes that are divisions' reports (their head is the
+    Department leader in charge, and the row may hold the recipient's Danh xưng)."""
     items = sorted((_item(rows[i.obligation.key], i.step.days_late, i.obligation.due,
                           contents.get(i.obligation.milestone, ""),
                           prefilled_link(link_base, i.obligation.key), today)
@@ -106,23 +113,28 @@ def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapp
         kind = OVERDUE
     else:
         kind = BEFORE
-    first = rows[items[0]["code"]]
+    # The row that says most about the person: one with a Danh xưng (a report row) first.
+    first = next((rows[i["code"]] for i in items if str(rows[i["code"]].get("honorific") or "").strip()),
+                 rows[items[0]["code"]])
     address, problem = recipient_address(reminder.person)
     if problem:
         raise TemplateError(problem)
     context = base_context(config, {"honorific": first.get("honorific", ""),
-                                    "full_name": first.get("author", ""), "unit": first.get("unit", ""),
+                                    "full_name": first.get("author", ""),
+                                    "position": first.get("position", ""), "unit": first.get("unit", ""),
                                     "email": address}, today)
     recipient = context["recipient"]
     if not recipient["honorific"]:   # Tham luận holds no Danh xưng: never guessed
         recipient["honorific"] = "Quý tác giả"
         recipient["salutation"] = "Tác giả " + recipient["salutation"]
     context["items"] = items
+    escalated = [i for i in reminder.items if i.step.escalate and i.obligation.head]
+    head = REPORT_HEAD if escalated and all(i.obligation.key in report_keys for i in escalated) else HEAD
     if kind == ESCALATED:
-        context["head"] = "Lãnh đạo đơn vị"
+        context["head"], context["head_phrase"] = head
     rendered = render(kind, context)
     name = context["recipient"]["full_name"]
-    cc = [("Lãnh đạo đơn vị", h) for h in reminder.cc]
+    cc = [(head[0], h) for h in reminder.cc]
     return NewMessage(key=message_key(kind, reminder.key), kind=kind, email=address,
                       subject=rendered.subject, raw=build_message(config, name, address, rendered, cc=cc),
                       recipient=name, source="papers",
@@ -152,12 +164,23 @@ def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Map
 
 
 def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]],
-           done: set[str], counts: Mapping[str, int], link_base: str, today: dt.date) -> ChaseOutcome:
-    """Today's reminders and the rows' job-owned cells (pure)."""
-    rows = {str(r["key"]): r for r in papers}
+           done: set[str], counts: Mapping[str, int], link_base: str, today: dt.date,
+           reports: Iterable[Mapping[str, Any]] = ()) -> ChaseOutcome:
+    """Today's reminders and the rows' job-owned cells (pure). `reports`: the
+    divisions' reports (workflows.writings), chased like papers by their own
+    milestone; someone owing both gets one letter listing both."""
+    paper_rows = {str(r["key"]): r for r in papers}
+    report_rows = {str(r["key"]): r for r in reports if str(r["key"]) not in paper_rows}
+    rows = {**paper_rows, **report_rows}
     milestone_rows = list(milestones)
-    read = paper_obligations(rows.values(), milestone_rows, config.sheets.milestones.tab,
+    read = paper_obligations(paper_rows.values(), milestone_rows, config.sheets.milestones.tab,
                              config.deadlines.papers)
+    if report_rows:
+        more = paper_obligations(report_rows.values(), milestone_rows, config.sheets.milestones.tab,
+                                 config.deadlines.division_reports, REPORT_KIND)
+        read.obligations += more.obligations
+        read.problems.update(more.problems)
+        read.milestone_problems += [p for p in more.milestone_problems if p not in read.milestone_problems]
     contents = {str(m.get("key") or ""): str(m.get("content") or "") for m in milestone_rows}
     policy, calendar = from_config(config.reminders)
     # One reminder a person a day, across runs too: a row reminded today marks its author.
@@ -168,7 +191,8 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
     reminded: dict[str, int] = dict(counts)
     for reminder in out.plan.reminders:
         try:
-            out.messages.append(reminder_message(config, reminder, rows, contents, link_base, today))
+            out.messages.append(reminder_message(config, reminder, rows, contents, link_base, today,
+                                                 set(report_rows)))
         except TemplateError as exc:
             for item in reminder.items:
                 out.skipped[item.obligation.key] = str(exc)

@@ -36,7 +36,7 @@ from workspace.outbox import Ledger, Message, open_ledger
 from workspace.pacing import Pacer
 from workspace.table import ticked
 
-from . import reminders, submissions
+from . import reminders, submissions, writings
 from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 
@@ -290,13 +290,14 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
 def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
     """A reminder still waiting whose paper has arrived since it was queued is
     cancelled (`Đã huỷ`, with the reason), never sent: the reason is checked
-    against `Tham luận` right before sending (one read, only when one waits)."""
+    against `Tham luận` and `Báo cáo các phòng` right before sending (one
+    read, only when one waits)."""
     waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind in reminders.REMINDER_KINDS]
     if not waiting:
         return 0
     config = ctx.config
-    papers, = ctx.spreadsheet.read("papers")
-    rows = {r.key: {**r.values, "key": r.key} for r in papers.records}
+    tabs, _ = writings.read(ctx)
+    rows = tabs.rows()
     statuses = {key: str(row.get("status") or "").strip() for key, row in rows.items()}
     # A paper already in the form but not yet in the sheet (chase-submissions
     # has not run since) counts as arrived too: the same matching decides.
@@ -304,7 +305,8 @@ def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
     if form.id:
         responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
         labels = {**config.sheets.papers.columns, "tab": config.sheets.papers.tab}
-        outcome = submissions.decide(responses, rows, config.event.topics, config.timezone, labels)
+        outcome = submissions.decide(responses, rows, config.event.topics, config.timezone, labels,
+                                     reports=tabs.report_keys)
         statuses.update({code: submissions.SUBMITTED for code in outcome.newly_submitted})
     return sum(ledger.cancel(m.key, reminders.ARRIVED) for m in reminders.arrived(waiting, statuses))
 

@@ -26,7 +26,8 @@ The rules:
   status (`Đang thẩm định`, `Được chọn`, …, or what staff typed) stays.
 - The latest submission's topic must be one of the event's topics (NFC,
   whitespace, case folded); otherwise `Vấn đề` lists them. The sentence
-  goes when the author submits again with a listed topic.
+  goes when the author submits again with a listed topic. A division's
+  report (`Báo cáo các phòng`, workflows.writings) has no topic.
 - `Vấn đề` of a row with responses is the job's (rewritten every run from
   the responses); rows without responses are not touched at all. `Tác
   giả`, `Email`, `Đơn vị`, `Chủ đề`, `Tên tham luận` are written only on a
@@ -127,6 +128,9 @@ class Receipt:
     day: str                  # YYYY-MM-DD
     again: bool               # the row held another file before
     due: str = ""             # the row's Hạn nộp, as the tab holds it
+    report: bool = False      # a division's report (workflows.writings), not a paper
+    honorific: str = ""       # the row's Danh xưng and Chức vụ (report rows have them)
+    position: str = ""
 
 
 @dataclass
@@ -203,9 +207,11 @@ def match(sub: Submission, rows: Mapping[str, Mapping[str, str]], index: _Index
 
 
 def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]],
-           topics: Sequence[str], tz: str, labels: Mapping[str, str]) -> Outcome:
+           topics: Sequence[str], tz: str, labels: Mapping[str, str],
+           reports: set[str] | frozenset[str] = frozenset()) -> Outcome:
     """What the tab and the ledger should get. `rows`: code -> field -> text, as
-    read (in the tab's order); `labels`: field -> header label, and `tab`."""
+    read (in the tab's order); `labels`: field -> header label, and `tab`;
+    `reports`: the codes among `rows` that are divisions' reports (no topic)."""
     subs = sorted((read_submission(r, tz) for r in responses), key=lambda s: (s.order, s.response_id))
     rows = {k: dict(v) for k, v in rows.items()}
     index = _Index(rows)
@@ -228,7 +234,8 @@ def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]
     out = Outcome()
     for key, group in groups.items():
         row = rows[key]
-        cells = _row_cells(row, group, allowed, topics, labels, key in added, added.get(key, []))
+        cells = _row_cells(row, group, None if key in reports else allowed, topics, labels,
+                           key in added, added.get(key, []))
         current = next((s for s in reversed(group) if s.links), None)
         old_links = _links(row.get("file", ""))
         if key in added:
@@ -251,12 +258,13 @@ def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]
             out.receipts.append(Receipt(
                 current.response_id, current.version, key, a["author"] or row.get("author", ""),
                 email, a["unit"] or row.get("unit", ""), a["title"] or row.get("title", ""),
-                a["topic"] or row.get("topic", ""), current.day,
-                again=bool(cells["file_history"]), due=row.get("due", "")))
+                "" if key in reports else (a["topic"] or row.get("topic", "")), current.day,
+                again=bool(cells["file_history"]), due=row.get("due", ""), report=key in reports,
+                honorific=row.get("honorific", ""), position=row.get("position", "")))
     return out
 
 
-def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str],
+def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str] | None,
                topics: Sequence[str], labels: Mapping[str, str], added: bool,
                candidates: Sequence[str]) -> dict[str, str]:
     """The owned cells of one row from its submissions (oldest first)."""
@@ -306,7 +314,8 @@ def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str
             problems.append(f"Tác giả đã gửi biểu mẫu ngày {_vn(latest.day)} nhưng không kèm tệp tham "
                             f"luận nên chưa tính là đã nộp: đề nghị tác giả gửi lại, kèm tệp.")
     topic = latest.answers["topic"]
-    if fold(topic) not in allowed and (topic or fold(row.get("topic", "")) not in allowed):
+    if allowed is not None and fold(topic) not in allowed and \
+            (topic or fold(row.get("topic", "")) not in allowed):
         problems.append(topics_sentence(topics, topic))
     if added and latest.email_problem:
         problems.append(f"{latest.email_problem} rồi sửa ô {labels['email']} trên dòng này.")

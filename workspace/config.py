@@ -51,6 +51,18 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         # reminders.escalate_after_days days late.
         "head_email": "Email lãnh đạo đơn vị",
         "notes": "Ghi chú"}),
+    # The Department's divisions' reports (plan V.2: due with the papers). A tab
+    # beyond SPEC section 2's layout, and optional: without it reports are not
+    # tracked. The person chased is the division's head (`Email`); from
+    # reminders.escalate_after_days days late the Department leader in charge
+    # (`Email lãnh đạo Sở phụ trách`) is copied.
+    "reports": ("Báo cáo các phòng", {
+        "key": "Mã báo cáo", "unit": "Phòng", "honorific": "Danh xưng", "author": "Người phụ trách",
+        "position": "Chức vụ", "email": "Email", "title": "Nội dung báo cáo", "due": "Hạn nộp",
+        "status": "Trạng thái", "file": "Tệp", "submitted_at": "Ngày nộp",
+        "last_reminder": "Lần nhắc cuối", "reminder_count": "Số lần nhắc",
+        "file_history": "Các lần nộp trước", "problem": "Vấn đề",
+        "head_email": "Email lãnh đạo Sở phụ trách", "notes": "Ghi chú"}),
     "outbox": ("Hộp thư đi", {
         "key": "Mã thư", "kind": "Loại", "recipient": "Người nhận", "email": "Email",
         "subject": "Tiêu đề", "status": "Trạng thái", "approve": "Duyệt",
@@ -69,8 +81,13 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders
                                          "papers": {"file_history", "problem", "head_email"},
+                                         "reports": {"honorific", "position", "file_history",
+                                                     "head_email"},
                                          # staff tick: send this failed message again (--resend)
                                          "outbox": {"resend"}}
+
+# Tabs a spreadsheet may lack: the feature that uses one is off until staff add it.
+OPTIONAL_TABLES = frozenset({"reports"})
 
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
@@ -197,6 +214,7 @@ class Sheets(_Model):
     delegations: Table = Table(tab=DEFAULT_TABLES["delegations"][0])
     registrations: Table = Table(tab=DEFAULT_TABLES["registrations"][0])
     papers: Table = Table(tab=DEFAULT_TABLES["papers"][0])
+    reports: Table = Table(tab=DEFAULT_TABLES["reports"][0])
     outbox: Table = Table(tab=DEFAULT_TABLES["outbox"][0])
     milestones: Table = Table(tab=DEFAULT_TABLES["milestones"][0])
     runs: Table = Table(tab=DEFAULT_TABLES["runs"][0])
@@ -236,7 +254,8 @@ class Deadlines(_Model):
 
 
 class Reminders(_Model):
-    before_days: list[int] = Field(default=[7, 3, 1], min_length=1)
+    # [] switches early reminders off (a milestone's own days still apply).
+    before_days: list[int] = [7, 3, 1]
     on_the_day: bool = True
     overdue_every_days: int = Field(default=3, ge=1)
     overdue_limit: int = Field(default=3, ge=0, le=20)
