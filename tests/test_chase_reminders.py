@@ -56,6 +56,8 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
     arrivals = {D(2024, 10, 21): "TL04", D(2024, 10, 29): "TL06"}
     observed: dict[str, dict[dt.date, str]] = {}
     lists: list[tuple[dt.date, str]] = []
+    listed: set[str] = set()
+    invited: dict[str, dt.date] = {}
     escalated: dict[str, set[tuple[dt.date, bool]]] = {}
     days = [D(2024, 10, 14) + dt.timedelta(n) for n in range(27)]   # to 09/11
     for day in days:
@@ -75,7 +77,16 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
             observed.setdefault(code, {})[day] = short(step)
             escalated.setdefault(code, set()).add((day, kind == reminders.ESCALATED))
         if first.figures["danh sách chưa nộp gửi Ban Tổ chức"]:
-            lists.append((day, "M01"))
+            with open_ledger(config, readonly=True) as ledger:
+                lists += [(day, key.split(":")[1].split("/")[0]) for key in ledger.keys(reminders.MISSING)
+                          if key not in listed]
+                listed.update(ledger.keys(reminders.MISSING))
+        with open_ledger(config, readonly=True) as ledger:
+            for key in set(ledger.keys(reminders.INVITE)) - listed:
+                for code in ledger.get(key).source_key.split("+"):
+                    assert code not in invited, code   # one invitation to write a row, ever
+                    invited[code] = day
+                listed.add(key)
         # The day's mail goes out in office hours, as the schedule would send it.
         at_nine = dt.datetime.combine(day, dt.time(9), ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
         run_job_as_cli(config, "send-outbox", no_pacing=True, clock=lambda: at_nine)
@@ -108,8 +119,19 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
         (D(2024, 10, 28), False), (D(2024, 10, 31), False), (D(2024, 11, 4), True),
         (D(2024, 11, 6), True)]
     assert not any(flag for _, flag in escalated["TL08"])
-    # The organiser's list once, the day after the last step of the milestone's rows.
-    assert lists == [(D(2024, 11, 7), "M01")]
+    # The organiser's list once per milestone, the day after the last step of its
+    # rows: the divisions' reports (M02, 25/10) first, then the papers (M01, 28/10).
+    assert lists == [(D(2024, 11, 5), "M02"), (D(2024, 11, 7), "M01")]
+    # Every row still owed was invited to write on the first day, once; none
+    # that had arrived.
+    assert invited == {code: D(2024, 10, 14) for code in
+                       ["BC02", "BC03", "BC04"] + [f"TL{i:02d}" for i in range(4, 13)]}
+    # The divisions' reports follow their own milestone (M02, 25/10, not moved);
+    # the Department leader in charge is copied from 5 days late.
+    assert observed["BC02"] == {D(2024, 10, 18): "-7", D(2024, 10, 22): "-3", D(2024, 10, 24): "-1",
+                                D(2024, 10, 25): "0", D(2024, 10, 28): "+1", D(2024, 10, 31): "+2",
+                                D(2024, 11, 4): "+3"}
+    assert {(d, e) for d, e in escalated["BC02"] if e} == {(D(2024, 10, 31), True), (D(2024, 11, 4), True)}
     row = _table(config).by_key["TL07"]
     assert row["last_reminder"] == "2024-11-06" and str(row["reminder_count"]) == "7"
     # Every reminder went out once, none to a writer after their paper arrived.
@@ -133,6 +155,8 @@ def test_escalation_copies_the_unit_head(seeded_server, seeded_config) -> None:
 
 def test_a_paper_arriving_after_its_reminder_was_queued_cancels_it(seeded_server, seeded_config) -> None:
     config = seeded_config
+    _chase(config, D(2024, 10, 21))     # the invitations to write (nobody is reminded that day)
+    assert _reminders(config) == {}
     _chase(config, D(2024, 10, 22))
     queued = _reminders(config)
     assert ("truoc-3", reminders.BEFORE) in queued["TL09"]
@@ -145,8 +169,11 @@ def test_a_paper_arriving_after_its_reminder_was_queued_cancels_it(seeded_server
             for key in ledger.keys(kind):
                 m = ledger.get(key)
                 by_code[m.source_key] = m
+        invites = {ledger.get(k).source_key: ledger.get(k) for k in ledger.keys(reminders.INVITE)}
     assert by_code["TL09"].state == CANCELLED and by_code["TL09"].error == reminders.ARRIVED
     assert by_code["TL10"].state == SENT
+    # Its invitation to write, still waiting too, goes no further either.
+    assert invites["TL09"].state == CANCELLED and invites["TL10"].state == SENT
     outbox_rows = {r.key: r for r in _table(config, "outbox").records}
     assert outbox_rows[by_code["TL09"].key]["status"] == "Đã huỷ"
 
@@ -154,6 +181,11 @@ def test_a_paper_arriving_after_its_reminder_was_queued_cancels_it(seeded_server
 def test_dry_run_plans_by_code_only_and_writes_nothing(seeded_server, seeded_config) -> None:
     config = seeded_config
     out = io.StringIO()
+    result = _chase(config, D(2024, 10, 22), dry_run=True,
+                    console=Console(file=out, width=200, markup=False, emoji=False))
+    # Nobody has been invited to write yet: that comes first, reminders the next day.
+    assert any(c.key == "TL07" and "thư mời viết" in c.action for c in result.plan)
+    config.reminders.invite_to_write = False
     result = _chase(config, D(2024, 10, 22), dry_run=True,
                     console=Console(file=out, width=200, markup=False, emoji=False))
     assert any(c.key == "TL07" and "truoc-3" in c.action for c in result.plan)
@@ -167,6 +199,7 @@ def test_an_unreadable_deadline_is_a_problem_and_the_milestone_stays_in_force(
         seeded_server, seeded_config) -> None:
     config = seeded_config
     _set_cells(config, "papers", {("TL11", "due"): "cuối tháng"})
+    config.reminders.invite_to_write = False
     _chase(config, D(2024, 10, 22))
     row = _table(config).by_key["TL11"]
     assert row["problem"].startswith(reminders.PROBLEM_PREFIX) and "cuối tháng" in row["problem"]
@@ -179,21 +212,23 @@ def test_an_unreadable_deadline_is_a_problem_and_the_milestone_stays_in_force(
 
 def test_reminders_wait_for_office_hours_on_a_working_day(seeded_server, seeded_config) -> None:
     config = seeded_config
+    config.reminders.invite_to_write = False   # reminders only, from the first run
     _chase(config, D(2024, 10, 22))
     sunday_night = dt.datetime(2024, 10, 27, 21, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     held = run_job_as_cli(config, "send-outbox", no_pacing=True, clock=sunday_night.timestamp)
-    assert held.figures["đã gửi"] == 4      # the seed's four receipts go; no reminder does
+    assert held.figures["đã gửi"] == 5      # the seed's five receipts go; no reminder does
     assert any("giờ hành chính" in note for note in held.notes)
     with open_ledger(config, readonly=True) as ledger:
         waiting = [m for m in ledger.due() if m.kind in reminders.REMINDER_KINDS]
-    assert len(waiting) == 8
+    assert len(waiting) == 8 + 3            # papers TL04-TL12 but TL05 (due 30/10), reports BC02-BC04
     sent = run_job_as_cli(config, "send-outbox", no_pacing=True, clock=OFFICE.timestamp)
-    assert sent.figures["đã gửi"] == 8
+    assert sent.figures["đã gửi"] == 11
 
 
 def test_one_of_two_papers_arriving_cancels_the_letter_and_the_other_is_chased_alone(
         seeded_server, seeded_config) -> None:
     config = seeded_config
+    config.reminders.invite_to_write = False   # reminders only, from the first run
     tl04 = _table(config).by_key["TL04"]
     _set_cells(config, "papers", {("TL06", "email"): tl04["email"]})   # one author, two papers
     _chase(config, D(2024, 10, 22))
@@ -209,6 +244,7 @@ def test_one_of_two_papers_arriving_cancels_the_letter_and_the_other_is_chased_a
 
 def test_letters_speak_to_the_author_as_the_data_allows(seeded_server, seeded_config) -> None:
     config = seeded_config
+    config.reminders.invite_to_write = False   # reminders only, from the first run
     _chase(config, D(2024, 10, 22))
     with open_ledger(config, readonly=True) as ledger:
         [key] = [k for k in ledger.keys(reminders.BEFORE) if "TL08/" in k]
@@ -223,3 +259,61 @@ def test_letters_speak_to_the_author_as_the_data_allows(seeded_server, seeded_co
 def _keys(config) -> list[str]:
     with open_ledger(config, readonly=True) as ledger:
         return [k for kind in reminders.REMINDER_KINDS for k in ledger.keys(kind)]
+
+
+def _messages(config, kind: str) -> list:
+    with open_ledger(config, readonly=True) as ledger:
+        return [ledger.get(k) for k in ledger.keys(kind)]
+
+
+def _body(message) -> tuple[email.message.EmailMessage, str]:
+    parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
+    return parsed, parsed.get_body(("plain",)).get_content()
+
+
+def test_one_invitation_to_write_then_one_letter_a_day_for_a_paper_and_a_report(
+        seeded_server, seeded_config) -> None:
+    """A division's head who also writes a paper: one invitation listing both,
+    each with its own pre-filled link; one reminder a day listing both; the
+    report's lateness copies the Department leader in charge. A row whose
+    deadline has passed is not invited: it is reminded."""
+    config = seeded_config
+    bc02 = _table(config, "reports").by_key["BC02"]
+    _set_cells(config, "papers", {("TL08", "email"): bc02["email"], ("TL12", "due"): "10/10/2024"})
+    _chase(config, D(2024, 10, 14))
+    [both] = [m for m in _messages(config, reminders.INVITE) if "BC02" in m.source_key]
+    assert both.source_key == "BC02+TL08"
+    parsed, body = _body(both)
+    assert parsed["Subject"].startswith("Thư mời viết tham luận và đề nghị gửi báo cáo")
+    # The report row gives the Danh xưng and the title; the shared word is said once.
+    assert body.startswith(f"Kính gửi: {bc02['honorific']} {bc02['author']}, Trưởng phòng Giáo dục Tiểu học.")
+    assert "kính mời" in body and "kính đề nghị" in body
+    assert "=BC02" in body and "=TL08" in body and body.count("usp=pp_url") == 2
+    invited = {code for m in _messages(config, reminders.INVITE) for code in m.source_key.split("+")}
+    assert "TL12" not in invited and not {"TL01", "TL02", "TL03", "BC01"} & invited
+    assert ("qua-han-1", reminders.OVERDUE) in _reminders(config)["TL12"]   # late already: reminded
+    # Rerun, and the next day: nobody is invited twice.
+    assert _chase(config, D(2024, 10, 14)).figures["thư mời viết xếp hàng"] == 0
+    assert _chase(config, D(2024, 10, 15)).figures["thư mời viết xếp hàng"] == 0
+
+    _chase(config, D(2024, 10, 18))    # 7 days before both deadlines: one letter with both
+    [letter] = [m for m in _messages(config, reminders.BEFORE) if "BC02" in m.source_key]
+    assert letter.source_key == "BC02+TL08"
+    _, body = _body(letter)
+    assert "(mã BC02)" in body and "(mã TL08)" in body
+
+    _submit(seeded_server, config, [_paper(_table(config).by_key["TL08"])])
+    _chase(config, D(2024, 10, 31))    # the report 6 days late: the leader in charge is copied
+    [late] = [m for m in _messages(config, reminders.ESCALATED) if m.source_key == "BC02"]
+    parsed, body = _body(late)
+    assert bc02["head_email"] in str(parsed["Cc"])
+    assert "Đồng kính gửi: Lãnh đạo Sở phụ trách." in body and "lãnh đạo Sở phụ trách để phối hợp" in body
+    row = _table(config, "reports").by_key["BC02"]
+    assert row["last_reminder"] == "2024-10-31" and str(row["reminder_count"]) == "2"
+
+
+def test_invitations_can_be_switched_off(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    config.reminders.invite_to_write = False
+    result = _chase(config, D(2024, 10, 14))
+    assert result.figures["thư mời viết xếp hàng"] == 0 and _messages(config, reminders.INVITE) == []

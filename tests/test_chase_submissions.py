@@ -118,7 +118,8 @@ def test_submissions_by_code_and_by_email_fill_their_rows_and_queue_one_receipt(
     receipts = _receipts(config)
     assert {code: len(keys) for code, keys in receipts.items() if code.startswith("TL0")} == {
         "TL01": 1, "TL02": 1, "TL03": 1}
-    assert result.figures["tham luận mới nộp"] == 4 and result.figures["thư xác nhận xếp hàng"] == 4
+    assert result.figures["tham luận mới nộp"] == 4 and result.figures["báo cáo mới nộp"] == 1
+    assert result.figures["thư xác nhận xếp hàng"] == 5   # four papers and BC01's report
     # Mirrored to Hộp thư đi as every queued message is.
     outbox = _table(config, "outbox")
     mirrored = {r.key: r for r in outbox.records}
@@ -334,7 +335,8 @@ def test_dry_run_writes_nothing_and_shows_codes_only(seeded_server, seeded_confi
     writes = [r for r in seeded_server.store.requests(before) if r["method_id"] in WRITES]
     assert writes == []
     assert not config.resolve(config.mail.ledger).exists()
-    assert result.figures["tham luận mới nộp"] == 4 and result.figures["thư xác nhận xếp hàng"] == 4
+    assert result.figures["tham luận mới nộp"] == 4 and result.figures["báo cáo mới nộp"] == 1
+    assert result.figures["thư xác nhận xếp hàng"] == 5   # four papers and BC01's report
     assert all(r["status"] == "Chờ nộp" for r in _table(config).records)
     out = io.StringIO()
     print_summary(Console(file=out, width=200), "chase-submissions", result, dry_run=True)

@@ -242,7 +242,10 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["paper_code"])
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
         chase = reminders.decide(config, rows, steps, reminders.done_keys(ledger),
-                                 reminders.reminder_counts(ledger), link_base, today, reports)
+                                 reminders.reminder_counts(ledger), link_base, today, reports,
+                                 reminders.invited_codes(ledger))
+        for code in chase.invited:
+            result.plan.append(Change(code, "xếp hàng thư mời viết (kèm đường dẫn riêng)", ""))
         for reminder in chase.plan.reminders:
             for item in reminder.items:
                 escalated = " (Cc lãnh đạo đơn vị)" if item.step.escalate and reminder.cc else ""
@@ -266,7 +269,9 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
                     result.notes.append(note)
         else:
             queued = len(chase.messages)
-    result.figures["thư nhắc xếp hàng"] = sum(1 for m in chase.messages if m.kind != reminders.MISSING)
+    result.figures["thư mời viết xếp hàng"] = sum(1 for m in chase.messages if m.kind == reminders.INVITE)
+    result.figures["thư nhắc xếp hàng"] = sum(1 for m in chase.messages
+                                              if m.kind in reminders.REMINDER_KINDS)
     result.figures["danh sách chưa nộp gửi Ban Tổ chức"] = len(chase.plan.missing_lists)
     if chase.plan.skipped:
         result.figures["bước nhắc bỏ qua (đã có bước sau)"] = len(chase.plan.skipped)
@@ -313,8 +318,9 @@ def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, re
 
 
 JOB = Job("chase-submissions", Options, run, writes=("papers", "reports", "outbox"),
-          summary="Ghi nhận tham luận gửi qua biểu mẫu vào trang Tham luận (Đã nộp, Ngày nộp, Tệp), "
-                  "xếp hàng thư xác nhận đã nhận, thư nhắc hạn nộp theo Mốc thời gian (trước hạn, "
-                  "đúng hạn, quá hạn, báo lãnh đạo đơn vị; danh sách chưa nộp cho Ban Tổ chức), và "
-                  "thư kết quả theo Kết luận của Hội đồng thẩm định (chờ Duyệt).",
+          summary="Ghi nhận tham luận và báo cáo của các phòng gửi qua biểu mẫu vào trang Tham luận "
+                  "và Báo cáo các phòng (Đã nộp, Ngày nộp, Tệp), xếp hàng thư xác nhận đã nhận, thư "
+                  "mời viết kèm đường dẫn riêng, thư nhắc hạn nộp theo Mốc thời gian (trước hạn, đúng "
+                  "hạn, quá hạn, báo lãnh đạo; danh sách chưa nộp cho Ban Tổ chức), đề nghị phản biện "
+                  "gửi Người phản biện, và thư kết quả theo Kết luận của Hội đồng thẩm định (chờ Duyệt).",
           doing="ghi nhận tham luận đã nộp")

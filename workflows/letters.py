@@ -51,6 +51,8 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nhac-qua-han": ("Nhắc quá hạn", ("items",)),
     "nhac-bao-cao": ("Nhắc hạn (báo cáo lãnh đạo)", ("items", "head", "head_phrase")),
     "danh-sach-thieu": ("Danh sách chưa nộp", ("milestone", "missing")),
+    # `items`: code, title, topic, report, noun, due, link.
+    "moi-viet": ("Thư mời viết", ("items",)),
     "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
     "ket-qua-tham-luan": ("Kết quả thẩm định tham luận", ("paper",)),
 }
@@ -255,9 +257,11 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
                "invitee_code": "KM001", "checkin_code": "HT24-7Q3K",
                "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
+                          "topic": config.event.topics[0], "report": False, "noun": "tham luận",
                           "due": vn_date(config.deadlines.papers), "days_left": 3,
                           "days_overdue": 0, "link": "https://docs.google.com/forms/d/e/y/viewform"},
-                         {"code": "TL07", "title": "Tên tham luận thứ hai", "content": "Gửi tham luận",
+                         {"code": "BC01", "title": "Tên báo cáo", "content": "Gửi báo cáo",
+                          "topic": "", "report": True, "noun": "báo cáo",
                           "due": vn_date(config.deadlines.papers), "days_left": 0,
                           "days_overdue": 6, "link": "https://docs.google.com/forms/d/e/y/viewform"}],
                "head": "Lãnh đạo đơn vị", "head_phrase": "lãnh đạo đơn vị",

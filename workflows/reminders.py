@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote, unquote
 
 from workspace import outbox
 from workspace.config import Config
@@ -21,15 +22,20 @@ from workspace.errors import TemplateError
 from workspace.outbox import Ledger, Message, NewMessage, message_key
 
 from .chase_input import REPORT_KIND, WAITING, fold, paper_obligations
-from .chase_policy import MissingList, Plan, Reminder, code_of, from_config, plan
+from .chase_policy import MissingList, Obligation, Plan, Reminder, code_of, from_config, plan
 from .letters import base_context, build_message, prefilled_link, recipient_address, render, vn_date
 
 BEFORE, OVERDUE, ESCALATED = "nhac-truoc-han", "nhac-qua-han", "nhac-bao-cao"
 REMINDER_KINDS = (BEFORE, OVERDUE, ESCALATED)
+# The invitation to write (or to send a division's report), with the person's
+# own pre-filled link: once per row, before any reminder.
+INVITE = "moi-viet"
+# Letters that ask for something: cancelled if it arrives before they leave.
+CHASING_KINDS = REMINDER_KINDS + (INVITE,)
 MISSING = "danh-sach-thieu"
 # `Vấn đề` sentences of this step start so; only those are replaced or cleared by it.
 PROBLEM_PREFIX = "Nhắc hạn: "
-ARRIVED = "Huỷ tự động: tham luận đã nộp trước khi thư nhắc được gửi."
+ARRIVED = "Huỷ tự động: nội dung thư đề nghị đã được nộp trước khi thư được gửi."
 SUPERSEDED = "Huỷ tự động: đã có thư nhắc mới hơn cho nội dung này."
 
 
@@ -64,6 +70,8 @@ def reminder_counts(ledger: Ledger) -> dict[str, int]:
 
 
 def codes_in(message: Message) -> list[str]:
+    if message.kind == INVITE:
+        return [code_of_invite(item) for item in _middle(message.key).split("+")]
     return [code_of(item) for item in _middle(message.key).split("+")]
 
 
@@ -82,6 +90,7 @@ class ChaseOutcome:
     messages: list[NewMessage] = field(default_factory=list)
     row_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)     # code -> why no letter
+    invited: list[str] = field(default_factory=list)          # codes invited to write today
     milestone_problems: list[str] = field(default_factory=list)
 
 
@@ -91,6 +100,53 @@ def _item(row: Mapping[str, Any], step_days_late: int, due: dt.date, content: st
             "content": content or "Gửi tham luận",
             "due": vn_date(due), "days_left": max((due - today).days, 0),
             "days_overdue": max((today - due).days, 0), "link": link, "late": step_days_late}
+
+
+def _writer_context(config: Config, person: str, owed: list[Mapping[str, Any]], today: dt.date
+                    ) -> tuple[str, dict[str, Any]]:
+    """The address and the template context of one writer. The row that says
+    most about them comes first: one with a `Danh xưng` (a report row)."""
+    first = next((r for r in owed if str(r.get("honorific") or "").strip()), owed[0])
+    address, problem = recipient_address(person)
+    if problem:
+        raise TemplateError(problem)
+    context = base_context(config, {"honorific": first.get("honorific", ""),
+                                    "full_name": first.get("author", ""),
+                                    "position": first.get("position", ""), "unit": first.get("unit", ""),
+                                    "email": address}, today)
+    recipient = context["recipient"]
+    if not recipient["honorific"]:   # Tham luận holds no Danh xưng: never guessed
+        recipient["honorific"] = "Quý tác giả"
+        recipient["salutation"] = "Tác giả " + recipient["salutation"]
+    return address, context
+
+
+def invited_codes(ledger: Ledger) -> set[str]:
+    """Rows an invitation to write was queued for, in any state."""
+    return {code_of_invite(item) for key in ledger.keys(INVITE) for item in _middle(key).split("+")}
+
+
+def code_of_invite(item: str) -> str:
+    return unquote(item)
+
+
+def invitation(config: Config, person: str, owed: list[Obligation], rows: Mapping[str, Mapping[str, Any]],
+               link_base: str, today: dt.date, report_keys: frozenset[str] | set[str]) -> NewMessage:
+    """One writer's invitation to write, listing each thing they owe with its
+    own pre-filled link (pure); TemplateError when it cannot be made."""
+    owed = sorted(owed, key=lambda o: o.key)
+    address, context = _writer_context(config, person, [rows[o.key] for o in owed], today)
+    context["items"] = [{"code": o.key, "title": str(rows[o.key].get("title") or ""),
+                         "topic": "" if o.key in report_keys else str(rows[o.key].get("topic") or ""),
+                         "report": o.key in report_keys,
+                         "noun": "báo cáo" if o.key in report_keys else "tham luận",
+                         "due": vn_date(o.due), "link": prefilled_link(link_base, o.key)} for o in owed]
+    rendered = render(INVITE, context)
+    name = context["recipient"]["full_name"]
+    return NewMessage(key=message_key(INVITE, "+".join(quote(o.key, safe="") for o in owed)), kind=INVITE,
+                      email=address, subject=rendered.subject,
+                      raw=build_message(config, name, address, rendered), recipient=name,
+                      source="papers", source_key="+".join(o.key for o in owed))
 
 
 HEAD = ("Lãnh đạo đơn vị", "lãnh đạo đơn vị")
@@ -113,20 +169,7 @@ def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapp
         kind = OVERDUE
     else:
         kind = BEFORE
-    # The row that says most about the person: one with a Danh xưng (a report row) first.
-    first = next((rows[i["code"]] for i in items if str(rows[i["code"]].get("honorific") or "").strip()),
-                 rows[items[0]["code"]])
-    address, problem = recipient_address(reminder.person)
-    if problem:
-        raise TemplateError(problem)
-    context = base_context(config, {"honorific": first.get("honorific", ""),
-                                    "full_name": first.get("author", ""),
-                                    "position": first.get("position", ""), "unit": first.get("unit", ""),
-                                    "email": address}, today)
-    recipient = context["recipient"]
-    if not recipient["honorific"]:   # Tham luận holds no Danh xưng: never guessed
-        recipient["honorific"] = "Quý tác giả"
-        recipient["salutation"] = "Tác giả " + recipient["salutation"]
+    address, context = _writer_context(config, reminder.person, [rows[i["code"]] for i in items], today)
     context["items"] = items
     escalated = [i for i in reminder.items if i.step.escalate and i.obligation.head]
     head = REPORT_HEAD if escalated and all(i.obligation.key in report_keys for i in escalated) else HEAD
@@ -165,7 +208,8 @@ def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Map
 
 def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]],
            done: set[str], counts: Mapping[str, int], link_base: str, today: dt.date,
-           reports: Iterable[Mapping[str, Any]] = ()) -> ChaseOutcome:
+           reports: Iterable[Mapping[str, Any]] = (), invited: set[str] | frozenset[str] = frozenset()
+           ) -> ChaseOutcome:
     """Today's reminders and the rows' job-owned cells (pure). `reports`: the
     divisions' reports (workflows.writings), chased like papers by their own
     milestone; someone owing both gets one letter listing both."""
@@ -186,8 +230,27 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
     # One reminder a person a day, across runs too: a row reminded today marks its author.
     reminded_today = {o.person for o in read.obligations
                       if str(rows[o.key].get("last_reminder") or "") == today.isoformat()}
-    out = ChaseOutcome(plan=plan(read.obligations, policy, calendar, today, done, reminded_today),
-                       milestone_problems=read.milestone_problems)
+    out = ChaseOutcome(milestone_problems=read.milestone_problems)
+    # Invitations to write first: every row still owed, with an address, whose
+    # deadline has not passed, that has had neither an invitation nor a
+    # reminder. Someone invited today gets no reminder today.
+    if config.reminders.invite_to_write:
+        fresh: dict[str, list[Obligation]] = {}
+        for o in read.obligations:
+            if not o.submitted and o.person and o.due >= today and o.key not in invited \
+                    and not counts.get(o.key):
+                fresh.setdefault(o.person, []).append(o)
+        for person, owed in sorted(fresh.items()):
+            try:
+                out.messages.append(invitation(config, person, owed, rows, link_base, today,
+                                               set(report_rows)))
+            except TemplateError as exc:
+                for o in owed:
+                    out.skipped[o.key] = str(exc)
+                continue
+            out.invited.extend(o.key for o in owed)
+            reminded_today.add(person)
+    out.plan = plan(read.obligations, policy, calendar, today, done, reminded_today)
     reminded: dict[str, int] = dict(counts)
     for reminder in out.plan.reminders:
         try:
@@ -227,13 +290,17 @@ def in_office_hours(config: Config, now: dt.datetime) -> bool:
 
 
 def arrived(messages: Iterable[Message], statuses: Mapping[str, str]) -> list[Message]:
-    """Reminders waiting to be sent that list something which has arrived since
-    (pure): `statuses` maps a row's code to its `Trạng thái`. Any status but
-    empty or `Chờ nộp` stops the reminder; what else it listed is planned again."""
+    """Reminders waiting to be sent that list something which has arrived since,
+    and invitations to write all of whose items have (pure): `statuses` maps a
+    row's code to its `Trạng thái`. Any status but empty or `Chờ nộp` counts as
+    arrived; what else a cancelled reminder listed is planned again."""
     out = []
     for m in messages:
-        if m.kind not in REMINDER_KINDS:
+        if m.kind not in CHASING_KINDS:
             continue
-        if any(fold(statuses[code]) not in WAITING for code in codes_in(m) if code in statuses):
+        here = [fold(statuses[code]) not in WAITING for code in codes_in(m) if code in statuses]
+        # An invitation still asks for what has not come; a reminder must not
+        # say that something which came is missing.
+        if here and (all(here) if m.kind == INVITE else any(here)):
             out.append(m)
     return out

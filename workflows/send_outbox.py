@@ -292,7 +292,7 @@ def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
     cancelled (`Đã huỷ`, with the reason), never sent: the reason is checked
     against `Tham luận` and `Báo cáo các phòng` right before sending (one
     read, only when one waits)."""
-    waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind in reminders.REMINDER_KINDS]
+    waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind in reminders.CHASING_KINDS]
     if not waiting:
         return 0
     config = ctx.config

@@ -256,6 +256,9 @@ class Deadlines(_Model):
 class Reminders(_Model):
     # [] switches early reminders off (a milestone's own days still apply).
     before_days: list[int] = [7, 3, 1]
+    # An invitation to write (with the writer's own link) for every row still
+    # owed before its deadline that has had no invitation and no reminder.
+    invite_to_write: bool = True
     on_the_day: bool = True
     overdue_every_days: int = Field(default=3, ge=1)
     overdue_limit: int = Field(default=3, ge=0, le=20)
