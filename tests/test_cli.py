@@ -146,7 +146,7 @@ def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
     out = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr
     sheets = sorted(p.name for p in (tmp_path / "out" / "sheets").iterdir())
-    assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 7
+    assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 8   # with Báo cáo các phòng
     docs = list((tmp_path / "out" / "docs").glob("*.docx"))
     assert len(docs) == 4
 
@@ -190,4 +190,4 @@ def test_export_twice_into_one_folder_is_a_fresh_snapshot(seeded: Path, tmp_path
     for _ in range(2):
         assert run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out)).returncode == 0
     assert len(list((out / "docs").glob("*.docx"))) == 4
-    assert len(list((out / "sheets").glob("*.csv"))) == 7
+    assert len(list((out / "sheets").glob("*.csv"))) == 8
