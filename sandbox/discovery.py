@@ -13,7 +13,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 from urllib.parse import unquote
 
 import googleapiclient
@@ -100,8 +101,38 @@ def match(http_method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
     if path_matched:
         raise GoogleError(405, f"Method {http_method} is not allowed on {raw_path}.",
                           status="INVALID_ARGUMENT")
-    raise GoogleError(404, f"The requested URL {raw_path} was not found on this server.",
-                      reason="notFound")
+    raise not_found_url(raw_path)
+
+
+def not_found_url(raw_path: str) -> GoogleError:
+    return GoogleError(404, f"The requested URL {raw_path} was not found on this server.",
+                       reason="notFound")
+
+
+def api_for_path(raw_path: str) -> str | None:
+    """The API a request path belongs to, whatever its method; None if none."""
+    for route in routes():
+        if route.regex.match(raw_path):
+            return route.api
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def batch_paths() -> Mapping[str, str | None]:
+    """The batch endpoints (see sandbox/batch.py) by path: each document's
+    `batchPath` (`/batch/drive/v3`), and `/batch/{name}/{version}` for every
+    API. Gmail, Sheets, Docs and Forms give `batch`, on a host of their own;
+    the sandbox serves them all on one, so `/batch` maps to None: its API is
+    the one its inner requests are for."""
+    paths: dict[str, str | None] = {}
+    for api in APIS:
+        doc = load_document(api)
+        paths[f"/batch/{doc['name']}/{doc['version']}"] = api
+        path = "/" + doc.get("batchPath", "batch").strip("/")
+        if path != "/batch":
+            paths[path] = api
+    paths["/batch"] = None
+    return MappingProxyType(paths)
 
 
 # -- parameters -------------------------------------------------------------

@@ -41,6 +41,13 @@ _REASON_BY_CODE = {
 # code reads either style (workspace.google_errors.error_reason).
 LEGACY_ERRORS_APIS = frozenset({"docs", "forms", "drive", "gmail"})
 
+# The API name under which the batch endpoint's own errors are answered (a batch
+# over the limit, a body that is not a batch): in the newer shape, without
+# `errors[]`, e.g. `{"error": {"code": 400, "message": "Inner request count
+# exceeds the limit. Received: 100, Limit: 50", "status": "INVALID_ARGUMENT"}}`
+# (quoted in GAM-team/got-your-back#256). See sandbox/batch.py.
+BATCH_FRONTEND = "batch"
+
 SERVICES = {"sheets": "sheets.googleapis.com", "drive": "drive.googleapis.com",
             "gmail": "gmail.googleapis.com", "docs": "docs.googleapis.com",
             "forms": "forms.googleapis.com"}

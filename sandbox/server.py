@@ -4,6 +4,9 @@ Per request: route (from the discovery documents) → authenticate → injected
 latency and faults → per-minute quota → validate parameters and body → run the
 API module's handler inside one SQLite transaction → partial response
 (`fields`) → log (method, path, status) in the request log.
+
+A batch request (`POST /batch/drive/v3`, sandbox/batch.py) is taken apart and
+each of its inner requests served by that same path, in order.
 """
 from __future__ import annotations
 
@@ -19,10 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import discovery, fields, oauth
+from . import batch, discovery, fields, oauth
 from .api import HANDLERS, Call, Raw, load_all, sharing
-from .errors import (GoogleError, insufficient_scopes, internal, invalid_argument, quota_exceeded,
-                     transient, unauthenticated)
+from .errors import (BATCH_FRONTEND, GoogleError, insufficient_scopes, internal, invalid_argument,
+                     quota_exceeded, transient, unauthenticated)
 from .store import Store
 
 load_all()
@@ -93,6 +96,12 @@ class Options:
         return out
 
 
+JSON_TYPE = "application/json; charset=UTF-8"
+
+# What serve_request answers: (status, headers with the Content-Type, body).
+Answer = tuple[int, dict[str, str], bytes]
+
+
 def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
@@ -135,19 +144,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.store.close()
 
     # ------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Send an answer; `headers` holds its Content-Type."""
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
+        for k, v in headers.items():
             self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-
-    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, _json_bytes(payload), "application/json; charset=UTF-8", headers)
 
     def _read_body(self, url_path: str) -> tuple[bytes, GoogleError | None]:
         """The request body, or the 400 to answer once the request is routed
@@ -168,34 +173,83 @@ class _Handler(BaseHTTPRequestHandler):
         return (self.rfile.read(length) if length > 0 else b""), None
 
     def _serve(self, http_method: str) -> None:
-        server = self.server
-        store = server.store
         url = urlsplit(self.path)
         if url.path.rstrip("/") in ("/token", "/oauth2/v4/token"):
             self._token(url.path)
             return
+        raw, body_error = self._read_body(url.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, answer_headers, content = self.server.serve_request(
+            http_method, url.path, url.query, headers, raw, body_error=body_error)
+        self._send(status, content, answer_headers)
+
+    def _token(self, path: str) -> None:
+        store = self.server.store
+        raw, body_error = self._read_body(path)
+        try:
+            if body_error is not None:
+                raise oauth.TokenError("invalid_request", body_error.message)
+            status, payload = 200, oauth.exchange(store, raw)
+        except oauth.TokenError as err:
+            status, payload = err.status, err.body()
+        except Exception as exc:  # a sandbox bug: answer, and let the fixtures see it
+            status, payload = 500, {"error": "internal_failure", "error_description": "Internal error."}
+            self.server.last_internal_error = exc
+        try:
+            store.log_request(api="oauth", method_id="oauth.token", http_method="POST",
+                              path="/token", status=status, principal=None, kind="write", units=1)
+        except Exception as exc:
+            self.server.last_internal_error = exc
+        self._send(status, _json_bytes(payload), {"Content-Type": JSON_TYPE})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], store: Store, options: Options):
+        super().__init__(address, _Handler)
+        self.store = store
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.last_internal_error: Exception | None = None
+
+    def serve_request(self, http_method: str, path: str, query: str, headers: dict[str, str],
+                      raw: bytes, *, body_error: GoogleError | None = None,
+                      batch_api: str | None = None) -> Answer:
+        """Serve one API request: `path` still percent-encoded, `query` the raw
+        query string, `headers` by lower-case name. Returns (status, headers
+        with the Content-Type, body). `batch_api`: the API of the batch this
+        request is part of (None: it came on its own); `body_error`: the 400
+        to answer once the request is routed."""
+        if batch_api is None and path in discovery.batch_paths():
+            return self._serve_batch(http_method, path, headers, raw, body_error)
+        store = self.store
         api, method_id, principal, kind, units = "unknown", None, None, None, 1
         body_api: str | None = None  # which API's error shape to answer in
-        headers: dict[str, str] = {}
-        raw, body_error = self._read_body(url.path)
+        answer_headers: dict[str, str] = {}
         try:
-            settings = server.options.resolve(store.get_settings())
-            route, path_params = discovery.match(http_method, url.path)
+            settings = self.options.resolve(store.get_settings())
+            route, path_params = discovery.match(http_method, path)
+            if batch_api is not None:
+                _check_batchable(route, path, query, batch_api)
             api, method_id, kind = route.api, route.method_id, _kind(route)
             body_api = api
             units = GMAIL_UNITS.get(method_id, 5) if api == "gmail" else 1
-            principal, restricted, scopes = self._authenticate(settings, route)
+            principal, restricted, scopes = self._authenticate(settings, route, headers)
             if body_error is not None:
                 raise body_error
-            if settings["latency_ms"]:
+            # A batch is one round trip: its latency is added once, to the whole batch.
+            if settings["latency_ms"] and batch_api is None:
                 time.sleep(settings["latency_ms"] / 1000)
-            rng = server.rng
+            rng = self.rng
             if settings["fail_rate"] and rng.random() < settings["fail_rate"]:
                 raise transient(rng.choice([429, 500, 503]))
             self._check_quota(settings, api, principal, kind, units)
-            query = parse_qs(url.query, keep_blank_values=True)
-            params = discovery.parse_params(route, path_params, query)
-            body, media, media_type = self._decode_body(route, params, raw)
+            params = discovery.parse_params(route, path_params,
+                                            parse_qs(query, keep_blank_values=True))
+            body, media, media_type = _decode_body(route, params, raw,
+                                                   headers.get("content-type", ""))
             discovery.validate_body(route, body)
             handler = HANDLERS.get(method_id)
             if handler is None:
@@ -217,59 +271,84 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(result, Raw):
                 status, content, content_type = result.status, result.content, result.content_type
             else:
-                status, content_type = 200, "application/json; charset=UTF-8"
+                status, content_type = 200, JSON_TYPE
                 content = _json_bytes(fields.select({} if result is None else result,
                                                     params.get("fields")))
         except GoogleError as err:
-            status, content_type = err.code, "application/json; charset=UTF-8"
+            status, content_type = err.code, JSON_TYPE
             content = _json_bytes(err.body(body_api))
-            headers = dict(err.headers)
+            answer_headers = dict(err.headers)
             if err.code == 429:
-                headers.setdefault("Retry-After", "1")
+                answer_headers.setdefault("Retry-After", "1")
         except Exception as exc:  # a sandbox bug must still answer like a server
-            status, content_type = 500, "application/json; charset=UTF-8"
+            status, content_type = 500, JSON_TYPE
             # Google's words; the exception itself is kept for the test fixtures.
             content = _json_bytes(internal().body(body_api))
-            server.last_internal_error = exc
+            self.last_internal_error = exc
         # Logged before the answer leaves, so a client that has its answer
         # always finds its request in the log (tests count requests per method).
-        try:
-            store.log_request(api=api, method_id=method_id, http_method=http_method,
-                              path=url.path, status=status, principal=principal, kind=kind,
-                              units=units)
-        except Exception as exc:  # never let the log hide the answer
-            server.last_internal_error = exc
-        self._send(status, content, content_type, headers)
+        self._log(api=api, method_id=method_id, http_method=http_method, path=path,
+                  status=status, principal=principal, kind=kind, units=units)
+        return status, {"Content-Type": content_type, **answer_headers}, content
 
-    def _token(self, path: str) -> None:
-        store = self.server.store
-        raw, body_error = self._read_body(path)
+    def _serve_batch(self, http_method: str, path: str, headers: dict[str, str], raw: bytes,
+                     body_error: GoogleError | None) -> Answer:
+        """A batch request (sandbox/batch.py): each inner request served by
+        serve_request as if it had come on its own (authentication, quotas,
+        faults, validation, sharing), in order, each in its own transaction;
+        the answer is 200 whatever their statuses. The batch itself is logged
+        apart (kind "batch", no quota units): Google counts the inner requests."""
+        api = discovery.batch_paths()[path]
         try:
+            if http_method != "POST":
+                raise GoogleError(405, f"Method {http_method} is not allowed on {path}.",
+                                  status="INVALID_ARGUMENT")
             if body_error is not None:
-                raise oauth.TokenError("invalid_request", body_error.message)
-            status, payload = 200, oauth.exchange(store, raw)
-        except oauth.TokenError as err:
-            status, payload = err.status, err.body()
-        except Exception as exc:  # a sandbox bug: answer, and let the fixtures see it
-            status, payload = 500, {"error": "internal_failure", "error_description": "Internal error."}
-            self.server.last_internal_error = exc
-        try:
-            store.log_request(api="oauth", method_id="oauth.token", http_method="POST",
-                              path="/token", status=status, principal=None, kind="write", units=1)
-        except Exception as exc:
-            self.server.last_internal_error = exc
-        self._send_json(status, payload)
+                raise body_error
+            inner = batch.parse(headers.get("content-type", ""), raw)
+            api = api or batch.infer_api(inner)
+            limit = batch.max_calls(api)
+            if len(inner) > limit:
+                raise batch.too_many(len(inner), limit)
+            settings = self.options.resolve(self.store.get_settings())
+            if settings["latency_ms"]:
+                time.sleep(settings["latency_ms"] / 1000)
+            answers = []
+            for request in inner:
+                status, answer_headers, content = self.serve_request(
+                    request.method, request.path, request.query,
+                    batch.inner_headers(headers, request.headers), request.body,
+                    batch_api=api or "unknown")
+                answers.append((request.content_id, status, answer_headers, content))
+            content_type, content = batch.render(answers)
+            status, answer_headers = 200, {"Content-Type": content_type}
+        except GoogleError as err:
+            status, content = err.code, _json_bytes(err.body(BATCH_FRONTEND))
+            answer_headers = {"Content-Type": JSON_TYPE, **err.headers}
+        except Exception as exc:  # a sandbox bug must still answer like a server
+            status, content = 500, _json_bytes(internal().body(BATCH_FRONTEND))
+            answer_headers = {"Content-Type": JSON_TYPE}
+            self.last_internal_error = exc
+        self._log(api=api or "unknown", method_id=None, http_method=http_method, path=path,
+                  status=status, principal=None, kind="batch", units=0)
+        return status, answer_headers, content
 
-    def _authenticate(self, settings: dict[str, Any], route: discovery.Route
-                      ) -> tuple[str, bool, frozenset[str] | None]:
+    def _log(self, **entry: Any) -> None:
+        try:
+            self.store.log_request(**entry)
+        except Exception as exc:  # never let the log hide the answer
+            self.last_internal_error = exc
+
+    def _authenticate(self, settings: dict[str, Any], route: discovery.Route,
+                      headers: dict[str, str]) -> tuple[str, bool, frozenset[str] | None]:
         """Who is calling, whether they are restricted to the files they own or
         that are shared with them (a token the sandbox issued), and the scopes
         the token was granted."""
-        header = self.headers.get("Authorization", "")
+        header = headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if not token:
             raise unauthenticated(missing=True)
-        store = self.server.store
+        store = self.store
         principal = oauth.principal_for(store, token, settings["require_auth"])
         if principal is None:
             raise unauthenticated()
@@ -288,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         limit = limits.get(key)
         if not limit:
             return
-        used = self.server.store.used_in_last_minute(api, principal, key)
+        used = self.store.used_in_last_minute(api, principal, key)
         if used + (units if key == "units" else 1) > limit:
             service, names = _QUOTA_NAMES[api]
             metric = names.get(key, "Queries")
@@ -297,40 +376,48 @@ class _Handler(BaseHTTPRequestHandler):
                                  metric_id=f"{service}/{metric_id}", limit_id=limit_id,
                                  limit_value=limit)
 
-    def _decode_body(self, route: discovery.Route, params: dict[str, Any],
-                     raw: bytes) -> tuple[Any, bytes | None, str | None]:
-        content_type = self.headers.get("Content-Type", "")
-        if route.upload:
-            upload_type = params.get("uploadType", "media")
-            if upload_type == "multipart":
-                msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                    b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
-                parts = list(msg.iter_parts())
-                if len(parts) != 2:
-                    raise GoogleError(400, "Multipart upload needs metadata and media parts.")
-                meta = json.loads(parts[0].get_payload(decode=True) or b"{}")
-                return meta, parts[1].get_payload(decode=True), parts[1].get_content_type()
-            if upload_type == "media":
-                return None, raw, content_type.split(";")[0].strip() or "application/octet-stream"
-            raise GoogleError(400, f"Upload type {upload_type} is not supported by the sandbox.")
-        if not raw:
-            return None, None, None
-        try:
-            return json.loads(raw.decode("utf-8")), None, None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise GoogleError(400, f"Invalid JSON payload received. {exc}") from None
+
+def _check_batchable(route: discovery.Route, path: str, query: str, batch_api: str) -> None:
+    """Refuse, inside a batch, what Google's batch endpoint does not serve.
+
+    Each API's batch endpoint serves that API only ("All the inner requests must
+    go to the same Google API"): a request for another API, or for a batch
+    endpoint (a nested batch), is a URL it does not know, answered 404 like any
+    unknown URL. Media are not batched ("Google Drive doesn't support batch
+    operations for media, either for upload or download",
+    https://developers.google.com/drive/api/guides/performance#batch-requests):
+    an upload URL inside a Drive batch is answered 404 Not Found (reported in
+    rclone/rclone#2718); a download is refused with a 400 in the sandbox's words."""
+    if route.api != batch_api or route.upload:
+        raise discovery.not_found_url(path)
+    media = route.method.get("useMediaDownloadService") and (
+        "response" not in route.method or "media" in parse_qs(query).get("alt", []))
+    if media:
+        raise invalid_argument("Media download is not supported in a batch request.",
+                               location="alt")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], store: Store, options: Options):
-        super().__init__(address, _Handler)
-        self.store = store
-        self.options = options
-        self.rng = random.Random(options.seed)
-        self.last_internal_error: Exception | None = None
+def _decode_body(route: discovery.Route, params: dict[str, Any], raw: bytes,
+                 content_type: str) -> tuple[Any, bytes | None, str | None]:
+    if route.upload:
+        upload_type = params.get("uploadType", "media")
+        if upload_type == "multipart":
+            msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+            parts = list(msg.iter_parts())
+            if len(parts) != 2:
+                raise GoogleError(400, "Multipart upload needs metadata and media parts.")
+            meta = json.loads(parts[0].get_payload(decode=True) or b"{}")
+            return meta, parts[1].get_payload(decode=True), parts[1].get_content_type()
+        if upload_type == "media":
+            return None, raw, content_type.split(";")[0].strip() or "application/octet-stream"
+        raise GoogleError(400, f"Upload type {upload_type} is not supported by the sandbox.")
+    if not raw:
+        return None, None, None
+    try:
+        return json.loads(raw.decode("utf-8")), None, None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GoogleError(400, f"Invalid JSON payload received. {exc}") from None
 
 
 class SandboxServer:

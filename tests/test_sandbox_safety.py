@@ -277,7 +277,7 @@ def test_export_twice_replaces_only_its_own_files(seeded: Path, tmp_path: Path) 
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written - listed == {"ghi-chu.txt", ".hoithao-export",
                                 "docs/Mẫu - Kỷ yếu Hội thảo (ghi chú).docx"}
-    assert len(list((out / "sheets").glob("*.csv"))) == 7
+    assert len(list((out / "sheets").glob("*.csv"))) == 8   # the seeded tabs, Báo cáo các phòng included
 
 
 def test_export_replaces_an_old_export_inside_its_sandbox(seeded: Path) -> None:
@@ -336,7 +336,7 @@ def test_export_names_any_title_without_one_overwriting_another(seeded: Path, se
     assert "Đoàn_Tỉnh.docx" in [p.name for p in docx]  # names stay readable
     assert any(p.name.startswith("Kế hoạch 2024_2025_ dự thảo_lần 2 🎉") for p in docx)
     csvs = {p.name: p.read_text(encoding="utf-8") for p in (out / "sheets").iterdir()}
-    assert len(csvs) == 9
+    assert len(csvs) == 10
     tab_files = [name for name, text in csvs.items() if text.strip() in ("gạch chéo", "gạch dưới")]
     assert len(tab_files) == 2 and all(name.startswith("Đoàn_Tỉnh") for name in tab_files)
     assert sorted(csvs[n].strip() for n in tab_files) == ["gạch chéo", "gạch dưới"]
