@@ -33,8 +33,9 @@ from workspace.config import Config
 from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
 from workspace.outbox import NewMessage, message_key, open_ledger
+from workspace.sharing import share_as_readers
 
-from . import decisions, reminders, writings as writings_tabs
+from . import decisions, reminders, reviews, writings as writings_tabs
 from .base import Change, Job, JobContext, JobResult
 from .chase_input import PAPERS, REPORTS, fold, parse_date, read_milestones
 from .letters import base_context, build_message, recipient_address, render, vn_date
@@ -72,9 +73,6 @@ def receipt_key(r: Receipt) -> str:
     return message_key(RECEIPT, f"{r.response_id}-{r.version}")
 
 
-REVIEW = "Hội đồng thẩm định"   # `Áp dụng cho` of the review council's milestone
-
-
 @dataclass(frozen=True)
 class Dates:
     """The deadlines as `Mốc thời gian` says now (staff may have moved them)."""
@@ -91,7 +89,7 @@ def deadlines(config: Config, milestones: list[dict]) -> Dates:
     def due(applies_to: str, default: dt.date) -> dt.date:
         milestone = found.get(fold(applies_to))
         return milestone.due if milestone and milestone.due else default
-    return Dates(due(PAPERS, config.deadlines.papers), due(REVIEW, config.deadlines.review),
+    return Dates(due(PAPERS, config.deadlines.papers), due(reviews.REVIEW, config.deadlines.review),
                  due(REPORTS, config.deadlines.division_reports))
 
 
@@ -192,9 +190,68 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
             result.notes.append(f"{len(missing)} dòng đã bị xoá trong lúc chạy "
                                 f"({', '.join(missing[:10])}); lần chạy sau sẽ ghi lại.")
     _queue_receipts(ctx, outcome.receipts, today, result, dates)
-    papers = _chase(ctx, today, result, outcome, tabs.has_reports)
+    papers, steps = _chase(ctx, today, result, outcome, tabs.has_reports)
+    _reviews(ctx, today, result, papers, steps)
     _decisions(ctx, today, result, papers)
     return result
+
+
+def _reviews(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict],
+             steps: list[dict]) -> None:
+    """The review step (workflows.reviews): each arrived paper's file shared
+    with the reviewers in `Người phản biện` (Drive reader, in batch requests),
+    then one review request each through the outbox, and reminders before the
+    council's deadline. Only a file that was shared is asked to be reviewed;
+    what could not be shared is said in the row's `Vấn đề`. `rows`: `Tham
+    luận` as the reminders step read it (that step writes no status)."""
+    config = ctx.config
+    by_code = {r["key"]: r for r in rows}
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        out = reviews.assign(rows, set(ledger.keys(reviews.REQUEST)))
+        _, due, _ = reviews.review_milestone(config, steps)
+        grants = [(f, a.reviewer.email) for a in out.assignments for f in a.files]
+        shared = {g: None for g in grants} if ctx.dry_run or not grants else \
+            share_as_readers(ctx.ws, grants)
+        messages: list[NewMessage] = []
+        in_review = {a.code for a in out.requested}
+        problems = dict(out.problems)
+        for a in out.assignments:
+            errors = sorted({e for e in (shared.get((f, a.reviewer.email)) for f in a.files) if e})
+            if errors:
+                problems[a.code] = " ".join(x for x in (problems.get(a.code), (
+                    f"chưa chia sẻ được tệp cho người phản biện {a.reviewer.name} nên chưa gửi đề nghị "
+                    f"thẩm định (lần chạy sau thử lại): {errors[0]}")) if x)
+                continue
+            try:
+                messages.append(reviews.request_message(config, a, by_code[a.code], due, today))
+            except TemplateError as exc:
+                result.notes.append(f"Không tạo được đề nghị thẩm định cho {a.code}: {exc}")
+                continue
+            in_review.add(a.code)
+            result.plan.append(Change(a.code, "chia sẻ tệp và xếp hàng đề nghị thẩm định", ""))
+        reminder_msgs, skipped = reviews.reminders(config, out.requested, by_code, steps,
+                                                   reviews.done_steps(ledger.keys(reviews.REMINDER)),
+                                                   today)
+        for m in reminder_msgs:
+            result.plan.append(Change(m.source_key, "nhắc người phản biện trước hạn thẩm định", ""))
+        cells = reviews.row_cells(rows, problems, in_review)
+        for code, change in cells.items():
+            if "status" in change:
+                result.plan.append(Change(code, "đang thẩm định", f"Trạng thái → {reviews.IN_REVIEW}"))
+        if not ctx.dry_run:
+            if cells:
+                ctx.table("papers").write(cells, owned=("status", "problem"))
+            ledger.queue(messages + reminder_msgs, awaiting_approval=config.mail.approval_required)
+            if ledger.has_unmirrored():
+                note = mirror_if_free(ctx, ledger)
+                if note:
+                    result.notes.append(note)
+    result.figures["đề nghị thẩm định xếp hàng"] = len(messages)
+    result.figures["thư nhắc người phản biện"] = len(reminder_msgs)
+    if len(problems):
+        result.figures["tham luận chưa gửi được người phản biện"] = len(problems)
+    result.notes += [f"Không tạo được thư nhắc người phản biện ({code}): {why}"
+                     for code, why in sorted(skipped.items())]
 
 
 def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict]) -> None:
@@ -225,11 +282,11 @@ def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[di
 
 
 def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
-           has_reports: bool) -> list[dict]:
+           has_reports: bool) -> tuple[list[dict], list[dict]]:
     """The reminders step (workflows.reminders): reads the tabs again, after
     the submissions step wrote them, so a paper that came today stops its
     reminders today (in a dry run, what that step would write is laid over
-    what is read). Returns `Tham luận`'s rows as read."""
+    what is read). Returns `Tham luận`'s and `Mốc thời gian`'s rows as read."""
     config = ctx.config
     form = config.google.forms.paper
     tabs, (milestones,) = writings_tabs.read(ctx, "milestones", has_reports=has_reports)
@@ -280,7 +337,7 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
     result.notes += chase.milestone_problems
     result.notes += [f"Không tạo được thư nhắc cho {code}: {problem}"
                      for code, problem in sorted(chase.skipped.items())]
-    return rows
+    return rows, steps
 
 
 def _queue_receipts(ctx: JobContext, receipts: list[Receipt], today: dt.date, result: JobResult,

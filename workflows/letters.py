@@ -55,6 +55,10 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "moi-viet": ("Thư mời viết", ("items",)),
     "nhan-tham-luan": ("Xác nhận nhận tham luận", ("paper",)),
     "ket-qua-tham-luan": ("Kết quả thẩm định tham luận", ("paper",)),
+    # To a reviewer: `paper` (code, title, topic, links), `review_by`; the reminder
+    # lists `papers` still without a verdict and `days_left`.
+    "de-nghi-phan-bien": ("Đề nghị thẩm định", ("paper", "review_by")),
+    "nhac-phan-bien": ("Nhắc hạn thẩm định", ("papers", "review_by", "days_left")),
 }
 COMMON = ("event", "sender", "recipient")
 
@@ -272,7 +276,11 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
                          "accepted": True, "decided_on": vn_date(today), "noun": "tham luận",
                          "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
-                         "resubmit_by": vn_date(config.deadlines.papers), "again": False}}
+                         "resubmit_by": vn_date(config.deadlines.papers), "again": False,
+                         "links": ["https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"]},
+               "papers": [{"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
+                           "links": ["https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"]}],
+               "review_by": vn_date(config.deadlines.review), "days_left": 3}
     context.update({k: samples[k] for k in KINDS[name][1]})
     return context
 

@@ -60,6 +60,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L look-alikes
 OWNED = ("status", "submitted_at", "file", "file_history", "problem")
 COPIED = ("author", "email", "unit", "topic", "title")
 _LINK = re.compile(r"https?://\S+")
+REVIEW_PROBLEM = "Phản biện: "   # workflows.reviews.PROBLEM_PREFIX
 
 
 def fold(text: str) -> str:
@@ -319,6 +320,10 @@ def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str
         problems.append(topics_sentence(topics, topic))
     if added and latest.email_problem:
         problems.append(f"{latest.email_problem} rồi sửa ô {labels['email']} trên dòng này.")
+    # The review step's sentence (workflows.reviews) is its own: kept as it is.
+    review = (row.get("problem", "") or "").partition(REVIEW_PROBLEM)
+    if review[1]:
+        problems.append(review[1] + review[2])
     cells["problem"] = cut(" ".join(problems))[0]
     return cells
 
