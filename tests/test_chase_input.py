@@ -82,10 +82,13 @@ def test_without_a_papers_milestone_the_config_deadline_applies_and_is_said() ->
 def test_only_rows_still_waiting_are_chased_and_an_unknown_status_is_said() -> None:
     read = paper_obligations([_paper("TL-001", status="Chưa nộp"), _paper("TL-002", status="đã nộp"),
                               _paper("TL-003", status="Chờ nộp", file="https://drive.google.com/x"),
-                              _paper("TL-004", status=" chờ  nộp "), _paper("TL-005", status="")],
+                              _paper("TL-004", status=" chờ  nộp "), _paper("TL-005", status=""),
+                              _paper("TL-006", status="", file="https://drive.google.com/y")],
                              MILESTONES, "Mốc thời gian", D(2024, 10, 25))
     by_key = {o.key: o.submitted for o in read.obligations}
-    assert by_key == {"TL-001": True, "TL-002": True, "TL-003": True, "TL-004": False,
-                      "TL-005": False}
+    # `Chờ nộp` set by staff on a row with a file asks again; an empty status
+    # with a file is a paper that came.
+    assert by_key == {"TL-001": True, "TL-002": True, "TL-003": False, "TL-004": False,
+                      "TL-005": False, "TL-006": True}
     assert "Chưa nộp" in read.problems["TL-001"] and "Chờ nộp" in read.problems["TL-001"]
     assert set(read.problems) == {"TL-001"}

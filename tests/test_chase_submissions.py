@@ -453,3 +453,24 @@ def test_receipts_give_the_dates_mốc_thời_gian_holds_now(seeded_server, seed
         ("plain",)).get_content()
     assert "ngày 05 tháng 11 năm 2024" in body and "ngày 28 tháng 10 năm 2024" in body
     assert "ngày 31 tháng 10 năm 2024" not in body and "ngày 25 tháng 10 năm 2024" not in body
+
+
+def test_a_row_staff_set_back_to_waiting_stays_so_until_a_new_version(seeded_server, seeded_config) -> None:
+    """Staff judge TL01's file unusable: they set the row back to `Chờ nộp` and
+    clear `Tệp`. The tool does not record the same submission again; the row
+    is chased again; the writer's next version is recorded as usual."""
+    config = seeded_config
+    config.reminders.invite_to_write = False
+    _chase(config, today=dt.date(2024, 10, 17))
+    assert _table(config).by_key["TL01"]["status"] == "Đã nộp"
+    _set_cells(config, "papers", {("TL01", "status"): "Chờ nộp", ("TL01", "file"): ""})
+    _chase(config, today=dt.date(2024, 10, 17))
+    row = _table(config).by_key["TL01"]
+    assert (row["status"], row["file"]) == ("Chờ nộp", "")
+    _chase(config, today=dt.date(2024, 10, 18))                 # 7 days before 25/10
+    assert str(_table(config).by_key["TL01"]["reminder_count"]) == "1"
+    _submit(seeded_server, config, [_paper(_table(config).by_key["TL01"])])
+    _chase(config, today=dt.date(2024, 10, 21))
+    row = _table(config).by_key["TL01"]
+    assert row["status"] == "Đã nộp" and row["file"].startswith(LINK)
+    assert len(_receipts(config)["TL01"]) == 2

@@ -147,9 +147,11 @@ def paper_obligations(papers: Iterable[Mapping[str, Any]], milestones: Iterable[
         if not key:
             continue
         status = str(record.get("status") or "").strip()
-        # Chased only while waiting: an empty or `Chờ nộp` status and no file yet.
-        # Any other status (a later stage, or one staff typed) stops the reminders.
-        submitted = fold(status) not in WAITING or bool(str(record.get("file") or "").strip())
+        # Chased only while waiting: `Chờ nộp` (staff may set a row back to it
+        # to ask again, file or not), or an empty status and no file yet. Any
+        # other status (a later stage, or one staff typed) stops the reminders.
+        has_file = bool(str(record.get("file") or "").strip())
+        submitted = fold(status) not in WAITING or (not status and has_file)
         if fold(status) not in known and not str(record.get("file") or "").strip():
             out.problems[key] = (f"Trạng thái '{status[:40]}' không phải một trong: "
                                  f"{', '.join(kind.statuses)}; công cụ không nhắc dòng này cho tới khi "

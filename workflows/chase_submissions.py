@@ -40,10 +40,9 @@ from .base import Change, Job, JobContext, JobResult
 from .chase_input import PAPERS, REPORTS, fold, parse_date, read_milestones
 from .letters import base_context, build_message, recipient_address, render, vn_date
 from .mail_mirror import mirror_if_free
-from .submissions import OWNED, SUBMITTED, Outcome, Receipt, decide
+from .submissions import OWNED, RECEIPT, SUBMITTED, Outcome, Receipt, decide
 from .sync_registrations import sheet_notes
 
-RECEIPT = "nhan-tham-luan"
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,14 @@ def parse_today(text: str | None) -> dt.date | None:
     except ValueError:
         raise UsageError(f"--today cần một ngày dạng YYYY-MM-DD, ví dụ 2024-10-20 (đã nhận «{text[:20]}»)."
                          ) from None
+
+
+def recorded_submissions(config: Config) -> set[str]:
+    """Submissions recorded before: those whose receipt the ledger holds."""
+    if not config.resolve(config.mail.ledger).exists():
+        return set()
+    with open_ledger(config, readonly=True) as ledger:
+        return {key.partition(":")[2].rpartition(":")[0] for key in ledger.keys(RECEIPT)}
 
 
 def receipt_key(r: Receipt) -> str:
@@ -165,7 +172,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     table = config.sheets.papers
     labels = {**table.columns, "tab": table.tab}
     outcome = decide(responses, tabs.rows(), config.event.topics, config.timezone, labels,
-                     reports=tabs.report_keys)
+                     reports=tabs.report_keys, recorded=recorded_submissions(config))
 
     plan = plan_changes(outcome, labels)
     notes, duplicates, blanks = sheet_notes(tabs.snapshots, {

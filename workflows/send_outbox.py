@@ -305,8 +305,9 @@ def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
     if form.id:
         responses = FormsAdapter(ctx.ws).responses(form.id, form.fields)
         labels = {**config.sheets.papers.columns, "tab": config.sheets.papers.tab}
+        recorded = {key.partition(":")[2].rpartition(":")[0] for key in ledger.keys(submissions.RECEIPT)}
         outcome = submissions.decide(responses, rows, config.event.topics, config.timezone, labels,
-                                     reports=tabs.report_keys)
+                                     reports=tabs.report_keys, recorded=recorded)
         statuses.update({code: submissions.SUBMITTED for code in outcome.newly_submitted})
     return sum(ledger.cancel(m.key, reminders.ARRIVED) for m in reminders.arrived(waiting, statuses))
 

@@ -23,7 +23,10 @@ The rules:
   line, oldest first), never lost. A submission without a file changes
   neither: it gets a `Vấn đề`.
 - `Trạng thái` moves only from `Chờ nộp` (or empty) to `Đã nộp`; any other
-  status (`Đang thẩm định`, `Được chọn`, …, or what staff typed) stays.
+  status (`Đang thẩm định`, `Được chọn`, …, or what staff typed) stays. A
+  submission is recorded once (the ledger holds its receipt): if staff then
+  set the row back to `Chờ nộp` or change `Tệp`, that stands until the
+  writer sends a new version.
 - The latest submission's topic must be one of the event's topics (NFC,
   whitespace, case folded); otherwise `Vấn đề` lists them. The sentence
   goes when the author submits again with a listed topic. A division's
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from workspace.forms import Response
 
 WAITING, SUBMITTED = "Chờ nộp", "Đã nộp"
+RECEIPT = "nhan-tham-luan"   # the receipt's kind in the mail ledger
 DRIVE_LINK = "https://drive.google.com/open?id={}"
 NEW_CODE_PREFIX = "TL-"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L look-alikes
@@ -102,6 +106,11 @@ class Submission:
     def version(self) -> str:
         """The submission's version for the ledger key: its lastSubmittedTime, digits only."""
         return re.sub(r"[^0-9]", "", self.submitted) or "0"
+
+    @property
+    def receipt_key(self) -> str:
+        """What its receipt's ledger key holds: `<response id>-<version>`."""
+        return f"{self.response_id}-{self.version}"
 
 
 def read_submission(response: "Response", tz: str) -> Submission:
@@ -209,10 +218,13 @@ def match(sub: Submission, rows: Mapping[str, Mapping[str, str]], index: _Index
 
 def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]],
            topics: Sequence[str], tz: str, labels: Mapping[str, str],
-           reports: set[str] | frozenset[str] = frozenset()) -> Outcome:
+           reports: set[str] | frozenset[str] = frozenset(),
+           recorded: set[str] | frozenset[str] = frozenset()) -> Outcome:
     """What the tab and the ledger should get. `rows`: code -> field -> text, as
     read (in the tab's order); `labels`: field -> header label, and `tab`;
-    `reports`: the codes among `rows` that are divisions' reports (no topic)."""
+    `reports`: the codes among `rows` that are divisions' reports (no topic);
+    `recorded`: the submissions recorded before (`Submission.receipt_key`, from
+    the ledger's receipts)."""
     subs = sorted((read_submission(r, tz) for r in responses), key=lambda s: (s.order, s.response_id))
     rows = {k: dict(v) for k, v in rows.items()}
     index = _Index(rows)
@@ -236,7 +248,7 @@ def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]
     for key, group in groups.items():
         row = rows[key]
         cells = _row_cells(row, group, None if key in reports else allowed, topics, labels,
-                           key in added, added.get(key, []))
+                           key in added, added.get(key, []), recorded)
         current = next((s for s in reversed(group) if s.links), None)
         old_links = _links(row.get("file", ""))
         if key in added:
@@ -267,7 +279,8 @@ def decide(responses: Iterable["Response"], rows: Mapping[str, Mapping[str, str]
 
 def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str] | None,
                topics: Sequence[str], labels: Mapping[str, str], added: bool,
-               candidates: Sequence[str]) -> dict[str, str]:
+               candidates: Sequence[str], recorded: set[str] | frozenset[str] = frozenset()
+               ) -> dict[str, str]:
     """The owned cells of one row from its submissions (oldest first)."""
     current = next((s for s in reversed(group) if s.links), None)
     latest = group[-1]
@@ -276,7 +289,10 @@ def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str
     known = {link for line in history for link in _links(line)}
     cells = {"file": file_now, "submitted_at": row.get("submitted_at", ""),
              "status": row.get("status", "")}
-    if current is not None:
+    # A submission the tool recorded before (its receipt is in the ledger) is
+    # not recorded again: what staff did since (`Chờ nộp` set back, `Tệp`
+    # cleared or replaced) stands until the writer sends something new.
+    if current is not None and current.receipt_key not in recorded:
         new_file = "\n".join(current.links)
         keep = set(current.links)
         # Every other link this row has seen, oldest first: what the tab held
