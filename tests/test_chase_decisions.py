@@ -31,6 +31,7 @@ def test_a_verdict_reaches_the_sheet_and_after_approval_one_letter_per_author(
     config = seeded_config
     _chase(config)                          # the seeded papers are recorded: TL01, TL02 Đã nộp
     _set_cells(config, "papers", {("TL01", "decision"): "Được chọn",
+                                  ("TL01", "slot"): "Phiên 2, 14 giờ 00 ngày 22/11/2024, Hội trường A",
                                   ("TL02", "decision"): "không được chọn"})
     result = _chase(config)
     rows = _table(config).by_key
@@ -58,6 +59,7 @@ def test_a_verdict_reaches_the_sheet_and_after_approval_one_letter_per_author(
         body = email.message_from_bytes(ledger.get(accepted).raw, policy=email.policy.default
                                         ).get_body(("plain",)).get_content()
     assert "được chọn trình bày" in body and "(mã TL01)" in body
+    assert "bố trí trình bày: Phiên 2, 14 giờ 00 ngày 22/11/2024, Hội trường A." in body
 
 
 def test_a_verdict_changed_before_approval_replaces_the_waiting_letter(seeded_server,

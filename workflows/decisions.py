@@ -19,6 +19,7 @@ from workspace.errors import TemplateError
 from workspace.outbox import Head, NewMessage, message_key
 
 from .chase_input import fold
+from .normalise import clean_text
 from .letters import base_context, build_message, recipient_address, render, vn_date
 
 LETTER = "ket-qua-tham-luan"
@@ -62,6 +63,7 @@ def letter(config: Config, row: Mapping[str, Any], value: str, today: dt.date) -
                                     "email": address}, today)
     context["paper"] = {"code": row["key"], "title": str(row.get("title") or ""),
                         "topic": str(row.get("topic") or ""), "accepted": value == ACCEPTED,
+                        "slot": clean_text(str(row.get("slot") or "")),
                         "decided_on": vn_date(today)}
     rendered = render(LETTER, context)
     name = context["recipient"]["full_name"]

@@ -275,6 +275,7 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                             "unit": "Trường Đại học Sài Gòn"}],
                "paper": {"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
                          "accepted": True, "decided_on": vn_date(today), "noun": "tham luận",
+                         "slot": "Phiên 2, 14 giờ 00 ngày 22/11/2024, Hội trường A",
                          "received_on": vn_date(today), "review_by": vn_date(config.deadlines.review),
                          "resubmit_by": vn_date(config.deadlines.papers), "again": False,
                          "links": ["https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"]},

@@ -50,6 +50,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         # Staff's: the unit head's address, copied on overdue reminders from
         # reminders.escalate_after_days days late.
         "head_email": "Email lãnh đạo đơn vị",
+        # Staff's: where and when an accepted paper is presented (the programme),
+        # told in its decision letter.
+        "slot": "Phiên trình bày",
         "notes": "Ghi chú"}),
     # The Department's divisions' reports (plan V.2: due with the papers). A tab
     # beyond SPEC section 2's layout, and optional: without it reports are not
@@ -80,7 +83,7 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders
-                                         "papers": {"file_history", "problem", "head_email"},
+                                         "papers": {"file_history", "problem", "head_email", "slot"},
                                          "reports": {"honorific", "position", "file_history",
                                                      "head_email"},
                                          # staff tick: send this failed message again (--resend)
