@@ -23,7 +23,7 @@ import typer.rich_utils
 from sandbox.cli import app as sandbox_app
 from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console, not_built,
                             print_summary, run_job)
-from workflows.jobs import DEMO_STEPS, JOBS, load_config
+from workflows.jobs import DEMO_STEPS, JOBS, StaffStep, load_config
 from workspace.config import Config
 from workspace.errors import HoithaoError
 
@@ -236,6 +236,16 @@ def schedule_cmd(ctx: typer.Context) -> None:
     scheduler.loop(timetable)
 
 
+def _staff_types(console: Any, data: Path, base_url: str, config: Config, step: StaffStep) -> None:
+    """A staff step of the demo: typed in the sheet as the event's contact."""
+    from sandbox.staff import type_cells
+    from sandbox.store import Store
+
+    missing = type_cells(Store(data), base_url, config, step.table, step.cells)
+    console.print(f"\nNhân viên: {step.says}" +
+                  (f" (không thấy dòng {', '.join(missing)})" if missing else "."))
+
+
 @app.command()
 def demo(ctx: typer.Context,
          data: Path = typer.Option(Path("sandbox-data"), "--data", file_okay=False,
@@ -256,7 +266,11 @@ def demo(ctx: typer.Context,
     config_path = data / "config.yaml"
     config = load_config(config_path)
     with _open(config) as ws:
-        for job, opts in DEMO_STEPS:
+        for step in DEMO_STEPS:
+            if isinstance(step, StaffStep):
+                _staff_types(console, data, ws.base_url, config, step)
+                continue
+            job, opts = step
             opts = opts(config) if callable(opts) else opts
             result = run_job(job, JobContext(config=config, ws=ws, console=console, trigger=DEMO), opts)
             print_summary(console, job.name, result, dry_run=False)

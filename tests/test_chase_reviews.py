@@ -22,6 +22,11 @@ TWO = "phanbien.hai@dhqg-hcm.example"
 REVIEWERS = f"PGS.TS. Trần Văn Một <{ONE}>\nTS. Lê Thị Hai ({TWO})"
 
 
+def _fresh(config) -> None:
+    """The seed names reviewers for TL01 and TL02: this file names its own."""
+    _set_cells(config, "papers", {("TL01", "reviewer"): "", ("TL02", "reviewer"): ""})
+
+
 def _chase(config, day: dt.date, **kw):
     config.reminders.invite_to_write = False   # this file is about the review step
     return run_job_as_cli(config, "chase-submissions", today=day, **kw)
@@ -45,6 +50,7 @@ def _readers(server, config, file_id: str) -> set[str]:
 
 def test_reviewers_get_the_file_shared_and_one_request_each(seeded_server, seeded_config) -> None:
     config = seeded_config
+    _fresh(config)
     _chase(config, D(2024, 10, 22))                 # the seeded papers are recorded
     _set_cells(config, "papers", {("TL01", "reviewer"): REVIEWERS,
                                   ("TL02", "reviewer"): f"{ONE}; Ông Ba, không có địa chỉ"})
@@ -84,6 +90,7 @@ def test_sharing_calls_do_not_grow_with_the_papers(seeded_server, seeded_config)
     the Drive quota one by one, as it counts each letter sent); every other
     request is the same."""
     config = seeded_config
+    _fresh(config)
     _chase(config, D(2024, 10, 22))
     arrived = [r.key for r in _table(config).records if r["status"] == "Đã nộp"]
     assert len(arrived) == 4
@@ -103,6 +110,7 @@ def test_sharing_calls_do_not_grow_with_the_papers(seeded_server, seeded_config)
 
 def test_reviewers_are_reminded_before_the_deadline_until_the_verdict(seeded_server, seeded_config) -> None:
     config = seeded_config
+    _fresh(config)
     _chase(config, D(2024, 10, 22))
     _set_cells(config, "papers", {("TL01", "reviewer"): REVIEWERS, ("TL02", "reviewer"): ONE})
     _chase(config, D(2024, 10, 23))
@@ -133,6 +141,7 @@ def test_reviewers_are_reminded_before_the_deadline_until_the_verdict(seeded_ser
 def test_the_verdict_after_review_gives_one_decision_letter_after_approval(seeded_server, seeded_config
                                                                           ) -> None:
     config = seeded_config
+    _fresh(config)
     _chase(config, D(2024, 10, 22))
     _set_cells(config, "papers", {("TL01", "reviewer"): REVIEWERS})
     _chase(config, D(2024, 10, 23))

@@ -45,6 +45,11 @@ def slug(value: str) -> str:
     return "chon" if value == ACCEPTED else "khong-chon"
 
 
+def letter_key(code: str, value: str) -> str:
+    """The ledger key of a row's decision letter for a verdict."""
+    return message_key(LETTER, f"{code}/{slug(value)}")
+
+
 @dataclass
 class DecisionOutcome:
     status_updates: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -67,7 +72,7 @@ def letter(config: Config, row: Mapping[str, Any], value: str, today: dt.date) -
                         "decided_on": vn_date(today)}
     rendered = render(LETTER, context)
     name = context["recipient"]["full_name"]
-    return NewMessage(key=message_key(LETTER, f"{row['key']}/{slug(value)}"), kind=LETTER,
+    return NewMessage(key=letter_key(str(row["key"]), value), kind=LETTER,
                       email=address, subject=rendered.subject,
                       raw=build_message(config, name, address, rendered), recipient=name,
                       source="papers", source_key=str(row["key"]))
@@ -94,7 +99,7 @@ def decide(config: Config, rows: Iterable[Mapping[str, Any]], heads: Mapping[str
             continue
         if str(row.get("status") or "").strip() != value:
             out.status_updates[code] = {"status": value}
-        key = message_key(LETTER, f"{code}/{slug(value)}")
+        key = letter_key(code, value)
         if key in known:
             continue
         head = heads.get(code)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workspace.config import Config, load
 
-from . import chase_submissions, send_invitations, send_outbox, sync_registrations
+from . import chase_submissions, decisions, send_invitations, send_outbox, sync_registrations
 from .base import Job, NoOptions
 
 JOBS: dict[str, Job] = {job.name: job for job in (
@@ -19,17 +21,43 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         summary="Soạn bài phát biểu khai mạc, báo cáo đề dẫn, kỷ yếu và báo cáo kết quả (chưa xây dựng)."),
 )}
 
-# What `demo` runs, in order, and with which options (or a function of the
-# config giving them).
-DEMO_STEPS = (
+@dataclass(frozen=True)
+class StaffStep:
+    """Something a member of staff does in the spreadsheet between two jobs of
+    the demo (the sandbox types it as that person): `cells` maps (row key,
+    field) to the value typed into the tab the config calls `table`."""
+    says: str          # what is done, in Vietnamese, for the console
+    table: str
+    cells: dict[tuple[str, str], Any]
+
+
+def _day(config: Config, days: int, of: str = "papers") -> chase_submissions.Options:
+    return chase_submissions.Options(today=getattr(config.deadlines, of) + dt.timedelta(days=days))
+
+
+# What `demo` runs, in order: a job and its options (or a function of the
+# config giving them), or what staff do in the sheet meanwhile. The demo's data
+# is the 2024 workshop, whatever today is: chase-submissions runs on rehearsed
+# days around the deadlines.
+DEMO_STEPS: tuple[tuple[Job, Any] | StaffStep, ...] = (
     (JOBS["sync-registrations"], sync_registrations.Options()),
-    # Papers the seed submitted: rows of Tham luận, receipts, and the reminders of
-    # a rehearsed day three days before the papers' deadline (the demo's data is
-    # the 2024 workshop, whatever today is).
-    (JOBS["chase-submissions"], lambda config: chase_submissions.Options(
-        today=config.deadlines.papers - dt.timedelta(days=3))),
+    # 7 days before the papers' deadline: the papers the seed submitted are
+    # recorded (receipts; review requests to the reviewers the seed named),
+    # and everyone still owing gets the invitation to write.
+    (JOBS["chase-submissions"], lambda config: _day(config, -7)),
+    # 3 days before: the reminders.
+    (JOBS["chase-submissions"], lambda config: _day(config, -3)),
     (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
     # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
+    (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),
+    StaffStep("Ban Tổ chức ghi Kết luận của Hội đồng thẩm định cho tham luận TL01 (Được chọn) và "
+              "phiên trình bày", "papers",
+              {("TL01", "decision"): decisions.ACCEPTED,
+               ("TL01", "slot"): "Phiên 1, 09 giờ 30 ngày 22/11/2024, Hội trường chính"}),
+    # The day after the council's deadline: the decision letter waits for Duyệt.
+    (JOBS["chase-submissions"], lambda config: _day(config, 1, "review")),
+    StaffStep("Ban Tổ chức tích Duyệt thư kết quả của TL01 trong Hộp thư đi", "outbox",
+              {(decisions.letter_key("TL01", decisions.ACCEPTED), "approve"): True}),
     (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),
 )
 
