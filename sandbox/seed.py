@@ -232,10 +232,6 @@ def seed(data_dir: Path, config: Config) -> Path:
             # Rows follow the papers' milestone in Mốc thời gian; one author was
             # given a later deadline of their own (Hạn nộp on that row alone).
             paper["due"] = "2024-10-30" if paper["key"] == "TL05" else ""
-        # Staff named the review council's members for the first two papers.
-        council = seed_data.reviewers()
-        papers[0]["reviewer"] = "\n".join(council)
-        papers[1]["reviewer"] = council[0]
         milestones = [dict(zip(("key", "content", "due", "applies_to", "remind_before"), m))
                       for m in seed_data.MILESTONES]
         reports = seed_data.reports()

@@ -213,14 +213,6 @@ def reports() -> list[dict[str, str]]:
     return out
 
 
-def reviewers() -> list[str]:
-    """Two members of the review council (the Department and the Department of
-    Information and Communications), as staff write them in `Người phản biện`."""
-    people = People(seed=2031)
-    one, two = people.person("sgddt-hcm.example"), people.person("stttt-hcm.example")
-    return [f"PGS.TS. {one.full_name} <{one.email}>", f"TS. {two.full_name} <{two.email}>"]
-
-
 def sample_reports(report_rows: list[dict[str, str]]) -> list[dict[str, object]]:
     """The first division's report, sent through the paper form with its code
     pre-filled (reports have no topic)."""

@@ -31,6 +31,11 @@ class StaffStep:
     cells: dict[tuple[str, str], Any]
 
 
+# Two fictional members of the review council, as staff write them in the demo.
+COUNCIL = ("PGS.TS. Lâm Quang Vinh <vinh.lq@sgddt-hcm.example>",
+           "TS. Phan Bích Hương <huong.pb@stttt-hcm.example>")
+
+
 def _day(config: Config, days: int, of: str = "papers") -> chase_submissions.Options:
     return chase_submissions.Options(today=getattr(config.deadlines, of) + dt.timedelta(days=days))
 
@@ -42,10 +47,13 @@ def _day(config: Config, days: int, of: str = "papers") -> chase_submissions.Opt
 DEMO_STEPS: tuple[tuple[Job, Any] | StaffStep, ...] = (
     (JOBS["sync-registrations"], sync_registrations.Options()),
     # 7 days before the papers' deadline: the papers the seed submitted are
-    # recorded (receipts; review requests to the reviewers the seed named),
-    # and everyone still owing gets the invitation to write.
+    # recorded (receipts), and everyone still owing gets the invitation to write.
     (JOBS["chase-submissions"], lambda config: _day(config, -7)),
-    # 3 days before: the reminders.
+    StaffStep("Ban Tổ chức ghi Người phản biện (thành viên Hội đồng thẩm định) cho tham luận TL01, "
+              "TL02", "papers",
+              {("TL01", "reviewer"): "\n".join(COUNCIL), ("TL02", "reviewer"): COUNCIL[0]}),
+    # 3 days before: the review requests (each file shared with its reviewers),
+    # and the reminders.
     (JOBS["chase-submissions"], lambda config: _day(config, -3)),
     (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
     # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
