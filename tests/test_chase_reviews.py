@@ -160,3 +160,24 @@ def test_the_verdict_after_review_gives_one_decision_letter_after_approval(seede
     _chase(config, D(2024, 11, 1))
     run_job_as_cli(config, "send-outbox", no_pacing=True)
     assert mailbox_counts(seeded_server.store) == before and len(_messages(config, decisions.LETTER)) == 1
+
+
+def test_a_verdict_before_the_reminder_leaves_cancels_it(seeded_server, seeded_config) -> None:
+    """Reminders queued on 28/10 wait; the council decides TL01 before they are
+    sent: both letters naming TL01 are cancelled, and the next day ONE is
+    reminded of TL02 alone."""
+    config = seeded_config
+    _fresh(config)
+    _chase(config, D(2024, 10, 22))
+    _set_cells(config, "papers", {("TL01", "reviewer"): REVIEWERS, ("TL02", "reviewer"): ONE})
+    _chase(config, D(2024, 10, 23))
+    _chase(config, D(2024, 10, 28))
+    _set_cells(config, "papers", {("TL01", "decision"): "Được chọn"})
+    nine = dt.datetime(2024, 10, 28, 9, tzinfo=dt.timezone(dt.timedelta(hours=7))).timestamp()
+    run_job_as_cli(config, "send-outbox", no_pacing=True, clock=lambda: nine)
+    first = _messages(config, reviews.REMINDER)
+    assert {(m.email, m.state, m.error) for m in first} == {(ONE, "CANCELLED", reviews.DECIDED),
+                                                            (TWO, "CANCELLED", reviews.DECIDED)}
+    _chase(config, D(2024, 10, 29))
+    again = [m for m in _messages(config, reviews.REMINDER) if m.key not in {f.key for f in first}]
+    assert [(m.email, m.source_key) for m in again] == [(ONE, "TL02")]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from workspace.config import Config
 from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
-from workspace.outbox import NewMessage, message_key, open_ledger
+from workspace.outbox import LABELS, NewMessage, message_key, open_ledger
 from workspace.sharing import share_as_readers
 
 from . import decisions, reminders, reviews, writings as writings_tabs
@@ -237,7 +237,7 @@ def _reviews(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict
             in_review.add(a.code)
             result.plan.append(Change(a.code, "chia sẻ tệp và xếp hàng đề nghị thẩm định", ""))
         reminder_msgs, skipped = reviews.reminders(config, out.requested, by_code, steps,
-                                                   reviews.done_steps(ledger.keys(reviews.REMINDER)),
+                                                   reviews.done_steps(ledger.in_state(*LABELS)),
                                                    today)
         for m in reminder_msgs:
             result.plan.append(Change(m.source_key, "nhắc người phản biện trước hạn thẩm định", ""))

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from workspace.config import Config
 from workspace.errors import TemplateError
-from workspace.outbox import NewMessage, message_key
+from workspace.outbox import CANCELLED, Message, NewMessage, message_key
 
 from .chase_input import fold, read_milestones
 from .chase_policy import Obligation, Policy, from_config, plan
@@ -233,6 +233,19 @@ def reminders(config: Config, requested: list[Assignment], rows: Mapping[str, Ma
     return messages, skipped
 
 
-def done_steps(keys: Iterable[str]) -> set[str]:
-    """The reviewer reminders' steps already queued, from their ledger keys."""
-    return {item for key in keys for item in key.partition(":")[2].rpartition(":")[0].split("+")}
+DECIDED = "Huỷ tự động: đã có Kết luận cho tham luận được nhắc trước khi thư được gửi."
+
+
+def done_steps(messages: Iterable[Message]) -> set[str]:
+    """The reviewer reminders' steps already queued, from their ledger keys; a
+    reminder cancelled because a verdict came does not count, so the papers
+    it listed that still have none are planned again."""
+    return {item for m in messages if m.kind == REMINDER and not (m.state == CANCELLED and m.error == DECIDED)
+            for item in m.key.partition(":")[2].rpartition(":")[0].split("+")}
+
+
+def decided(messages: Iterable[Message], rows: Mapping[str, Mapping[str, Any]]) -> list[Message]:
+    """Reviewer reminders waiting to be sent that list a paper which has a
+    `Kết luận` now (pure): they would ask for what has come."""
+    return [m for m in messages if m.kind == REMINDER and any(
+        str(rows.get(code, {}).get("decision") or "").strip() for code in m.source_key.split("+"))]

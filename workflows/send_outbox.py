@@ -36,7 +36,7 @@ from workspace.outbox import Ledger, Message, open_ledger
 from workspace.pacing import Pacer
 from workspace.table import ticked
 
-from . import reminders, submissions, writings
+from . import reminders, reviews, submissions, writings
 from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 
@@ -288,11 +288,13 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
 
 
 def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
-    """A reminder still waiting whose paper has arrived since it was queued is
+    """A reminder still waiting whose paper has arrived since it was queued,
+    or a reminder to a reviewer whose paper has its `Kết luận` now, is
     cancelled (`Đã huỷ`, with the reason), never sent: the reason is checked
     against `Tham luận` and `Báo cáo các phòng` right before sending (one
     read, only when one waits)."""
-    waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind in reminders.CHASING_KINDS]
+    waiting = [m for m in ledger.in_state(*outbox.CANCELLABLE)
+               if m.kind in reminders.CHASING_KINDS or m.kind == reviews.REMINDER]
     if not waiting:
         return 0
     config = ctx.config
@@ -309,7 +311,9 @@ def cancel_arrived(ctx: JobContext, ledger: Ledger) -> int:
         outcome = submissions.decide(responses, rows, config.event.topics, config.timezone, labels,
                                      reports=tabs.report_keys, recorded=recorded)
         statuses.update({code: submissions.SUBMITTED for code in outcome.newly_submitted})
-    return sum(ledger.cancel(m.key, reminders.ARRIVED) for m in reminders.arrived(waiting, statuses))
+    cancelled = sum(ledger.cancel(m.key, reminders.ARRIVED) for m in reminders.arrived(waiting, statuses))
+    # A reviewer reminder for a paper the council has decided meanwhile.
+    return cancelled + sum(ledger.cancel(m.key, reviews.DECIDED) for m in reviews.decided(waiting, rows))
 
 
 def _plan(ledger: Ledger, config: Any, limit: int | None, clock: Callable[[], float]) -> JobResult:
