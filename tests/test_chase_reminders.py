@@ -59,7 +59,7 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
     listed: set[str] = set()
     invited: dict[str, dt.date] = {}
     escalated: dict[str, set[tuple[dt.date, bool]]] = {}
-    days = [D(2024, 10, 14) + dt.timedelta(n) for n in range(27)]   # to 09/11
+    days = [D(2024, 10, 1) + dt.timedelta(n) for n in range(41)]    # 01/10 to 10/11, each day once
     for day in days:
         if day in arrivals:
             row = _table(config).by_key[arrivals[day]]
@@ -91,12 +91,16 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
         at_nine = dt.datetime.combine(day, dt.time(9), ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
         run_job_as_cli(config, "send-outbox", no_pacing=True, clock=lambda: at_nine)
     with capsys.disabled():
-        print("\n" + schedule_table(observed, [d for d in days if d.isoweekday() < 6]))
+        # The invitation to write shows as "mời"; "." is a day with nothing sent.
+        shown = {code: dict(marks) for code, marks in observed.items()}
+        for code, day in invited.items():
+            shown.setdefault(code, {})[day] = "mời"
+        print("\n" + schedule_table(shown, [d for d in days if d.isoweekday() < 6]))
 
     # Submitted before anything was due: never reminded.
     assert not {"TL01", "TL02", "TL03"} & set(observed)
     # TL04 arrives on 21/10, after its 7-days-before reminder (18/10 was before the run
-    # window; the first run on 14/10 finds nothing due yet): reminded once, on 18/10.
+    # window; nothing is due before it): reminded once, on 18/10.
     assert observed["TL04"] == {D(2024, 10, 18): "-7"}
     # TL07 never arrives. Moved on 22/10 to Monday 28/10, its steps restart: -7
     # (21/10, already passed) goes out on 22/10 with the new date; -3 (25/10) and
@@ -124,7 +128,7 @@ def test_a_rehearsed_month_sends_what_the_policy_says_and_nothing_twice(
     assert lists == [(D(2024, 11, 5), "M02"), (D(2024, 11, 7), "M01")]
     # Every row still owed was invited to write on the first day, once; none
     # that had arrived.
-    assert invited == {code: D(2024, 10, 14) for code in
+    assert invited == {code: D(2024, 10, 1) for code in
                        ["BC02", "BC03", "BC04"] + [f"TL{i:02d}" for i in range(4, 13)]}
     # The divisions' reports follow their own milestone (M02, 25/10, not moved);
     # the Department leader in charge is copied from 5 days late.
