@@ -21,7 +21,7 @@ import typer
 import typer.rich_utils
 
 from sandbox.cli import app as sandbox_app
-from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console, not_built,
+from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console,
                             print_summary, run_job)
 from workflows.jobs import DEMO_STEPS, JOBS, StaffStep, load_config
 from workspace.config import Config
@@ -147,8 +147,11 @@ def chase_submissions(ctx: typer.Context,
 def generate_docs(ctx: typer.Context,
                   dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
                   only: Optional[str] = typer.Option(None, "--only", metavar="NAME",
-                                                     help="Chỉ văn bản này.")) -> None:
-    raise not_built("generate-docs")
+                                                     help="Chỉ văn bản này: opening_speech, "
+                                                          "lead_in_report, proceedings, programme, "
+                                                          "results_report.")) -> None:
+    job = JOBS["generate-docs"]
+    _run(ctx, job, dry_run, job.options(only=only))
 
 
 @app.command()

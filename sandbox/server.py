@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from . import batch, discovery, fields, oauth
@@ -213,6 +213,7 @@ class _Server(ThreadingHTTPServer):
         self.options = options
         self.rng = random.Random(options.seed)
         self.last_internal_error: Exception | None = None
+        self.moments: dict[str, list[Callable[[str], None]]] = {}
 
     def serve_request(self, http_method: str, path: str, query: str, headers: dict[str, str],
                       raw: bytes, *, body_error: GoogleError | None = None,
@@ -289,6 +290,10 @@ class _Server(ThreadingHTTPServer):
         # always finds its request in the log (tests count requests per method).
         self._log(api=api, method_id=method_id, http_method=http_method, path=path,
                   status=status, principal=principal, kind=kind, units=units)
+        # Something a person does at exactly this moment (tests of races): it
+        # happens after the request was served and before its answer leaves.
+        for hook in list(self.moments.get(method_id or "", [])):
+            hook(path)
         return status, {"Content-Type": content_type, **answer_headers}, content
 
     def _serve_batch(self, http_method: str, path: str, headers: dict[str, str], raw: bytes,
@@ -440,6 +445,13 @@ class SandboxServer:
     @property
     def last_internal_error(self) -> Exception | None:
         return self._httpd.last_internal_error
+
+    def at(self, method_id: str, action: Callable[[str], None]) -> Callable[[], None]:
+        """Run `action(path)` right after each `method_id` request is served,
+        before its answer leaves (a person acting at that very moment, for
+        tests of races); returns the function that stops it."""
+        self._httpd.moments.setdefault(method_id, []).append(action)
+        return lambda: self._httpd.moments[method_id].remove(action)
 
     def start(self) -> "SandboxServer":
         # A short poll interval so that stop() returns promptly (tests start many servers).

@@ -85,10 +85,13 @@ def test_check_finds_a_missing_header_and_a_loose_key(seeded: Path) -> None:
     assert "chmod 600" in out.stdout
 
 
-def test_not_built_command_exits_2_and_says_so(seeded: Path) -> None:
-    out = run_cli("--config", str(seeded / "config.yaml"), "generate-docs")
-    assert out.returncode == 2
-    assert "chưa được xây dựng" in out.stderr
+def test_generate_docs_names_its_documents_and_refuses_others(seeded: Path) -> None:
+    out = run_cli("--config", str(seeded / "config.yaml"), "generate-docs", "--only", "bai-phat-bieu")
+    assert out.returncode == 2 and "phat-bieu-khai-mac" in out.stderr
+    out = run_cli("--config", str(seeded / "config.yaml"), "generate-docs", "--dry-run", "--only",
+                  "chuong-trinh")
+    assert out.returncode == 0, out.stderr
+    assert "CHƯƠNG TRÌNH" in out.stdout
 
 
 def test_sandbox_submit_prints_one_id_a_line_and_is_fast(seeded: Path, tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ def test_every_job_declares_frozen_options_and_the_tabs_it_writes() -> None:
     # The demo runs every built job, and staff steps type only into known tables.
     from workflows.jobs import StaffStep
     ran = [step[0].name for step in DEMO_STEPS if not isinstance(step, StaffStep)]
-    assert set(ran) == {name for name, job in JOBS.items() if job.run is not None}
-    assert ran[0] == "sync-registrations" and ran[-1] == "send-outbox"
+    assert set(ran) == {name for name, job in JOBS.items() if job.run is not None}, ran
+    assert ran[0] == "sync-registrations" and ran[-1] == "generate-docs"
     assert all(step.table in DEFAULT_TABLES for step in DEMO_STEPS if isinstance(step, StaffStep))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from workspace.config import Config, load
 
-from . import chase_submissions, decisions, send_invitations, send_outbox, sync_registrations
+from . import (chase_submissions, decisions, generate_docs, send_invitations, send_outbox,
+               sync_registrations)
 from .base import Job, NoOptions
 
 JOBS: dict[str, Job] = {job.name: job for job in (
@@ -17,8 +18,7 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     send_invitations.JOB,
     send_outbox.JOB,
     chase_submissions.JOB,
-    Job("generate-docs", NoOptions, None,
-        summary="Soạn bài phát biểu khai mạc, báo cáo đề dẫn, kỷ yếu và báo cáo kết quả (chưa xây dựng)."),
+    generate_docs.JOB,
 )}
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ DEMO_STEPS: tuple[tuple[Job, Any] | StaffStep, ...] = (
     StaffStep("Ban Tổ chức tích Duyệt thư kết quả của TL01 trong Hộp thư đi", "outbox",
               {(decisions.letter_key("TL01", decisions.ACCEPTED), "approve"): True}),
     (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),
+    # The five documents, with the figures of all the above.
+    (JOBS["generate-docs"], generate_docs.Options()),
 )
 
 

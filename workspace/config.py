@@ -38,7 +38,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "honorific": "Danh xưng", "position": "Chức vụ", "unit": "Đơn vị", "delegation": "Đoàn",
         "email": "Email", "phone": "Điện thoại", "invitee_code": "Mã khách mời",
         "status": "Trạng thái", "problem": "Vấn đề", "checkin_code": "Mã check-in",
-        "notes": "Ghi chú", "withdrawn": "Rút đăng ký"}),
+        "notes": "Ghi chú", "withdrawn": "Rút đăng ký",
+        # Staff's tick on the day: the person came (counted in the results report).
+        "attended": "Có mặt"}),
     "papers": ("Tham luận", {
         "key": "Mã tham luận", "author": "Tác giả", "email": "Email", "unit": "Đơn vị",
         "topic": "Chủ đề", "title": "Tên tham luận", "due": "Hạn nộp", "status": "Trạng thái",
@@ -74,13 +76,23 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "milestones": ("Mốc thời gian", {
         "key": "Mã mốc", "content": "Nội dung", "due": "Hạn", "applies_to": "Áp dụng cho",
         "remind_before": "Nhắc trước (ngày)"}),
+    # One row per document generate-docs writes. Staff fill Số, Ngày ban hành,
+    # Chức vụ người ký (the authority lines, one a line), Người ký and Nơi nhận
+    # (one recipient a line); the job writes the rest. Created by the job when
+    # the spreadsheet lacks it.
+    "documents": ("Văn bản", {
+        "key": "Mã văn bản", "name": "Tên văn bản", "number": "Số", "issued_on": "Ngày ban hành",
+        "authority": "Chức vụ người ký", "signer": "Người ký", "recipients": "Nơi nhận",
+        "doc_id": "ID", "link": "Đường dẫn", "version": "Phiên bản", "revision": "Mã sửa đổi",
+        "written_at": "Ghi lần cuối", "edited": "Bản đã sửa", "pdf": "PDF", "problem": "Vấn đề",
+        "notes": "Ghi chú"}),
     "runs": ("Nhật ký", {
         "key": "Mã lượt chạy", "job": "Công việc", "trigger": "Kích hoạt", "started": "Bắt đầu",
         "finished": "Kết thúc", "result": "Kết quả", "figures": "Số liệu", "error": "Lỗi"}),
 }
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
-OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attended"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders
                                          "papers": {"file_history", "problem", "head_email", "slot"},
@@ -90,12 +102,12 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn"},
                                          "outbox": {"resend"}}
 
 # Tabs a spreadsheet may lack: the feature that uses one is off until staff add it.
-OPTIONAL_TABLES = frozenset({"reports"})
+OPTIONAL_TABLES = frozenset({"reports", "documents"})
 
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
 PAPER_FIELDS = ("author", "email", "unit", "topic", "title", "file", "paper_code")
-DOCUMENTS = ("opening_speech", "lead_in_report", "proceedings", "results_report")
+DOCUMENTS = ("opening_speech", "lead_in_report", "proceedings", "programme", "results_report")
 
 
 def _nfc(value: Any) -> Any:
@@ -220,6 +232,7 @@ class Sheets(_Model):
     reports: Table = Table(tab=DEFAULT_TABLES["reports"][0])
     outbox: Table = Table(tab=DEFAULT_TABLES["outbox"][0])
     milestones: Table = Table(tab=DEFAULT_TABLES["milestones"][0])
+    documents: Table = Table(tab=DEFAULT_TABLES["documents"][0])
     runs: Table = Table(tab=DEFAULT_TABLES["runs"][0])
 
     def table(self, name: str) -> Table:
@@ -302,6 +315,23 @@ class Reminders(_Model):
         return value
 
 
+class Share(_Model):
+    email: str = Field(min_length=3)
+    role: Literal["reader", "commenter", "writer"] = "reader"
+
+
+class Documents(_Model):
+    # The issuing body's abbreviation in document numbers ("Số: 12/BC-SGDĐT").
+    body_code: str = "SGDĐT"
+    # The signature block when the `Văn bản` row says nothing: the authority
+    # lines above the signature (Decree 30: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC"
+    # when a deputy signs for the director) and the recipients ("Nơi nhận").
+    authority: list[str] = ["GIÁM ĐỐC"]
+    recipients: list[str] = ["Như trên", "Lưu: VT"]
+    # Who gets each generated document shared with them, and how.
+    share_with: list[Share] = []
+
+
 class Locks(_Model):
     # Lock files (relative to the config file) that keep two runs of a job, or
     # two jobs writing the same tab, from overlapping on this machine.
@@ -321,6 +351,7 @@ class Config(_Model):
     reminders: Reminders = Reminders()
     schedule: dict[str, str] = {}
     locks: Locks = Locks()
+    documents: Documents = Documents()
 
     # Where the file was read from; relative paths are relative to its folder.
     source: Path | None = Field(default=None, exclude=True)

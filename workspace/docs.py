@@ -8,10 +8,15 @@ caller can make it one row's problem.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from googleapiclient.errors import HttpError
+from googleapiclient.http import MediaInMemoryUpload
 
 from .clients import Workspace
 from .errors import ApiError
+from .google_errors import error_status, google_call
 
 DOC_MIME = "application/vnd.google-apps.document"
 PDF_MIME = "application/pdf"
@@ -19,6 +24,21 @@ PDF_MIME = "application/pdf"
 
 class DocNotFound(ApiError):
     """The Doc id names no file the tool's account can see."""
+
+
+class StaleRevision(ApiError):
+    """A write made with `requiredRevisionId` met a newer revision: someone
+    edited the document in between, and Google applied nothing."""
+
+
+@dataclass(frozen=True)
+class DocState:
+    """A document as it is now: its revision, where its body ends, and whether
+    it sits in the bin."""
+    revision: str
+    end_index: int
+    trashed: bool
+    link: str
 
 
 class DocsAdapter:
@@ -104,6 +124,104 @@ class DocsAdapter:
         except ApiError as exc:
             if exc.code != 404:
                 raise
+
+
+class DocumentWriter:
+    """The Drive and Docs calls generate-docs needs: make a Doc (a copy of a
+    template Doc, which brings its page set-up and headers, or a new one),
+    read its revision, write it under `requiredRevisionId`, keep its PDF
+    beside it, share it."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.adapter = DocsAdapter(ws)
+        self._drive = ws.service("drive", "v3").files()
+        self._docs = ws.service("docs", "v1").documents()
+
+    def create(self, name: str, folder_id: str, template_id: str = "") -> str:
+        """A new Doc named `name` in the folder: a copy of `template_id` when
+        given. Not repeated blindly after an unclear answer (looked up by name)."""
+        if template_id:
+            return self.adapter.copy(template_id, name, folder_id)
+        body: dict[str, Any] = {"name": name, "mimeType": DOC_MIME}
+        if folder_id:
+            body["parents"] = [folder_id]
+        once = self.ws.service("drive", "v3", once=True).files()
+        try:
+            return self.ws.execute(once.create(body=body, fields="id", supportsAllDrives=True),
+                                   what="drive.files.create", idempotent=False)["id"]
+        except ApiError as exc:
+            if not exc.ambiguous:
+                raise
+        return self.adapter.find(name, folder_id) or self.ws.execute(
+            once.create(body=body, fields="id", supportsAllDrives=True), what="drive.files.create",
+            idempotent=False)["id"]
+
+    def state(self, doc_id: str) -> DocState | None:
+        """The document now, or None when the tool cannot see it any more."""
+        try:
+            meta = self.ws.execute(self._drive.get(fileId=doc_id, fields="trashed,webViewLink",
+                                                   supportsAllDrives=True), what="drive.files.get")
+            doc = self.ws.execute(self._docs.get(documentId=doc_id,
+                                                 fields="revisionId,body(content(endIndex))"),
+                                  what="docs.documents.get")
+        except ApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        content = (doc.get("body") or {}).get("content") or [{}]
+        return DocState(str(doc.get("revisionId") or ""), int(content[-1].get("endIndex") or 1),
+                        bool(meta.get("trashed")), str(meta.get("webViewLink") or ""))
+
+    def write(self, doc_id: str, requests: Sequence[Mapping[str, Any]], required_revision: str = ""
+              ) -> str:
+        """Apply `requests` in one batchUpdate; the revision it made. With
+        `required_revision`, a document edited since is left as it is and
+        StaleRevision says so. Repeating after an unclear answer is safe: a
+        write that went through makes the repeat stale, never a second copy."""
+        body: dict[str, Any] = {"requests": list(requests)}
+        if required_revision:
+            body["writeControl"] = {"requiredRevisionId": required_revision}
+        request = self._docs.batchUpdate(documentId=doc_id, body=body)
+        with google_call("docs.documents.batchUpdate"):
+            try:
+                reply = self.ws.policy.run(request.execute, what="docs.documents.batchUpdate",
+                                           idempotent=bool(required_revision))
+            except HttpError as exc:
+                if exc.resp.status == 400 and error_status(exc.content) == "FAILED_PRECONDITION":
+                    raise StaleRevision(f"văn bản {doc_id} đã được sửa trong lúc công cụ ghi",
+                                        code=400, reason="FAILED_PRECONDITION", refused=True) from None
+                raise
+        return str((reply.get("writeControl") or {}).get("requiredRevisionId") or "")
+
+    def save_pdf(self, doc_id: str, name: str, folder_id: str, pdf_id: str = "") -> str:
+        """The Doc exported as PDF, stored in the folder as `name`: the tool's
+        own PDF (`pdf_id`) updated in place, else a new file; its id."""
+        data = self.adapter.export_pdf(doc_id)
+        media = MediaInMemoryUpload(data, mimetype=PDF_MIME, resumable=False)
+        if pdf_id:
+            try:
+                return self.ws.execute(self._drive.update(fileId=pdf_id, media_body=media, fields="id",
+                                                          supportsAllDrives=True),
+                                       what="drive.files.update", idempotent=True)["id"]
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        body: dict[str, Any] = {"name": name, "mimeType": PDF_MIME}
+        if folder_id:
+            body["parents"] = [folder_id]
+        once = self.ws.service("drive", "v3", once=True).files()
+        return self.ws.execute(once.create(body=body, media_body=media, fields="id",
+                                           supportsAllDrives=True),
+                               what="drive.files.create", idempotent=False)["id"]
+
+
+def doc_link(doc_id: str) -> str:
+    return f"https://docs.google.com/document/d/{doc_id}/edit"
+
+
+def file_link(file_id: str) -> str:
+    return f"https://drive.google.com/file/d/{file_id}/view"
 
 
 def _text(content: list[dict[str, Any]]) -> str:

@@ -73,6 +73,12 @@ def error_reason(body: Any) -> str | None:
     return None
 
 
+def error_status(body: Any) -> str | None:
+    """The `status` of a Google error body (`FAILED_PRECONDITION`, …)."""
+    error = _error_object(body)
+    return str(error["status"]) if error and error.get("status") else None
+
+
 def error_message(body: Any) -> str:
     """The first line of a Google error body's message (or of the raw body)."""
     error = _error_object(body)

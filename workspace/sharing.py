@@ -30,7 +30,15 @@ BATCH_LIMIT = 100   # Drive answers at most 100 calls in one batch request
 
 def share_as_readers(ws: Workspace, grants: Sequence[tuple[str, str]], rounds: int = 3
                      ) -> dict[tuple[str, str], str | None]:
-    """Give each (file id, email address) Drive's reader role, without Google's
+    """share() with the reader role for every (file id, address)."""
+    done = share(ws, [(f, a, "reader") for f, a in grants], rounds)
+    return {(f, a): why for (f, a, _), why in done.items()}
+
+
+def share(ws: Workspace, grants: Sequence[tuple[str, str, str]], rounds: int = 3
+          ) -> dict[tuple[str, str, str], str | None]:
+    """Give each (file id, email address, role) that Drive role (`reader`,
+    `commenter`, `writer`), without Google's
     own notification (the tool's letter says it), in batch requests of up to
     100 calls (https://developers.google.com/drive/api/guides/performance#batch-requests):
     the number of requests grows with the grants only by pagination. A grant
@@ -39,17 +47,17 @@ def share_as_readers(ws: Workspace, grants: Sequence[tuple[str, str]], rounds: i
     Vietnamese sentence saying why not. Sharing the same file with the same
     person again is harmless: Drive keeps one permission per person."""
     drive = ws.service("drive", "v3")
-    results: dict[tuple[str, str], str | None] = {}
+    results: dict[tuple[str, str, str], str | None] = {}
     pending = list(dict.fromkeys(grants))
     for attempt in range(rounds):
-        retry: list[tuple[str, str]] = []
+        retry: list[tuple[str, str, str]] = []
         for start in range(0, len(pending), BATCH_LIMIT):
             batch = drive.new_batch_http_request()
             for grant in pending[start:start + BATCH_LIMIT]:
-                file_id, address = grant
+                file_id, address, role = grant
 
                 def done(_id: str, _response: Any, exception: Exception | None,
-                         grant: tuple[str, str] = grant) -> None:
+                         grant: tuple[str, str, str] = grant) -> None:
                     if exception is None:
                         results[grant] = None
                         return
@@ -60,10 +68,10 @@ def share_as_readers(ws: Workspace, grants: Sequence[tuple[str, str]], rounds: i
                         results[grant] = sentence(failure) if failure else str(exception)[:200]
                 batch.add(drive.permissions().create(
                     fileId=file_id, sendNotificationEmail=False, supportsAllDrives=True, fields="id",
-                    body={"type": "user", "role": "reader", "emailAddress": address}), callback=done)
+                    body={"type": "user", "role": role, "emailAddress": address}), callback=done)
             # The batch as a whole: retried under the policy (creating the same
             # reader permission twice leaves one).
-            ws.execute(batch, what="chia sẻ tệp (quyền xem)", idempotent=True)
+            ws.execute(batch, what="chia sẻ tệp", idempotent=True)
         if not retry:
             break
         pending = retry

@@ -31,6 +31,18 @@ class Spreadsheet:
         """Several tabs, by config name, in one request."""
         return read_many([self.table(name) for name in names])
 
+    def ensure_tab(self, name: str) -> bool:
+        """The tab the config calls `name`, made (with its header row) when the
+        spreadsheet lacks it; True when it was made. Nothing existing is touched."""
+        table = self._sheets.table(name)
+        if table.tab in self.tab_titles():
+            return False
+        header = list(table.columns.values())
+        with google_call(f"tạo trang {table.tab}"):
+            sheet = self._spreadsheet.add_worksheet(table.tab, rows=100, cols=max(len(header), 10))
+            sheet.update([header], "A1", value_input_option="RAW")
+        return True
+
     def tab_titles(self) -> list[str]:
         """The titles of every tab, as they are now."""
         with google_call("đọc danh sách trang"):

@@ -1,0 +1,162 @@
+"""generate-docs on the seeded workshop with the real clients: five Docs
+written in the Decree 30 layout with figures counted from the sheets; an
+untouched draft is rewritten, an edited one is never overwritten (a new
+version is made beside it), also when the edit lands between the tool's read
+and its write; the date rule."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_job_as_cli
+from tests.test_chase_submissions import _set_cells, _table
+from workflows.doc_layout import place_date
+from workflows.generate_docs import FILES, document_name
+from workspace.errors import UsageError
+
+
+def _generate(config, **kw) -> Any:
+    return run_job_as_cli(config, "generate-docs", **kw)
+
+
+def _rows(config) -> dict[str, Any]:
+    return _table(config, "documents").by_key
+
+
+def _staff(server, config):
+    from sandbox.seed import _staff_credentials
+    from workspace.clients import Workspace
+
+    return Workspace(_staff_credentials(server, config.event.contact.email), server.url)
+
+
+def _text(ws, doc_id: str) -> str:
+    doc = ws.service("docs", "v1").documents().get(documentId=doc_id).execute()
+    out = []
+
+    def walk(content):
+        for e in content:
+            for part in (e.get("paragraph") or {}).get("elements", []):
+                out.append((part.get("textRun") or {}).get("content", ""))
+            for row in (e.get("table") or {}).get("tableRows", []):
+                for cell in row["tableCells"]:
+                    walk(cell["content"])
+    walk(doc["body"]["content"])
+    return "".join(out)
+
+
+def _edit(ws, doc_id: str, text: str) -> None:
+    """A person types a sentence at the start of the document's body."""
+    docs = ws.service("docs", "v1").documents()
+    docs.batchUpdate(documentId=doc_id, body={"requests": [
+        {"insertText": {"location": {"index": 1}, "text": text}}]}).execute()
+
+
+@pytest.mark.parametrize("day, text", [
+    (dt.date(2025, 1, 5), "Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025"),
+    (dt.date(2024, 6, 29), "Thành phố Hồ Chí Minh, ngày 29 tháng 6 năm 2024"),
+    (dt.date(2024, 11, 22), "Thành phố Hồ Chí Minh, ngày 22 tháng 11 năm 2024"),
+    (dt.date(2024, 2, 9), "Thành phố Hồ Chí Minh, ngày 09 tháng 02 năm 2024"),
+    (None, "Thành phố Hồ Chí Minh, ngày     tháng     năm 2024"),
+])
+def test_the_date_line_follows_decree_30(day, text) -> None:
+    assert place_date("Thành phố Hồ Chí Minh", day, 2024) == text
+
+
+def test_only_names_a_document_in_english_or_vietnamese() -> None:
+    assert document_name("programme") == document_name("chuong-trinh") == "programme"
+    with pytest.raises(UsageError, match="phat-bieu-khai-mac"):
+        document_name("bai-phat-bieu")
+
+
+def test_five_documents_with_live_figures_recorded_in_van_ban(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    run_job_as_cli(config, "sync-registrations")
+    result = _generate(config)
+    assert result.figures["đã ghi"] == 5
+    rows = _rows(config)
+    assert sorted(rows) == sorted(slug for slug, _ in FILES.values())
+    for slug, row in rows.items():
+        assert row["doc_id"] and row["revision"] and str(row["version"]) == "1", slug
+        assert row["link"].endswith(f"/d/{row['doc_id']}/edit") and "/file/d/" in row["pdf"]
+    # The lead-in report's figures are the sheet's: counted again here from the tabs.
+    delegations = _table(config, "delegations").records
+    confirmed = sum(int(d["confirmed"] or 0) for d in delegations)
+    invited = len(_table(config, "invitees").records)
+    with _staff(seeded_server, config) as ws:
+        text = _text(ws, rows["bao-cao-de-dan"]["doc_id"])
+    assert f"đã mời {invited} đại biểu" in text and f"{confirmed} đại biểu được xác nhận" in text
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text and "Độc lập - Tự do - Hạnh phúc" in text
+    assert "Số:" in text and "/BC-SGDĐT" in text and "Nơi nhận:" in text
+
+    # A registration changes; the untouched drafts follow, in place.
+    first = {slug: row["doc_id"] for slug, row in rows.items()}
+    withdrawn = next(r.key for r in _table(config, "registrations").records if r["status"] == "Đã xác nhận")
+    _set_cells(config, "registrations", {(withdrawn, "withdrawn"): True})
+    run_job_as_cli(config, "sync-registrations")
+    _generate(config)
+    rows = _rows(config)
+    assert {slug: row["doc_id"] for slug, row in rows.items()} == first
+    with _staff(seeded_server, config) as ws:
+        text = _text(ws, rows["bao-cao-de-dan"]["doc_id"])
+    assert f"{confirmed - 1} đại biểu được xác nhận" in text
+
+
+def test_an_edited_draft_is_kept_and_a_new_version_made_beside_it(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _generate(config, only="opening_speech")
+    row = _rows(config)["phat-bieu-khai-mac"]
+    edit = "Lời chào của đồng chí Giám đốc, do Văn phòng sửa. "
+    with _staff(seeded_server, config) as ws:
+        _edit(ws, row["doc_id"], edit)
+    result = _generate(config, only="opening_speech")
+    assert result.figures["bản mới vì có người sửa"] == 1
+    assert any("đã có người sửa" in note for note in result.notes)
+    after = _rows(config)["phat-bieu-khai-mac"]
+    assert after["doc_id"] != row["doc_id"] and str(after["version"]) == "2"
+    assert row["link"] in after["edited"]
+    with _staff(seeded_server, config) as ws:
+        assert _text(ws, row["doc_id"]).startswith(edit)            # the person's edit, intact
+        assert edit not in _text(ws, after["doc_id"])
+        name = ws.service("drive", "v3").files().get(fileId=after["doc_id"], fields="name").execute()
+    assert name["name"] == "Phát biểu khai mạc Hội thảo (bản 2)"
+    # The new version is the tool's own untouched draft: the next run rewrites it in place.
+    _generate(config, only="opening_speech")
+    assert _rows(config)["phat-bieu-khai-mac"]["doc_id"] == after["doc_id"]
+
+
+def test_an_edit_between_the_read_and_the_write_is_not_overwritten(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    _generate(config, only="programme")
+    row = _rows(config)["chuong-trinh"]
+    edit = "Ghi chú của Văn phòng. "
+    staff = _staff(seeded_server, config)
+
+    def person_types(path: str) -> None:
+        if row["doc_id"] in path:
+            stop()
+            _edit(staff, row["doc_id"], edit)
+    # Right after the tool reads the document (its revision is still the one recorded),
+    # a person types; the tool's write under requiredRevisionId must be refused.
+    stop = seeded_server.at("docs.documents.get", person_types)
+    try:
+        result = _generate(config, only="programme")
+    finally:
+        staff.close()
+    assert result.figures["bản mới vì có người sửa"] == 1
+    after = _rows(config)["chuong-trinh"]
+    assert after["doc_id"] != row["doc_id"]
+    with _staff(seeded_server, config) as ws:
+        assert _text(ws, row["doc_id"]).startswith(edit)
+
+
+def test_dry_run_prints_the_text_and_writes_nothing(seeded_server, seeded_config, capsys) -> None:
+    config = seeded_config
+    before = seeded_server.store.last_request_seq()
+    _generate(config, dry_run=True, only="results_report")
+    calls = seeded_server.store.requests(before)
+    assert [c["method_id"] for c in calls if c["kind"] == "write" and c["method_id"] != "oauth.token"] == []
+    out = capsys.readouterr().out
+    assert "BÁO CÁO" in out and "Kết quả tổ chức" in out and "THÀNH PHẦN THAM DỰ" in out

@@ -1,0 +1,127 @@
+"""The Vietnamese administrative layout (Decree 30/2020/NĐ-CP, Phụ lục I),
+once, for every document the tool writes (pure): the top block as a
+two-column borderless table (the parent body over the issuing body, a short
+rule, `Số: …`; the national motto, `Độc lập - Tự do - Hạnh phúc` with a rule
+as long as the text, the place-and-date line in italic), the document's
+kind (tên loại) and summary (trích yếu) centred in bold, the body, and the
+signature band: `Nơi nhận:` at the left, the authority line, the title and
+the signer's name centred at the right.
+
+A speech (`layout="phat-bieu"`) is not an administrative document: its
+title and summary head the body, with no number, place-and-date or
+recipients.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from workspace.doc_model import Cell, Document, Page, Para, Run, Table
+
+from .doc_markup import Parsed
+
+# Decree 30/2020, Phụ lục I, sizes in points.
+MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+MOTTO_2 = "Độc lập - Tự do - Hạnh phúc"
+_LEFT, _RIGHT = 0.42, 0.58     # the top block's two columns, of the text width
+
+
+@dataclass
+class Issue:
+    """What staff decide about one document (the `Văn bản` tab, else config)."""
+    number: str = ""                  # "125": blank leaves room to write it by hand
+    symbol: str = ""                  # "BC-SGDĐT" (the template's `ky-hieu`)
+    date: dt.date | None = None       # the issue date staff set; None leaves it blank
+    authority: list[str] = field(default_factory=list)   # ["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"]
+    signer: str = ""
+    recipients: list[str] = field(default_factory=list)
+
+
+def place_date(place: str, day: dt.date | None, year: int) -> str:
+    """`Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025` (a leading zero for
+    days below 10 and for months 1 and 2); undated: room to write the day."""
+    if day is None:
+        return f"{place}, ngày     tháng     năm {year}"
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    return f"{place}, ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def _rule_indents(width: float, text: str, size: float, share: float) -> tuple[float, float]:
+    """Indents that make a centred rule `share` as long as `text` (estimated:
+    Times New Roman upper case averages about 0.62 em a letter, lower case 0.48)."""
+    em = sum(0.62 if c.isupper() else 0.48 for c in text) * size * share
+    side = max((width - em) / 2, 0)
+    return side, side
+
+
+def _centre(text: str, size: float, bold: bool = False, italic: bool = False, after: float = 0) -> Para:
+    return Para([Run(text)], align="CENTER", size=size, bold=bold, italic=italic, space_after=after,
+                line_spacing=100)
+
+
+def _rule(width: float, text: str, size: float, share: float) -> Para:
+    """An empty, low paragraph whose bottom border is the rule, centred under
+    `text` and `share` as long (its indents set the length)."""
+    para = Para([], align="CENTER", size=4, space_after=4, line_spacing=100)
+    para.indent_start, para.indent_end = _rule_indents(width, text, size, share)
+    para.rule = True
+    return para
+
+
+def top_block(parent: str, body: str, issue: Issue, place: str, year: int, page: Page) -> Table:
+    left_w, right_w = page.text_width * _LEFT, page.text_width * _RIGHT
+    left = [_centre(parent.upper(), 13)] if parent else []
+    left += [_centre(body.upper(), 13, bold=True), _rule(left_w, body.upper(), 13, 0.4)]
+    number = issue.number.strip() or "     "
+    left.append(_centre(f"Số: {number}/{issue.symbol}" if issue.symbol else f"Số: {number}", 13))
+    right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
+             _rule(right_w, MOTTO_2, 14, 1.0),
+             _centre(place_date(place, issue.date, year), 14, italic=True)]
+    return Table([[Cell(left), Cell(right)]], [left_w, right_w], borders=False)
+
+
+def signature_band(issue: Issue, page: Page, recipients: bool = True) -> Table:
+    left: list[Para] = []
+    if recipients and issue.recipients:
+        left.append(Para([Run("Nơi nhận:")], align="START", size=12, bold=True, italic=True,
+                         space_after=0, line_spacing=100))
+        items = [r.strip().rstrip(";.") for r in issue.recipients if r.strip()]
+        for i, item in enumerate(items):
+            end = "." if i == len(items) - 1 else ";"
+            left.append(Para([Run(f"- {item}{end}")], align="START", size=11, space_after=0,
+                             line_spacing=100))
+    right = [_centre(line.upper(), 14, bold=True) for line in issue.authority if line.strip()]
+    right += [_centre("", 14) for _ in range(4)]   # room for the signature and the seal
+    if issue.signer:
+        right.append(_centre(issue.signer, 14, bold=True))
+    return Table([[Cell(left or [Para([])]), Cell(right)]],
+                 [page.text_width * 0.45, page.text_width * 0.55], borders=False)
+
+
+def compose(parsed: Parsed, issue: Issue, *, parent: str, body: str, place: str, year: int,
+            title: str, page: Page | None = None) -> Document:
+    """The whole document: the layout around the template's body."""
+    page = page or Page()
+    kind = parsed.attrs.get("loai", "").strip()
+    summary = parsed.attrs.get("trich-yeu", "").strip()
+    speech = parsed.attrs.get("layout", "hanh-chinh") == "phat-bieu"
+    blocks: list = []
+    if not speech:
+        blocks.append(top_block(parent, body, issue, place, year, page))
+        blocks.append(Para([], space_after=6))
+    if kind:
+        blocks.append(Para([Run(kind.upper())], align="CENTER", bold=True, space_before=6 if speech else 0,
+                           space_after=0, line_spacing=100, keep_with_next=True))
+    if summary:
+        blocks.append(Para([Run(summary)], align="CENTER", bold=True, space_after=12, line_spacing=100,
+                           keep_with_next=True))
+    blocks += parsed.blocks
+    if speech:
+        if issue.signer:
+            blocks.append(Para([Run(issue.signer)], align="END", bold=True, space_before=12))
+    else:
+        blocks.append(Para([], space_after=0))
+        blocks.append(signature_band(issue, page))
+    return Document(title, blocks, page)
+
+
