@@ -81,11 +81,15 @@ class Options:
     gmail_max_recipients: int | None = None
     clock_offset_s: float | None = None
     seed: int | None = None
+    # Domains whose addresses have no Google account: Drive will not share
+    # with them silently (tests of that refusal).
+    no_account_domains: list[str] | None = None
 
     def resolve(self, stored: dict[str, Any]) -> dict[str, Any]:
         defaults = {"latency_ms": 0, "fail_rate": 0.0, "fail_after_rate": 0.0,
                     "require_auth": False, "quotas": {}, "gmail_daily_limit": 0,
-                    "gmail_daily_window_s": 86_400, "clock_offset_s": 0, "gmail_max_recipients": 100}
+                    "gmail_daily_window_s": 86_400, "clock_offset_s": 0, "gmail_max_recipients": 100,
+                    "no_account_domains": []}
         out = {**defaults, **{k: v for k, v in stored.items() if k in defaults}}
         for key in defaults:
             value = getattr(self, key)

@@ -85,5 +85,32 @@ def test_a_verdict_the_tool_cannot_use_changes_nothing_and_is_said(seeded_server
     rows = _table(config).by_key
     assert rows["TL01"]["status"] == "Đã nộp" and rows["TL07"]["status"] == "Chờ nộp"
     assert _letters(config) == {}
-    assert any("TL01" in n and "tạm hoãn" in n for n in result.notes)
+    # Located by code and column; what staff typed is not echoed (no names in Nhật ký).
+    assert any("TL01" in n and "Kết luận" in n for n in result.notes)
+    assert not any("tạm hoãn" in n for n in result.notes)
     assert any("TL07" in n and "chưa nộp" in n for n in result.notes)
+
+
+def test_a_verdict_changed_and_changed_back_sends_the_letter_of_the_verdict_standing(
+        seeded_server, seeded_config) -> None:
+    """Được chọn -> Không được chọn -> Được chọn before approval: the waiting
+    letter is the acceptance again, the rejection cancelled; a slot staff fill
+    afterwards is written into the waiting letter."""
+    config = seeded_config
+    _chase(config)
+    for value in ("Được chọn", "Không được chọn", "Được chọn"):
+        _set_cells(config, "papers", {("TL02", "decision"): value})
+        _chase(config)
+    letters = _letters(config)
+    waiting = [(code, key) for key, (code, state) in letters.items() if state == AWAITING_APPROVAL]
+    assert waiting == [("TL02", decisions.letter_key("TL02", decisions.ACCEPTED))]
+    assert letters[decisions.letter_key("TL02", decisions.REJECTED)][1] == CANCELLED
+    _set_cells(config, "papers", {("TL02", "slot"): "Phiên 3, 15 giờ 00 ngày 22/11/2024"})
+    result = _chase(config)
+    assert any(c.key == "TL02" and "viết lại" in c.action for c in result.plan)
+    with open_ledger(config, readonly=True) as ledger:
+        raw = ledger.get(decisions.letter_key("TL02", decisions.ACCEPTED)).raw
+    body = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "Phiên 3, 15 giờ 00 ngày 22/11/2024" in body
+    again = _chase(config)
+    assert not any("viết lại" in c.action for c in again.plan)

@@ -321,3 +321,15 @@ def test_invitations_can_be_switched_off(seeded_server, seeded_config) -> None:
     config.reminders.invite_to_write = False
     result = _chase(config, D(2024, 10, 14))
     assert result.figures["thư mời viết xếp hàng"] == 0 and _messages(config, reminders.INVITE) == []
+
+
+def test_the_invitation_stands_for_the_steps_due_when_it_goes(seeded_server, seeded_config) -> None:
+    """First run on 18/10, the day of the 7-days-before step: writers get the
+    invitation, and the -7 step is not sent after it; the next letter is -3."""
+    config = seeded_config
+    _chase(config, D(2024, 10, 18))
+    assert _reminders(config) == {}
+    _chase(config, D(2024, 10, 21))
+    assert _reminders(config) == {}
+    _chase(config, D(2024, 10, 22))
+    assert _reminders(config)["TL07"] == [("truoc-3", reminders.BEFORE)]

@@ -181,3 +181,39 @@ def test_a_verdict_before_the_reminder_leaves_cancels_it(seeded_server, seeded_c
     _chase(config, D(2024, 10, 29))
     again = [m for m in _messages(config, reviews.REMINDER) if m.key not in {f.key for f in first}]
     assert [(m.email, m.source_key) for m in again] == [(ONE, "TL02")]
+
+
+def test_reviewers_as_staff_really_type_them_and_a_reviewer_without_a_google_account(
+        seeded_server, seeded_config) -> None:
+    """Two reviewers on one line separated by a comma both get the paper; one
+    whose address has no Google account is shared with through Google's own
+    invitation (Drive refuses a silent share then); a `Tệp` holding no usable
+    link is said in `Vấn đề`, the run goes on."""
+    config = seeded_config
+    seeded_server.store.set_settings(no_account_domains=["truong-khong-tk.example"])
+    _fresh(config)
+    _chase(config, D(2024, 10, 22))
+    _set_cells(config, "papers", {
+        ("TL01", "reviewer"): f"Ông A <{ONE}>, Bà B <b@truong-khong-tk.example>",
+        ("TL02", "reviewer"): TWO, ("TL02", "file"): "https://[dán đường dẫn vào đây]"})
+    before = seeded_server.store.last_request_seq()
+    result = _chase(config, D(2024, 10, 23))
+    creates = [r["status"] for r in seeded_server.store.requests(before)
+               if r["method_id"] == "drive.permissions.create"]
+    assert sorted(creates) == [200, 200, 400]     # the silent share refused, then invited
+    requests = sorted((m.source_key, m.email) for m in _messages(config, reviews.REQUEST))
+    assert requests == [("TL01", "b@truong-khong-tk.example"), ("TL01", ONE)]
+    assert result.figures["đề nghị thẩm định xếp hàng"] == 2
+    rows = _table(config).by_key
+    file_one = reviews.file_ids(rows["TL01"]["file"])[0]
+    assert {ONE, "b@truong-khong-tk.example"} <= _readers(seeded_server, config, file_one)
+    assert "đường dẫn Drive" in rows["TL02"]["problem"]
+
+
+def test_reading_reviewers() -> None:
+    found, bad = reviews.read_reviewers("PGS.TS. Một <m@x.vn>; hai@y.vn\nÔng Ba, không có địa chỉ\n"
+                                        "Bà Bốn (bon@z.vn), Ông Năm - nam@z.vn")
+    assert [(r.name, r.email) for r in found] == [("PGS.TS. Một", "m@x.vn"), ("", "hai@y.vn"),
+                                                  ("Bà Bốn", "bon@z.vn"), ("Ông Năm", "nam@z.vn")]
+    assert bad == ["Ông Ba", "không có địa chỉ"] or bad == ["Ông Ba, không có địa chỉ"]
+    assert reviews.file_ids("https://[x] https://drive.google.com/open?id=1AbCdEfGhIjKl") == ["1AbCdEfGhIjKl"]

@@ -65,6 +65,35 @@ def _dmy(text: str) -> dt.date:
     return dt.date(year, month, day)
 
 
+# `Vấn đề` of a writing row is shared: the submissions step's sentences come
+# first, then each later step's own, behind its prefix; a step rewrites only
+# its part.
+PROBLEM_PREFIXES = ("Nhắc hạn: ", "Phản biện: ")
+
+
+def problem_parts(cell: Any) -> dict[str, str]:
+    """A `Vấn đề` cell as {"": the unprefixed sentences, prefix: that step's}."""
+    text = str(cell or "")
+    marks = sorted((text.find(p), p) for p in PROBLEM_PREFIXES if p in text)
+    parts = {"": text[:marks[0][0]].strip() if marks else text.strip()}
+    for i, (at, prefix) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else len(text)
+        parts[prefix] = text[at + len(prefix):end].strip()
+    return parts
+
+
+def join_problem(parts: Mapping[str, str]) -> str:
+    out = [parts.get("", "")] + [p + parts[p] for p in PROBLEM_PREFIXES if parts.get(p)]
+    return " ".join(x for x in out if x)
+
+
+def with_problem(cell: Any, prefix: str, sentence: str | None) -> str:
+    """The cell with `prefix`'s part set to `sentence` (gone when None)."""
+    parts = problem_parts(cell)
+    parts[prefix] = sentence or ""
+    return join_problem(parts)
+
+
 def cell_date(day: dt.date) -> str:
     """25/10/2024: how a date is shown to staff in a sentence (letters use letters.vn_date)."""
     return day.strftime("%d/%m/%Y")

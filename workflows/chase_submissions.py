@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from workspace.config import Config
 from workspace.errors import HoithaoError, TemplateError, UsageError
 from workspace.forms import FormsAdapter
+from workspace import outbox
 from workspace.outbox import LABELS, NewMessage, message_key, open_ledger
 from workspace.sharing import share_as_readers
 
@@ -214,7 +215,9 @@ def _reviews(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict
     config = ctx.config
     by_code = {r["key"]: r for r in rows}
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
-        out = reviews.assign(rows, set(ledger.keys(reviews.REQUEST)))
+        requests = [m for m in ledger.in_state(*LABELS) if m.kind == reviews.REQUEST]
+        live = {m.key for m in requests if m.state not in (outbox.CANCELLED, outbox.FAILED)}
+        out = reviews.assign(rows, {m.key for m in requests}, live)
         _, due, _ = reviews.review_milestone(config, steps)
         grants = [(f, a.reviewer.email) for a in out.assignments for f in a.files]
         shared = {g: None for g in grants} if ctx.dry_run or not grants else \
@@ -222,12 +225,11 @@ def _reviews(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict
         messages: list[NewMessage] = []
         in_review = {a.code for a in out.requested}
         problems = dict(out.problems)
+        unshared: dict[str, list[str]] = {}
         for a in out.assignments:
             errors = sorted({e for e in (shared.get((f, a.reviewer.email)) for f in a.files) if e})
             if errors:
-                problems[a.code] = " ".join(x for x in (problems.get(a.code), (
-                    f"chưa chia sẻ được tệp cho người phản biện {a.reviewer.name} nên chưa gửi đề nghị "
-                    f"thẩm định (lần chạy sau thử lại): {errors[0]}")) if x)
+                unshared.setdefault(a.code, []).append(a.reviewer.name or a.reviewer.email)
                 continue
             try:
                 messages.append(reviews.request_message(config, a, by_code[a.code], due, today))
@@ -236,6 +238,11 @@ def _reviews(ctx: JobContext, today: dt.date, result: JobResult, rows: list[dict
                 continue
             in_review.add(a.code)
             result.plan.append(Change(a.code, "chia sẻ tệp và xếp hàng đề nghị thẩm định", ""))
+        for code, names in unshared.items():
+            problems[code] = " ".join(x for x in (problems.get(code), (
+                f"chưa chia sẻ được tệp trong ô Tệp cho {', '.join(names)} nên chưa gửi đề nghị thẩm "
+                f"định: kiểm tra tệp còn trên Drive và thư mục nhận tệp của biểu mẫu đã chia sẻ với tài "
+                f"khoản của công cụ (quyền Người chỉnh sửa); lần chạy sau thử lại.")) if x)
         reminder_msgs, skipped = reviews.reminders(config, out.requested, by_code, steps,
                                                    reviews.done_steps(ledger.in_state(*LABELS)),
                                                    today)
@@ -267,12 +274,15 @@ def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[di
     `rows`: `Tham luận` as the reminders step read it (that step writes no status)."""
     config = ctx.config
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
-        out = decisions.decide(config, rows, ledger.heads(decisions.LETTER),
-                               ledger.keys(decisions.LETTER), today)
+        keys = ledger.keys(decisions.LETTER)
+        out = decisions.decide(config, rows, ledger.heads(decisions.LETTER), keys, today,
+                               {k: m for k in keys if (m := ledger.get(k)) is not None})
         for code, cells in out.status_updates.items():
             result.plan.append(Change(code, "ghi kết luận", f"Trạng thái → {cells['status']}"))
-        for m in out.letters:
+        for m in out.letters + out.revived:
             result.plan.append(Change(m.source_key, "xếp hàng thư kết quả (chờ duyệt)", ""))
+        for m in out.refreshed:
+            result.plan.append(Change(m.source_key, "viết lại thư kết quả đang chờ (nội dung đổi)", ""))
         if not ctx.dry_run:
             if out.status_updates:
                 ctx.table("papers").write(out.status_updates, owned=("status",))
@@ -280,11 +290,15 @@ def _decisions(ctx: JobContext, today: dt.date, result: JobResult, rows: list[di
                 ledger.cancel(key, decisions.CHANGED)
             # Every decision letter waits for a staff tick, whatever mail.approval_required says.
             ledger.queue(out.letters, awaiting_approval=True)
+            for m in out.revived:
+                ledger.requeue(m, decisions.CHANGED, awaiting_approval=True)
+            for m in out.refreshed:
+                ledger.replace(m, awaiting_approval=True)
             if ledger.has_unmirrored():
                 note = mirror_if_free(ctx, ledger)
                 if note:
                     result.notes.append(note)
-    result.figures["thư kết quả chờ duyệt"] = len(out.letters)
+    result.figures["thư kết quả chờ duyệt"] = len(out.letters) + len(out.revived)
     result.notes += out.notes
 
 
@@ -327,6 +341,12 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
             for old in reminders.superseded(ledger, chase.messages):
                 ledger.cancel(old.key, reminders.SUPERSEDED)
             queued = ledger.queue(chase.messages, awaiting_approval=config.mail.approval_required)
+            # A step planned again after its letter was cancelled because the
+            # row's paper had come (and staff then set the row back to Chờ nộp)
+            # has the same key: that letter waits again, freshly written.
+            queued += sum(ledger.requeue(m, reminders.ARRIVED,
+                                         awaiting_approval=config.mail.approval_required)
+                          for m in chase.messages if m.kind in reminders.CHASING_KINDS)
             if ledger.has_unmirrored():
                 note = mirror_if_free(ctx, ledger)
                 if note:
@@ -344,6 +364,9 @@ def _chase(ctx: JobContext, today: dt.date, result: JobResult, outcome: Outcome,
     result.notes += chase.milestone_problems
     result.notes += [f"Không tạo được thư nhắc cho {code}: {problem}"
                      for code, problem in sorted(chase.skipped.items())]
+    # What this step writes is what the later steps see (the review step's
+    # `Vấn đề` part goes beside this step's, never over it).
+    rows = [{**row, **chase.row_updates.get(row["key"], {})} for row in rows]
     return rows, steps
 
 

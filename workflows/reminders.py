@@ -21,8 +21,9 @@ from workspace.config import Config
 from workspace.errors import TemplateError
 from workspace.outbox import Ledger, Message, NewMessage, message_key
 
-from .chase_input import REPORT_KIND, WAITING, fold, paper_obligations
-from .chase_policy import MissingList, Obligation, Plan, Reminder, code_of, from_config, plan
+from .chase_input import PROBLEM_PREFIXES, REPORT_KIND, WAITING, fold, paper_obligations, with_problem
+from .chase_policy import (MissingList, Obligation, Plan, Reminder, code_of, from_config, plan, step_key,
+                           steps)
 from .letters import base_context, build_message, prefilled_link, recipient_address, render, vn_date
 
 BEFORE, OVERDUE, ESCALATED = "nhac-truoc-han", "nhac-qua-han", "nhac-bao-cao"
@@ -34,7 +35,7 @@ INVITE = "moi-viet"
 CHASING_KINDS = REMINDER_KINDS + (INVITE,)
 MISSING = "danh-sach-thieu"
 # `Vấn đề` sentences of this step start so; only those are replaced or cleared by it.
-PROBLEM_PREFIX = "Nhắc hạn: "
+PROBLEM_PREFIX = PROBLEM_PREFIXES[0]   # "Nhắc hạn: "
 ARRIVED = "Huỷ tự động: nội dung thư đề nghị đã được nộp trước khi thư được gửi."
 SUPERSEDED = "Huỷ tự động: đã có thư nhắc mới hơn cho nội dung này."
 
@@ -71,7 +72,7 @@ def reminder_counts(ledger: Ledger) -> dict[str, int]:
 
 def codes_in(message: Message) -> list[str]:
     if message.kind == INVITE:
-        return [code_of_invite(item) for item in _middle(message.key).split("+")]
+        return [code_of_invite(item) for item in _middle(message.key).rpartition("@")[0].split("+")]
     return [code_of(item) for item in _middle(message.key).split("+")]
 
 
@@ -95,9 +96,9 @@ class ChaseOutcome:
 
 
 def _item(row: Mapping[str, Any], step_days_late: int, due: dt.date, content: str, link: str,
-          today: dt.date) -> dict[str, Any]:
+          today: dt.date, report: bool = False) -> dict[str, Any]:
     return {"code": row["key"], "title": str(row.get("title") or ""),
-            "content": content or "Gửi tham luận",
+            "content": content or ("Gửi báo cáo" if report else "Gửi tham luận"),
             "due": vn_date(due), "days_left": max((due - today).days, 0),
             "days_overdue": max((today - due).days, 0), "link": link, "late": step_days_late}
 
@@ -121,9 +122,15 @@ def _writer_context(config: Config, person: str, owed: list[Mapping[str, Any]], 
     return address, context
 
 
-def invited_codes(ledger: Ledger) -> set[str]:
-    """Rows an invitation to write was queued for, in any state."""
-    return {code_of_invite(item) for key in ledger.keys(INVITE) for item in _middle(key).split("+")}
+def invited_codes(ledger: Ledger) -> dict[str, dt.date]:
+    """Rows an invitation to write was queued for (in any state), and the day
+    it was planned for: `moi-viet:<codes>@<day>:1`."""
+    out: dict[str, dt.date] = {}
+    for key in ledger.keys(INVITE):
+        codes, _, day = _middle(key).rpartition("@")
+        for item in codes.split("+"):
+            out[code_of_invite(item)] = dt.date.fromisoformat(day)
+    return out
 
 
 def code_of_invite(item: str) -> str:
@@ -143,7 +150,8 @@ def invitation(config: Config, person: str, owed: list[Obligation], rows: Mappin
                          "due": vn_date(o.due), "link": prefilled_link(link_base, o.key)} for o in owed]
     rendered = render(INVITE, context)
     name = context["recipient"]["full_name"]
-    return NewMessage(key=message_key(INVITE, "+".join(quote(o.key, safe="") for o in owed)), kind=INVITE,
+    middle = "+".join(quote(o.key, safe="") for o in owed) + f"@{today.isoformat()}"
+    return NewMessage(key=message_key(INVITE, middle), kind=INVITE,
                       email=address, subject=rendered.subject,
                       raw=build_message(config, name, address, rendered), recipient=name,
                       source="papers", source_key="+".join(o.key for o in owed))
@@ -161,7 +169,8 @@ def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapp
     Department leader in charge, and the row may hold the recipient's Danh xưng)."""
     items = sorted((_item(rows[i.obligation.key], i.step.days_late, i.obligation.due,
                           contents.get(i.obligation.milestone, ""),
-                          prefilled_link(link_base, i.obligation.key), today)
+                          prefilled_link(link_base, i.obligation.key), today,
+                          i.obligation.key in report_keys)
                     for i in reminder.items), key=lambda d: (-d["late"], d["code"]))
     if reminder.cc:   # escalated steps, and a head's address to copy
         kind = ESCALATED
@@ -185,7 +194,8 @@ def reminder_message(config: Config, reminder: Reminder, rows: Mapping[str, Mapp
 
 
 def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Mapping[str, Any]],
-                    content: str, today: dt.date) -> NewMessage:
+                    content: str, today: dt.date, report_keys: frozenset[str] | set[str] = frozenset()
+                    ) -> NewMessage:
     """The organiser's list of who is still missing after the last step (pure)."""
     contact = config.event.contact
     address, problem = recipient_address(contact.email)
@@ -199,7 +209,8 @@ def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Map
     context["missing"] = [{"code": o.key, "title": str(rows[o.key].get("title") or ""),
                            "author": str(rows[o.key].get("author") or ""),
                            "unit": str(rows[o.key].get("unit") or "")} for o in missing.missing]
-    context["milestone"]["content"] = content or "Gửi tham luận"
+    reports = all(o.key in report_keys for o in missing.missing)
+    context["milestone"]["content"] = content or ("Gửi báo cáo" if reports else "Gửi tham luận")
     rendered = render(MISSING, context)
     return NewMessage(key=message_key(MISSING, missing.key), kind=MISSING, email=address,
                       subject=rendered.subject, raw=build_message(config, contact.name, address, rendered),
@@ -208,7 +219,7 @@ def missing_message(config: Config, missing: MissingList, rows: Mapping[str, Map
 
 def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]],
            done: set[str], counts: Mapping[str, int], link_base: str, today: dt.date,
-           reports: Iterable[Mapping[str, Any]] = (), invited: set[str] | frozenset[str] = frozenset()
+           reports: Iterable[Mapping[str, Any]] = (), invited: Mapping[str, dt.date] | None = None
            ) -> ChaseOutcome:
     """Today's reminders and the rows' job-owned cells (pure). `reports`: the
     divisions' reports (workflows.writings), chased like papers by their own
@@ -234,10 +245,11 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
     # Invitations to write first: every row still owed, with an address, whose
     # deadline has not passed, that has had neither an invitation nor a
     # reminder. Someone invited today gets no reminder today.
-    if config.reminders.invite_to_write:
+    invited_on = dict(invited or {})
+    if config.reminders.invite_to_write and calendar.is_working_day(today):
         fresh: dict[str, list[Obligation]] = {}
         for o in read.obligations:
-            if not o.submitted and o.person and o.due >= today and o.key not in invited \
+            if not o.submitted and o.person and o.due >= today and o.key not in invited_on \
                     and not counts.get(o.key):
                 fresh.setdefault(o.person, []).append(o)
         for person, owed in sorted(fresh.items()):
@@ -249,7 +261,15 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
                     out.skipped[o.key] = str(exc)
                 continue
             out.invited.extend(o.key for o in owed)
-            reminded_today.add(person)
+            invited_on.update({o.key: today for o in owed})
+            reminded_today.add(person)   # one letter a day: anything else they owe waits
+    # The invitation stands for every step due by the day it went: those are
+    # not sent after it (the next reminder is the next step).
+    done = set(done)
+    for o in read.obligations:
+        day = invited_on.get(o.key)
+        if day is not None:
+            done.update(step_key(o, st.name) for st in steps(o, policy, calendar) if st.day <= day)
     out.plan = plan(read.obligations, policy, calendar, today, done, reminded_today)
     reminded: dict[str, int] = dict(counts)
     for reminder in out.plan.reminders:
@@ -268,17 +288,16 @@ def decide(config: Config, papers: Iterable[Mapping[str, Any]], milestones: Iter
     for missing in out.plan.missing_lists:
         try:
             out.messages.append(missing_message(config, missing, rows,
-                                                contents.get(missing.milestone, ""), today))
+                                                contents.get(missing.milestone, ""), today,
+                                                set(report_rows)))
         except TemplateError as exc:
             out.milestone_problems.append(f"Không tạo được danh sách chưa nộp gửi Ban Tổ chức: {exc}")
     # `Vấn đề`: this step's own sentences only (others, e.g. a wrong topic, stay).
     for code, row in rows.items():
         current = str(row.get("problem") or "")
-        mine = read.problems.get(code)
-        wanted = PROBLEM_PREFIX + mine if mine else ""
-        if current.startswith(PROBLEM_PREFIX) or (not current and wanted):
-            if current != wanted:
-                out.row_updates.setdefault(code, {})["problem"] = wanted
+        wanted = with_problem(current, PROBLEM_PREFIX, read.problems.get(code))
+        if wanted != current:
+            out.row_updates.setdefault(code, {})["problem"] = wanted
     return out
 
 

@@ -31,17 +31,17 @@ from workspace.config import Config
 from workspace.errors import TemplateError
 from workspace.outbox import CANCELLED, Message, NewMessage, message_key
 
-from .chase_input import fold, read_milestones
+from .chase_input import PROBLEM_PREFIXES, WAITING, fold, read_milestones, with_problem
+from .decisions import verdict
 from .chase_policy import Obligation, Policy, from_config, plan
 from .letters import base_context, build_message, recipient_address, render, vn_date
 from .normalise import clean_text, normalise_email
-from .submissions import REVIEW_PROBLEM
 
 REQUEST, REMINDER = "de-nghi-phan-bien", "nhac-phan-bien"
 REVIEW = "Hội đồng thẩm định"        # `Áp dụng cho` of the review council's milestone
 IN_REVIEW = "Đang thẩm định"
 # `Vấn đề` sentences of this step start so; only those are replaced or cleared by it.
-PROBLEM_PREFIX = REVIEW_PROBLEM   # "Phản biện: ", kept by the submissions step
+PROBLEM_PREFIX = PROBLEM_PREFIXES[1]   # "Phản biện: "
 _ADDRESS = re.compile(r"[^\s<>()\[\],;]+@[^\s<>()\[\],;]+")
 _FILE_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
 
@@ -59,10 +59,14 @@ class Reviewer:
 
 def read_reviewers(cell: Any) -> tuple[list[Reviewer], list[str]]:
     """The reviewers a `Người phản biện` cell names, and the entries that name
-    no readable address (as typed, shortened)."""
+    no readable address (as typed, shortened). Entries are split at line
+    breaks and `;`, and at commas where a line names several addresses."""
     found: list[Reviewer] = []
     bad: list[str] = []
-    for entry in re.split(r"[\n;]+", str(cell or "")):
+    entries: list[str] = []
+    for line in re.split(r"[\n;]+", str(cell or "")):
+        entries += line.split(",") if len(_ADDRESS.findall(line)) > 1 else [line]
+    for entry in entries:
         entry = clean_text(entry)
         if not entry:
             continue
@@ -71,17 +75,22 @@ def read_reviewers(cell: Any) -> tuple[list[Reviewer], list[str]]:
         if not address or problem:
             bad.append(entry[:60])
             continue
-        name = clean_text(_ADDRESS.sub("", entry).strip(" <>()[]-–—,:")) or address
+        # The name as staff typed it, titles included; none typed: no name guessed.
+        name = clean_text(_ADDRESS.sub("", entry).strip(" <>()[]-–—,:"))
         if address not in {r.email for r in found}:
             found.append(Reviewer(name, address))
     return found, bad
 
 
 def file_ids(cell: Any) -> list[str]:
-    """The Drive file ids of a `Tệp` cell's links (`open?id=…`, `/file/d/…/`)."""
+    """The Drive file ids of a `Tệp` cell's links (`open?id=…`, `/file/d/…/`);
+    text that is no link is passed over."""
     out = []
     for link in re.findall(r"https?://\S+", str(cell or "")):
-        url = urlparse(link)
+        try:
+            url = urlparse(link)
+        except ValueError:    # e.g. "https://[dán đường dẫn]": not a link at all
+            continue
         ids = parse_qs(url.query).get("id", [])
         parts = url.path.split("/")
         if "d" in parts and parts.index("d") + 1 < len(parts):
@@ -113,16 +122,22 @@ class ReviewOutcome:
     problems: dict[str, str] = field(default_factory=dict)        # code -> this step's sentence
 
 
-def with_problem(current: str, mine: str | None) -> str:
-    """A `Vấn đề` cell with this step's sentence replaced (or removed), the
-    other steps' sentences kept in front of it."""
-    kept = current.split(PROBLEM_PREFIX, 1)[0].strip()
-    wanted = PROBLEM_PREFIX + mine if mine else ""
-    return " ".join(x for x in (kept, wanted) if x)
+def _decided(row: Mapping[str, Any]) -> bool:
+    """A verdict the decisions step can read is in `Kết luận` (an unreadable
+    one stops nothing: that step says what is wrong with it)."""
+    try:
+        return verdict(row.get("decision")) is not None
+    except ValueError:
+        return False
 
 
-def assign(rows: Iterable[Mapping[str, Any]], known: set[str]) -> ReviewOutcome:
-    """Who reviews what (pure). `known`: every review request key in the ledger."""
+def assign(rows: Iterable[Mapping[str, Any]], known: set[str], live: set[str] | None = None
+           ) -> ReviewOutcome:
+    """Who reviews what (pure), for papers that have arrived (a file, and a
+    status past `Chờ nộp`) and have no verdict yet. `known`: every review
+    request key in the ledger (any state: a request staff cancelled is not made
+    again); `live`: those not cancelled or failed, whose reviewers are reminded
+    (None: all known)."""
     out = ReviewOutcome()
     for row in rows:
         code = str(row["key"])
@@ -134,11 +149,14 @@ def assign(rows: Iterable[Mapping[str, Any]], known: set[str]) -> ReviewOutcome:
         elif reviewers and str(row.get("file") or "").strip() and not files:
             out.problems[code] = ("không đọc được đường dẫn Drive trong ô Tệp nên chưa gửi được cho "
                                   "người phản biện.")
-        if not reviewers or not files or str(row.get("decision") or "").strip():
+        if not reviewers or not files or _decided(row) or fold(row.get("status")) in WAITING:
             continue
         for reviewer in reviewers:
             assignment = Assignment(code, reviewer, files)
-            (out.requested if assignment.key in known else out.assignments).append(assignment)
+            if assignment.key not in known:
+                out.assignments.append(assignment)
+            elif live is None or assignment.key in live:
+                out.requested.append(assignment)
     return out
 
 
@@ -150,10 +168,9 @@ def row_cells(rows: Iterable[Mapping[str, Any]], problems: Mapping[str, str], in
     for row in rows:
         code = str(row["key"])
         current = str(row.get("problem") or "")
-        if PROBLEM_PREFIX in current or code in problems:
-            wanted = with_problem(current, problems.get(code))
-            if wanted != current:
-                out.setdefault(code, {})["problem"] = wanted
+        wanted = with_problem(current, PROBLEM_PREFIX, problems.get(code))
+        if wanted != current:
+            out.setdefault(code, {})["problem"] = wanted
         if code in in_review and fold(row.get("status")) == fold("Đã nộp"):
             out.setdefault(code, {})["status"] = IN_REVIEW
     return out
@@ -169,7 +186,8 @@ def _reviewer_context(config: Config, reviewer: Reviewer, today: dt.date) -> tup
     address, problem = recipient_address(reviewer.email)
     if problem:
         raise TemplateError(problem)
-    context = base_context(config, {"full_name": reviewer.name, "email": address}, today)
+    context = base_context(config, {"full_name": reviewer.name or "Quý chuyên gia", "email": address},
+                           today)
     return address, context
 
 
@@ -180,7 +198,7 @@ def request_message(config: Config, assignment: Assignment, row: Mapping[str, An
     context["paper"] = _paper(row, assignment.files)
     context["review_by"] = vn_date(review_due)
     rendered = render(REQUEST, context)
-    name = assignment.reviewer.name
+    name = assignment.reviewer.name or address
     return NewMessage(key=assignment.key, kind=REQUEST, email=address, subject=rendered.subject,
                       raw=build_message(config, name, address, rendered), recipient=name,
                       source="papers", source_key=assignment.code)
@@ -211,8 +229,8 @@ def reminders(config: Config, requested: list[Assignment], rows: Mapping[str, Ma
     for a in requested:
         okey = f"{a.code}~{a.reviewer.rid}"
         by_obligation[okey] = a
-        decided = bool(str(rows.get(a.code, {}).get("decision") or "").strip())
-        obligations.append(Obligation(okey, a.reviewer.email, key, due, submitted=decided))
+        obligations.append(Obligation(okey, a.reviewer.email, key, due,
+                                      submitted=_decided(rows.get(a.code, {}))))
     messages, skipped = [], {}
     for reminder in plan(obligations, policy, calendar, today, done).reminders:
         owed = [by_obligation[i.obligation.key] for i in reminder.items]
@@ -225,7 +243,7 @@ def reminders(config: Config, requested: list[Assignment], rows: Mapping[str, Ma
         context["review_by"] = vn_date(due)
         context["days_left"] = (due - today).days
         rendered = render(REMINDER, context)
-        name = owed[0].reviewer.name
+        name = owed[0].reviewer.name or address
         messages.append(NewMessage(key=message_key(REMINDER, reminder.key), kind=REMINDER, email=address,
                                    subject=rendered.subject,
                                    raw=build_message(config, name, address, rendered), recipient=name,
@@ -248,4 +266,4 @@ def decided(messages: Iterable[Message], rows: Mapping[str, Mapping[str, Any]]) 
     """Reviewer reminders waiting to be sent that list a paper which has a
     `Kết luận` now (pure): they would ask for what has come."""
     return [m for m in messages if m.kind == REMINDER and any(
-        str(rows.get(code, {}).get("decision") or "").strip() for code in m.source_key.split("+"))]
+        _decided(rows.get(code, {})) for code in m.source_key.split("+"))]

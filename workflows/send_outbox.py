@@ -37,6 +37,10 @@ from workspace.pacing import Pacer
 from workspace.table import ticked
 
 from . import reminders, reviews, submissions, writings
+
+# Letters that ask writers and reviewers for something leave only in office
+# hours on working days (reminders.office_hours); the others at any time.
+OFFICE_HOURS = reminders.CHASING_KINDS + (reviews.REQUEST, reviews.REMINDER)
 from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 
@@ -225,7 +229,7 @@ def next_batch(config: Any, ledger: Ledger, limit: int | None, clock: Callable[[
     due = ledger.due()
     now = dt.datetime.fromtimestamp(clock(), ZoneInfo(config.timezone))
     if hold_reminders or not reminders.in_office_hours(config, now):
-        due = [m for m in due if m.kind not in reminders.REMINDER_KINDS]
+        due = [m for m in due if m.kind not in OFFICE_HOURS]
     room = max(0, config.mail.daily_limit - ledger.sent_since(clock() - DAY_S))
     take = min(len(due), room, limit or len(due))
     return due, due[:take], room
@@ -254,10 +258,10 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         mirror(ctx, ledger)
 
         due, batch, room = next_batch(config, ledger, opts.limit, clock, hold)
-        held = sum(1 for m in ledger.due() if m.kind in reminders.REMINDER_KINDS) - \
-            sum(1 for m in due if m.kind in reminders.REMINDER_KINDS)
+        held = sum(1 for m in ledger.due() if m.kind in OFFICE_HOURS) - \
+            sum(1 for m in due if m.kind in OFFICE_HOURS)
         if held and not hold:
-            result.notes.append(f"{held} thư nhắc hạn chờ đến giờ hành chính ngày làm việc "
+            result.notes.append(f"{held} thư nhắc hạn, mời viết hoặc gửi người phản biện chờ đến giờ hành chính ngày làm việc "
                                 f"({config.reminders.office_hours}) mới gửi, ở lần chạy sau.")
         pacer = None if opts.no_pacing else Pacer(config.mail.per_minute, clock, sleep)
         tally = send_due(ctx, ledger, gmail, batch, pacer, sleep, clock)

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from .chase_input import cell_date
+from .chase_input import cell_date, join_problem, problem_parts
 from .normalise import clean_text, cut, normalise_email
 from .registration_input import instant, name_key
 
@@ -64,7 +64,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L look-alikes
 OWNED = ("status", "submitted_at", "file", "file_history", "problem")
 COPIED = ("author", "email", "unit", "topic", "title")
 _LINK = re.compile(r"https?://\S+")
-REVIEW_PROBLEM = "Phản biện: "   # workflows.reviews.PROBLEM_PREFIX
 
 
 def fold(text: str) -> str:
@@ -336,11 +335,10 @@ def _row_cells(row: Mapping[str, str], group: list[Submission], allowed: set[str
         problems.append(topics_sentence(topics, topic))
     if added and latest.email_problem:
         problems.append(f"{latest.email_problem} rồi sửa ô {labels['email']} trên dòng này.")
-    # The review step's sentence (workflows.reviews) is its own: kept as it is.
-    review = (row.get("problem", "") or "").partition(REVIEW_PROBLEM)
-    if review[1]:
-        problems.append(review[1] + review[2])
-    cells["problem"] = cut(" ".join(problems))[0]
+    # The later steps' sentences (reminders, reviews) are theirs: kept as they are.
+    parts = problem_parts(row.get("problem", ""))
+    parts[""] = " ".join(problems)
+    cells["problem"] = cut(join_problem(parts))[0]
     return cells
 
 

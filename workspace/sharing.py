@@ -26,6 +26,8 @@ def file_access(ws: Workspace, file_id: str) -> Access:
 
 
 BATCH_LIMIT = 100   # Drive answers at most 100 calls in one batch request
+NO_ACCOUNT = "invalidSharingRequest"
+NOTE = "Ban Tổ chức Hội thảo chia sẻ tệp này để Quý vị xem; thư của Ban Tổ chức gửi kèm hướng dẫn."
 
 
 def share_as_readers(ws: Workspace, grants: Sequence[tuple[str, str]], rounds: int = 3
@@ -49,6 +51,11 @@ def share(ws: Workspace, grants: Sequence[tuple[str, str, str]], rounds: int = 3
     drive = ws.service("drive", "v3")
     results: dict[tuple[str, str, str], str | None] = {}
     pending = list(dict.fromkeys(grants))
+    # Drive refuses to share silently with an address that has no Google
+    # account ("invalidSharingRequest": such a person must be notified by
+    # Google, who sends them the link): those are shared again with Google's
+    # notification on, in the next round.
+    notify: set[tuple[str, str, str]] = set()
     for attempt in range(rounds):
         retry: list[tuple[str, str, str]] = []
         for start in range(0, len(pending), BATCH_LIMIT):
@@ -62,13 +69,19 @@ def share(ws: Workspace, grants: Sequence[tuple[str, str, str]], rounds: int = 3
                         results[grant] = None
                         return
                     failure = describe(exception)
-                    if failure is not None and failure.transient and attempt + 1 < rounds:
+                    if failure is not None and failure.reason == NO_ACCOUNT and grant not in notify \
+                            and attempt + 1 < rounds:
+                        notify.add(grant)
+                        retry.append(grant)
+                    elif failure is not None and failure.transient and attempt + 1 < rounds:
                         retry.append(grant)
                     else:
                         results[grant] = sentence(failure) if failure else str(exception)[:200]
+                extra = {"emailMessage": NOTE} if grant in notify else {}
                 batch.add(drive.permissions().create(
-                    fileId=file_id, sendNotificationEmail=False, supportsAllDrives=True, fields="id",
-                    body={"type": "user", "role": role, "emailAddress": address}), callback=done)
+                    fileId=file_id, sendNotificationEmail=grant in notify, supportsAllDrives=True,
+                    fields="id", body={"type": "user", "role": role, "emailAddress": address}, **extra),
+                    callback=done)
             # The batch as a whole: retried under the policy (creating the same
             # reader permission twice leaves one).
             ws.execute(batch, what="chia sẻ tệp", idempotent=True)

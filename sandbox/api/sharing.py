@@ -109,6 +109,16 @@ def permissions_create(call: Call) -> dict[str, Any]:
         if "@" not in email:
             raise invalid_argument(f"Bad Request. User message: \"{email} is not a valid email "
                                    "address.\"", reason="invalidSharingRequest")
+        # An address with no Google account can only be invited by Google's own
+        # mail (the link goes in it): sharing silently is refused. Google's
+        # words, as quoted by GAM's wiki (Drive permissions, "Notify people").
+        notify = call.params.get("sendNotificationEmail", True) not in (False, "false")
+        domain = email.rsplit("@", 1)[1].lower()
+        if not notify and domain in (call.settings.get("no_account_domains") or []):
+            raise invalid_argument(
+                f"Bad Request. User message: \"You are trying to invite {email}. Since there is no "
+                f"Google account associated with this email address, you must check the 'Notify "
+                f"people' box to invite this recipient.\"", reason="invalidSharingRequest")
         perm = drive.user_permission(email, role)
         perm["type"] = kind
         match = lambda p: p.get("type") in ("user", "group") and \
