@@ -172,6 +172,8 @@ def check(ctx: typer.Context) -> None:
     report = run_check(config, _open, dt.datetime.now(ZoneInfo(config.timezone)).date())
     for line in report.passed:
         console.print(f"✓ {line}", style="green")
+    for line in report.warnings:
+        console.print(f"! {line}", style="yellow")
     for line in report.problems:
         console.print(f"✗ {line}", style="red")
     if report.problems:

@@ -160,3 +160,27 @@ def test_dry_run_prints_the_text_and_writes_nothing(seeded_server, seeded_config
     assert [c["method_id"] for c in calls if c["kind"] == "write" and c["method_id"] != "oauth.token"] == []
     out = capsys.readouterr().out
     assert "BÁO CÁO" in out and "Kết quả tổ chức" in out and "THÀNH PHẦN THAM DỰ" in out
+
+
+def test_documents_carry_what_staff_set_in_van_ban(seeded_server, seeded_config, tmp_path) -> None:
+    """Số, Ngày ban hành, the signature and the recipients come from the row;
+    a date after the event is said by the run and by `check`."""
+    from tests.conftest import run_cli
+
+    config = seeded_config
+    _generate(config, only="results_report")
+    _set_cells(config, "documents", {
+        ("bao-cao-ket-qua", "number"): "215", ("bao-cao-ket-qua", "issued_on"): "05/01/2025",
+        ("bao-cao-ket-qua", "authority"): "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC",
+        ("bao-cao-ket-qua", "signer"): "Lê Thụy Mỵ Châu",
+        ("bao-cao-ket-qua", "recipients"): "Thường trực Thành ủy\nLưu: VT, VP"})
+    result = _generate(config, only="results_report")
+    assert any("sau ngày diễn ra" in note for note in result.notes)
+    row = _rows(config)["bao-cao-ket-qua"]
+    with _staff(seeded_server, config) as ws:
+        text = _text(ws, row["doc_id"])
+    assert "Số: 215/BC-SGDĐT" in text and "Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025" in text
+    assert "KT. GIÁM ĐỐC" in text and "PHÓ GIÁM ĐỐC" in text and "Lê Thụy Mỵ Châu" in text
+    assert "- Thường trực Thành ủy;" in text and "- Lưu: VT, VP." in text
+    out = run_cli("--config", str(config.source), "check")
+    assert "! Văn bản Báo cáo kết quả Hội thảo: Ngày ban hành 05/01/2025 sau ngày diễn ra" in out.stdout

@@ -16,7 +16,7 @@ from workspace.forms import FormsAdapter
 from workspace.sharing import file_access
 from workspace.spreadsheet import Spreadsheet
 
-from . import letter_pdf, letters
+from . import generate_docs, letter_pdf, letters
 from .registration_input import quota_problems
 
 
@@ -24,6 +24,10 @@ from .registration_input import quota_problems
 class Report:
     passed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # worth a look, not a failure
+
+    def warn(self, what: str) -> None:
+        self.warnings.append(what)
 
     def ok(self, what: str) -> None:
         self.passed.append(what)
@@ -97,6 +101,21 @@ def _cells(config: Config, sheet: Spreadsheet, report: Report) -> None:
         report.ok(f"trang '{config.sheets.delegations.tab}': mọi ô Chỉ tiêu đọc được")
 
 
+def _documents(config: Config, ws: Workspace, report: Report) -> None:
+    """The `Văn bản` tab's issue dates: one after the event is worth a look."""
+    sheet = ws.coordinating_spreadsheet(config)
+    if config.sheets.documents.tab not in sheet.tab_titles():
+        return
+    try:
+        snap, = sheet.read("documents")
+    except HoithaoError as exc:
+        report.fail(f"sheets.documents: {exc}")
+        return
+    for record in snap.records:
+        for line in generate_docs.date_warnings(config, {**record.values, "key": record.key}):
+            report.warn(line)
+
+
 def _forms(config: Config, ws: Workspace, report: Report) -> None:
     adapter = FormsAdapter(ws)
     for name in ("registration", "paper"):
@@ -158,6 +177,8 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
     _credentials(config, report)
     for problem in letters.check_templates(config, today):
         report.fail(problem)
+    for problem in generate_docs.check_templates(config, today):
+        report.fail(problem)
     if any(p.startswith(("google.service_account_file", "google.oauth_token_file"))
            for p in report.problems):
         return report  # cannot sign in: the remote checks would only repeat it
@@ -170,6 +191,7 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
         for problem in letter_pdf.check_letter_template(config, ws):
             report.fail(problem)
         _spreadsheet(config, ws, report)
+        _documents(config, ws, report)
         _forms(config, ws, report)
         _sharing(config, ws, report)
     return report

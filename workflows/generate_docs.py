@@ -135,12 +135,45 @@ def build(config: Config, name: str, context: Mapping[str, Any], issue: Issue) -
     except Exception as exc:   # a template error names the template and the line
         raise TemplateError(f"templates/docs/{slug}.html: {exc}") from None
     doc = Document(title)
-    parsed = parse(markup, doc.page.text_width)
+    try:
+        parsed = parse(markup, doc.page.text_width)
+    except TemplateError as exc:
+        raise TemplateError(f"templates/docs/{slug}.html: {exc}") from None
     if not issue.symbol:
         issue.symbol = parsed.attrs.get("ky-hieu", "")
     e = config.event
     return compose(parsed, issue, parent=e.parent_body, body=e.organiser, place=e.place,
                    year=e.starts_at.year, title=title, page=doc.page)
+
+
+def date_warnings(config: Config, row: Mapping[str, Any]) -> list[str]:
+    """A document dated after the event (staff's `Ngày ban hành`), or a
+    rehearsal of an event already past, is worth a look (Vietnamese lines)."""
+    title = str(row.get("name") or row.get("key") or "")
+    out = []
+    try:
+        day = parse_date(row.get("issued_on"))
+    except ValueError:
+        return [f"Văn bản {title}: không đọc được Ngày ban hành «{str(row.get('issued_on'))[:20]}»; ghi "
+                f"dạng 22/11/2024."]
+    event_day = config.event.starts_at.date()
+    if day and day > event_day:
+        out.append(f"Văn bản {title}: Ngày ban hành {day:%d/%m/%Y} sau ngày diễn ra {config.event.kind} "
+                   f"({event_day:%d/%m/%Y}); kiểm tra lại trong trang '{config.sheets.documents.tab}'.")
+    return out
+
+
+def check_templates(config: Config, today: dt.date) -> list[str]:
+    """Every document template rendered with empty sheets, one line per fault."""
+    empty: dict[str, list[dict[str, Any]]] = {n: [] for n in ("invitees", "delegations", "registrations",
+                                                             "papers", "milestones", "reports")}
+    problems = []
+    for name, (slug, _) in FILES.items():
+        try:
+            build(config, name, figures(config, empty, today), Issue())
+        except TemplateError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 # -- the job -------------------------------------------------------------------
@@ -176,10 +209,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         issue, date_problem = issue_of(config, name, row, "")
         context = figures(config, tabs, issue.date or today)
         document = build(config, name, context, issue)
-        if issue.date and issue.date > config.event.starts_at.date():
-            result.notes.append(f"{title}: Ngày ban hành {issue.date:%d/%m/%Y} sau ngày diễn ra "
-                                f"{config.event.kind} ({config.event.starts_at:%d/%m/%Y}); kiểm tra lại "
-                                f"trong trang '{config.sheets.documents.tab}'.")
+        if row is not None:
+            result.notes += [w for w in date_warnings(config, row) if "sau ngày" in w]
         if ctx.dry_run:
             ctx.console.print(f"\n===== {title} =====\n{document.text()}", markup=False, highlight=False)
             result.plan.append(Change(slug, "soạn", f"{len(document.blocks)} khối"))

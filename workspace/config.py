@@ -327,7 +327,7 @@ class Documents(_Model):
     # lines above the signature (Decree 30: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC"
     # when a deputy signs for the director) and the recipients ("Nơi nhận").
     authority: list[str] = ["GIÁM ĐỐC"]
-    recipients: list[str] = ["Như trên", "Lưu: VT"]
+    recipients: list[str] = ["Lưu: VT"]
     # Who gets each generated document shared with them, and how.
     share_with: list[Share] = []
 
