@@ -59,7 +59,7 @@ def _edit(ws, doc_id: str, text: str) -> None:
     (dt.date(2024, 6, 29), "Thành phố Hồ Chí Minh, ngày 29 tháng 6 năm 2024"),
     (dt.date(2024, 11, 22), "Thành phố Hồ Chí Minh, ngày 22 tháng 11 năm 2024"),
     (dt.date(2024, 2, 9), "Thành phố Hồ Chí Minh, ngày 09 tháng 02 năm 2024"),
-    (None, "Thành phố Hồ Chí Minh, ngày     tháng     năm 2024"),
+    (None, "Thành phố Hồ Chí Minh, ngày    tháng    năm 2024"),
 ])
 def test_the_date_line_follows_decree_30(day, text) -> None:
     assert place_date("Thành phố Hồ Chí Minh", day, 2024) == text
@@ -184,3 +184,19 @@ def test_documents_carry_what_staff_set_in_van_ban(seeded_server, seeded_config,
     assert "- Thường trực Thành ủy;" in text and "- Lưu: VT, VP." in text
     out = run_cli("--config", str(config.source), "check")
     assert "! Văn bản Báo cáo kết quả Hội thảo: Ngày ban hành 05/01/2025 sau ngày diễn ra" in out.stdout
+
+
+def test_attendance_counts_once_staff_tick_who_came(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    run_job_as_cli(config, "sync-registrations")
+    _generate(config, only="results_report")
+    row = _rows(config)["bao-cao-ket-qua"]
+    with _staff(seeded_server, config) as ws:
+        before = _text(ws, row["doc_id"])
+    assert "có mặt" not in before            # nobody ticked yet: no "0 present"
+    came = [r.key for r in _table(config, "registrations").records if r["status"] == "Đã xác nhận"][:2]
+    _set_cells(config, "registrations", {(key, "attended"): True for key in came})
+    _generate(config, only="results_report")
+    with _staff(seeded_server, config) as ws:
+        after = _text(ws, _rows(config)["bao-cao-ket-qua"]["doc_id"])
+    assert "có 2 đại biểu có mặt" in after

@@ -3,8 +3,8 @@ generate-docs runs (pure): never typed into a template.
 
 - delegations: each row of `Đoàn` with its quota, the invitees of that
   delegation in `Khách mời` (invited), and the counts sync-registrations
-  keeps (`Đã đăng ký`, `Đã xác nhận`, `Danh sách chờ`); attended, where
-  `Đăng ký` has the optional staff tick column `Có mặt`;
+  keeps (`Đã đăng ký`, `Đã xác nhận`, `Danh sách chờ`); attended, once
+  staff tick anyone in the optional column `Có mặt` of `Đăng ký`;
 - chairs and guests: invitees of the groups `Chủ trì` and `Khách mời` whose
   registration is confirmed (not withdrawn), with honorific, position and
   unit exactly as in the data;
@@ -70,8 +70,8 @@ def delegations(delegation_rows: Iterable[Mapping[str, Any]], invitees: Iterable
     attended: dict[str, int] = {}
     has_attendance = False
     for r in registrations:
-        if "attended" in r:
-            has_attendance = True
+        if ticked(r.get("attended")):
+            has_attendance = True   # before the day, nobody is ticked: no "0 present"
         if fold(r.get("status")) == fold(CONFIRMED) and ticked(r.get("attended")):
             code = names.get(fold(r.get("delegation")), "")
             attended[code] = attended.get(code, 0) + 1

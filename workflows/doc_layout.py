@@ -23,7 +23,9 @@ from .doc_markup import Parsed
 # Decree 30/2020, Phụ lục I, sizes in points.
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO_2 = "Độc lập - Tự do - Hạnh phúc"
-_LEFT, _RIGHT = 0.42, 0.58     # the top block's two columns, of the text width
+# The top block's two columns, of the text width: the right one holds the
+# place-and-date line on one line (no place name split across lines).
+_LEFT, _RIGHT = 0.40, 0.60
 
 
 @dataclass
@@ -41,7 +43,7 @@ def place_date(place: str, day: dt.date | None, year: int) -> str:
     """`Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025` (a leading zero for
     days below 10 and for months 1 and 2); undated: room to write the day."""
     if day is None:
-        return f"{place}, ngày     tháng     năm {year}"
+        return f"{place}, ngày    tháng    năm {year}"
     month = f"{day.month:02d}" if day.month < 3 else str(day.month)
     return f"{place}, ngày {day.day:02d} tháng {month} năm {day.year}"
 
@@ -76,7 +78,7 @@ def top_block(parent: str, body: str, issue: Issue, place: str, year: int, page:
     left.append(_centre(f"Số: {number}/{issue.symbol}" if issue.symbol else f"Số: {number}", 13))
     right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
              _rule(right_w, MOTTO_2, 14, 1.0),
-             _centre(place_date(place, issue.date, year), 14, italic=True)]
+             _centre(place_date(place, issue.date, year), 13, italic=True)]
     return Table([[Cell(left), Cell(right)]], [left_w, right_w], borders=False)
 
 
