@@ -200,3 +200,25 @@ def test_attendance_counts_once_staff_tick_who_came(seeded_server, seeded_config
     with _staff(seeded_server, config) as ws:
         after = _text(ws, _rows(config)["bao-cao-ket-qua"]["doc_id"])
     assert "có 2 đại biểu có mặt" in after
+
+
+def test_the_programme_is_also_one_web_page_in_the_drive_folder(seeded_server, seeded_config) -> None:
+    config = seeded_config
+    run_job_as_cli(config, "chase-submissions")
+    _set_cells(config, "papers", {("TL01", "decision"): "Được chọn",
+                                  ("TL01", "slot"): "Phiên 1: Dữ liệu lớn <và> AI"})
+    run_job_as_cli(config, "chase-submissions")
+    _generate(config, only="programme")
+    row = _rows(config)["chuong-trinh-web"]
+    file_id = row["doc_id"]
+    with _staff(seeded_server, config) as ws:
+        drive = ws.service("drive", "v3").files()
+        meta = drive.get(fileId=file_id, fields="name,mimeType,parents").execute()
+        page = drive.get_media(fileId=file_id).execute().decode("utf-8")
+    assert meta["name"] == "Chương trình Hội thảo.html" and meta["mimeType"] == "text/html"
+    assert meta["parents"] == [config.google.drive_folder_id]
+    title = _table(config).by_key["TL01"]["title"]
+    assert '<html lang="vi">' in page and 'name="viewport"' in page and "@media print" in page
+    assert "Phiên 1: Dữ liệu lớn &lt;và&gt; AI" in page and title in page   # escaped, never raw
+    _generate(config, only="programme")                                   # updated in place
+    assert _rows(config)["chuong-trinh-web"]["doc_id"] == file_id

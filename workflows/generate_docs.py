@@ -63,6 +63,8 @@ FILES: dict[str, tuple[str, str]] = {
     "results_report": ("bao-cao-ket-qua", "Báo cáo kết quả Hội thảo"),
 }
 OWNED = ("name", "doc_id", "link", "version", "revision", "written_at", "edited", "pdf", "problem")
+WEB = "chuong-trinh-web"    # the programme as one HTML page, for the event's website
+WEB_DIR = Path(__file__).resolve().parent.parent / "templates" / "web"
 
 
 def document_name(text: str) -> str:
@@ -144,6 +146,17 @@ def build(config: Config, name: str, context: Mapping[str, Any], issue: Issue) -
     e = config.event
     return compose(parsed, issue, parent=e.parent_body, body=e.organiser, place=e.place,
                    year=e.starts_at.year, title=title, page=doc.page)
+
+
+def programme_page(config: Config, context: Mapping[str, Any], now: dt.datetime) -> str:
+    """The programme as one static page (Vietnamese, printable, readable on a
+    phone), ready to upload to the event's website (pure)."""
+    env = environment(WEB_DIR)
+    try:
+        return env.get_template("chuong-trinh.html").render(
+            **context, updated=now.strftime("%H:%M ngày %d/%m/%Y"))
+    except Exception as exc:
+        raise TemplateError(f"templates/web/chuong-trinh.html: {exc}") from None
 
 
 def date_warnings(config: Config, row: Mapping[str, Any]) -> list[str]:
@@ -233,6 +246,22 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
             inserts.append({"key": slug, **cells})
         else:
             updates[slug] = {k: v for k, v in cells.items() if str(v) != str(row.get(k, ""))}
+    if "programme" in names and not ctx.dry_run:
+        web_row = rows.get(WEB)
+        page = programme_page(config, figures(config, tabs, today), ctx.now())
+        try:
+            file_id = str((web_row or {}).get("doc_id") or "")
+            file_id = writer.put_file(f"{FILES['programme'][1]}.html", page.encode("utf-8"), "text/html",
+                                      config.google.drive_folder_id, file_id)
+            cells = {"name": "Chương trình Hội thảo (trang web)", "doc_id": file_id,
+                     "link": file_link(file_id), "version": _count((web_row or {}).get("version")) + 1,
+                     "written_at": ctx.now().strftime("%Y-%m-%d %H:%M"), "problem": ""}
+        except ApiError as exc:
+            cells = {"problem": f"Chưa lưu được trang web chương trình: {exc}"[:300]}
+        if web_row is None:
+            inserts.append({"key": WEB, **cells})
+        else:
+            updates[WEB] = {k: v for k, v in cells.items() if str(v) != str(web_row.get(k, ""))}
     if not ctx.dry_run and (updates or inserts):
         ctx.table("documents").write({k: v for k, v in updates.items() if v}, inserts, owned=OWNED)
     result.figures.update({"đã ghi": written, "bản mới vì có người sửa": edited})

@@ -195,19 +195,22 @@ class DocumentWriter:
         return str((reply.get("writeControl") or {}).get("requiredRevisionId") or "")
 
     def save_pdf(self, doc_id: str, name: str, folder_id: str, pdf_id: str = "") -> str:
-        """The Doc exported as PDF, stored in the folder as `name`: the tool's
-        own PDF (`pdf_id`) updated in place, else a new file; its id."""
-        data = self.adapter.export_pdf(doc_id)
-        media = MediaInMemoryUpload(data, mimetype=PDF_MIME, resumable=False)
-        if pdf_id:
+        """The Doc exported as PDF, stored in the folder as `name` (put_file)."""
+        return self.put_file(name, self.adapter.export_pdf(doc_id), PDF_MIME, folder_id, pdf_id)
+
+    def put_file(self, name: str, data: bytes, mime: str, folder_id: str, file_id: str = "") -> str:
+        """`data` stored in the folder as `name`: the tool's own file
+        (`file_id`) updated in place, else a new file; its id."""
+        media = MediaInMemoryUpload(data, mimetype=mime, resumable=False)
+        if file_id:
             try:
-                return self.ws.execute(self._drive.update(fileId=pdf_id, media_body=media, fields="id",
+                return self.ws.execute(self._drive.update(fileId=file_id, media_body=media, fields="id",
                                                           supportsAllDrives=True),
                                        what="drive.files.update", idempotent=True)["id"]
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        body: dict[str, Any] = {"name": name, "mimeType": PDF_MIME}
+        body: dict[str, Any] = {"name": name, "mimeType": mime}
         if folder_id:
             body["parents"] = [folder_id]
         once = self.ws.service("drive", "v3", once=True).files()
