@@ -1,5 +1,6 @@
 """`sandbox export`: what a person would want to open after a run —
-every tab as CSV, every message Gmail accepted as .eml, every Doc as .docx."""
+every tab as CSV, every message Gmail accepted as .eml, every Doc as .docx
+and as .pdf (Drive's own two downloads of a Doc)."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 from google.oauth2 import credentials as user_credentials
+from googleapiclient.errors import HttpError
 
 from workspace.clients import Workspace
 from workspace.errors import HoithaoError
@@ -24,6 +26,7 @@ from .server import SandboxServer
 from .store import DB_NAME, create_private_file, make_private_dirs
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PDF = "application/pdf"
 SHEET = "application/vnd.google-apps.spreadsheet"
 DOC = "application/vnd.google-apps.document"
 
@@ -37,10 +40,11 @@ class OutRefused(HoithaoError):
     """OUT is not a folder an export may write into (the message says why)."""
 
 
-# What an export writes into OUT, and the note listing it (one path a line,
-# relative to OUT): the next export into OUT removes those files and no other.
+# What an export writes into OUT (each kind's folder and the extensions of its
+# files), and the note listing it (one path a line, relative to OUT): the next
+# export into OUT removes those files and no other.
 MARKER_NAME = ".hoithao-export"
-KINDS = {"sheets": ".csv", "mail": ".eml", "docs": ".docx"}
+KINDS = {"sheets": (".csv",), "mail": (".eml",), "docs": (".docx", ".pdf")}
 # A name's bytes before the suffix and extension: readable, and well under the
 # 255 bytes a file name may take (143 on an encrypted home folder).
 NAME_BYTES = 120
@@ -90,7 +94,7 @@ class _Names:
 
 def _export_shaped(folder: Path) -> bool:
     """`folder` holds nothing but what an export writes: its note and
-    sheets/*.csv, mail/*.eml, docs/*.docx (no links, nothing else)."""
+    sheets/*.csv, mail/*.eml, docs/*.docx and *.pdf (no links, nothing else)."""
     for entry in folder.iterdir():
         if entry.is_symlink():
             return False
@@ -99,7 +103,7 @@ def _export_shaped(folder: Path) -> bool:
         if entry.name not in KINDS or not entry.is_dir():
             return False
         for item in entry.iterdir():
-            if item.is_symlink() or not item.is_file() or item.suffix.lower() != KINDS[entry.name]:
+            if item.is_symlink() or not item.is_file() or item.suffix.lower() not in KINDS[entry.name]:
                 return False
     return True
 
@@ -171,8 +175,21 @@ def _spreadsheet_id(data_dir: Path, ws: Workspace) -> str | None:
     return files[0]["id"] if files else None
 
 
+def _pdf(drive: Any, file_id: str) -> bytes | None:
+    """A Doc as PDF; None on a machine without the fonts the sandbox draws PDFs
+    with (its export then fails with 500 and says which package to install):
+    the .docx is still written."""
+    try:
+        return drive.files().export(fileId=file_id, mimeType=PDF).execute()
+    except HttpError as exc:
+        if exc.resp.status == 500:
+            return None
+        raise
+
+
 def export(data_dir: Path, out: Path) -> dict[str, int]:
-    """Write OUT/sheets/<tab>.csv, OUT/mail/*.eml, OUT/docs/<title>.docx; return counts.
+    """Write OUT/sheets/<tab>.csv, OUT/mail/*.eml, OUT/docs/<title>.docx and
+    OUT/docs/<title>.pdf; return counts (`docs`: the Docs exported).
 
     OUT is new, empty, or a folder an earlier export wrote (its note,
     OUT/.hoithao-export, lists the files it wrote): only those files are
@@ -206,11 +223,12 @@ def export(data_dir: Path, out: Path) -> dict[str, int]:
                        f"vào thư mục này chỉ thay các tệp này, không xoá tệp nào khác.\n",
                        encoding="utf-8")
         os.replace(tmp, marker)
-        names = {kind: _Names(out / kind, ext) for kind, ext in KINDS.items()}
+        names = {(kind, ext): _Names(out / kind, ext) for kind, exts in KINDS.items()
+                 for ext in exts}
 
         with open(marker, "a", encoding="utf-8") as note:
-            def new_file(kind: str, title: str, key: str) -> int:
-                path, fd = names[kind].create(title, key)
+            def new_file(kind: str, title: str, key: str, ext: str = "") -> int:
+                path, fd = names[(kind, ext or KINDS[kind][0])].create(title, key)
                 note.write(f"{kind}/{path.name}\n")  # noted as soon as it exists
                 note.flush()
                 return fd
@@ -243,6 +261,10 @@ def export(data_dir: Path, out: Path) -> dict[str, int]:
                     with os.fdopen(new_file("docs", f["name"], f["id"]), "wb") as fh:
                         fh.write(content)
                     counts["docs"] += 1
+                    pdf = _pdf(drive, f["id"])
+                    if pdf is not None:
+                        with os.fdopen(new_file("docs", f["name"], f["id"], ".pdf"), "wb") as fh:
+                            fh.write(pdf)
                 token = page.get("nextPageToken")
                 if not token:
                     break

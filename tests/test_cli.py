@@ -149,9 +149,9 @@ def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
     out = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr
     sheets = sorted(p.name for p in (tmp_path / "out" / "sheets").iterdir())
-    assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 8   # with Báo cáo các phòng
+    assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 9   # with Báo cáo các phòng and Văn bản
     docs = list((tmp_path / "out" / "docs").glob("*.docx"))
-    assert len(docs) == 4
+    assert len(docs) == 5   # the seed's five document templates
 
 
 def test_wrong_spreadsheet_id_is_one_plain_line(seeded: Path) -> None:
@@ -192,5 +192,5 @@ def test_export_twice_into_one_folder_is_a_fresh_snapshot(seeded: Path, tmp_path
     out = tmp_path / "out"
     for _ in range(2):
         assert run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out)).returncode == 0
-    assert len(list((out / "docs").glob("*.docx"))) == 4
-    assert len(list((out / "sheets").glob("*.csv"))) == 8
+    assert len(list((out / "docs").glob("*.docx"))) == 5
+    assert len(list((out / "sheets").glob("*.csv"))) == 9

@@ -266,10 +266,12 @@ def test_export_twice_replaces_only_its_own_files(seeded: Path, tmp_path: Path) 
 
     second = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert second.returncode == 0, second.stderr
-    names = sorted(p.name for p in (out / "docs").iterdir())
+    names = sorted(p.name for p in (out / "docs").glob("*.docx"))
     assert names == sorted(["Kỷ yếu (bản mới).docx", "Mẫu - Báo cáo kết quả Hội thảo.docx",
                             "Mẫu - Báo cáo đề dẫn.docx", "Mẫu - Phát biểu khai mạc.docx",
+                            "Mẫu - Chương trình Hội thảo.docx",
                             "Mẫu - Kỷ yếu Hội thảo (ghi chú).docx"])  # the stale one is gone
+    assert not (out / "docs" / "Mẫu - Kỷ yếu Hội thảo.pdf").exists()      # its PDF went with it
     assert (out / "ghi-chu.txt").read_text(encoding="utf-8") == "của tôi"
     assert (out / "docs" / "Mẫu - Kỷ yếu Hội thảo (ghi chú).docx").read_bytes() == b"mine"
     listed = {line for line in (out / ".hoithao-export").read_text(encoding="utf-8").splitlines()
@@ -277,7 +279,7 @@ def test_export_twice_replaces_only_its_own_files(seeded: Path, tmp_path: Path) 
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written - listed == {"ghi-chu.txt", ".hoithao-export",
                                 "docs/Mẫu - Kỷ yếu Hội thảo (ghi chú).docx"}
-    assert len(list((out / "sheets").glob("*.csv"))) == 8   # the seeded tabs, Báo cáo các phòng included
+    assert len(list((out / "sheets").glob("*.csv"))) == 9   # the seeded tabs (Báo cáo các phòng, Văn bản)
 
 
 def test_export_replaces_an_old_export_inside_its_sandbox(seeded: Path) -> None:
@@ -324,8 +326,8 @@ def test_export_names_any_title_without_one_overwriting_another(seeded: Path, se
     out = tmp_path / "out"
     result = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    docx = sorted((out / "docs").iterdir())
-    assert len(docx) == 4 + len(titles)
+    docx = sorted((out / "docs").glob("*.docx"))
+    assert len(docx) == 5 + len(titles)
     for path in docx + sorted((out / "sheets").iterdir()):
         assert len(path.name.encode("utf-8")) <= 255 and "\n" not in path.name
         assert not path.name.startswith(".")
@@ -336,7 +338,7 @@ def test_export_names_any_title_without_one_overwriting_another(seeded: Path, se
     assert "Đoàn_Tỉnh.docx" in [p.name for p in docx]  # names stay readable
     assert any(p.name.startswith("Kế hoạch 2024_2025_ dự thảo_lần 2 🎉") for p in docx)
     csvs = {p.name: p.read_text(encoding="utf-8") for p in (out / "sheets").iterdir()}
-    assert len(csvs) == 10
+    assert len(csvs) == 11
     tab_files = [name for name, text in csvs.items() if text.strip() in ("gạch chéo", "gạch dưới")]
     assert len(tab_files) == 2 and all(name.startswith("Đoàn_Tỉnh") for name in tab_files)
     assert sorted(csvs[n].strip() for n in tab_files) == ["gạch chéo", "gạch dưới"]
@@ -344,7 +346,7 @@ def test_export_names_any_title_without_one_overwriting_another(seeded: Path, se
     # The same names at the next export: a clash's suffix comes from the title, not the order of luck.
     again = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert again.returncode == 0, again.stderr
-    assert sorted((out / "docs").iterdir()) == docx
+    assert sorted((out / "docs").glob("*.docx")) == docx
     assert {p.name: p.read_text(encoding="utf-8") for p in (out / "sheets").iterdir()} == csvs
 
 
@@ -354,7 +356,7 @@ def test_export_a_doc_titled_with_300_characters(seeded: Path, tmp_path: Path) -
         _add_docs(ws, [title])
     result = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    [named] = [p for p in (tmp_path / "out" / "docs").iterdir() if p.name.startswith("Báo cáo tổng kết")]
+    [named] = [p for p in (tmp_path / "out" / "docs").glob("*.docx") if p.name.startswith("Báo cáo tổng kết")]
     assert "Nội dung văn bản số 00" in _docx_text(named) and len(named.name.encode("utf-8")) <= 255
 
 
@@ -370,7 +372,7 @@ def test_demo_under_umask_022_keeps_personal_data_private(tmp_path: Path) -> Non
                  data / "credentials" / "service-account.json", data / "export" / ".hoithao-export"):
         assert _mode(path) == 0o600, path
     exported = [p for kind in ("sheets", "mail", "docs") for p in (data / "export" / kind).iterdir()]
-    assert {p.suffix for p in exported} == {".csv", ".eml", ".docx"}
+    assert {p.suffix for p in exported} == {".csv", ".eml", ".docx", ".pdf"}
     assert all(_mode(p) == 0o600 for p in exported)
     for folder in (data, data / "export", data / "export" / "sheets", data / "export" / "mail",
                    data / "export" / "docs", data / "credentials", data / "locks"):
@@ -482,7 +484,7 @@ def test_export_writes_into_a_new_or_empty_folder(seeded: Path, tmp_path: Path, 
     with _umask(0o022):
         result = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert len(list((out / "docs").glob("*.docx"))) == 4
+    assert len(list((out / "docs").glob("*.docx"))) == 5
     assert _mode(out) == 0o700
     if folder_kind == "missing":  # the folders it made for the export are private too
         assert _mode(tmp_path / "a") == 0o700

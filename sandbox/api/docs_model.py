@@ -5,7 +5,20 @@ A document body is a list of structural elements, stored as JSON:
   whose last run ends with the paragraph's "\\n"; a page break is the character
   "\\x0c" inside a run (Google strips U+000C from inserted text, so it can never
   come from a user);
-- a table `{"table": {"rows": [[{"content": [elements]}]]}}`.
+- a table `{"table": {"rows": [[{"content": [elements], "style"?: {cell style}}]],
+  "columns"?: [{tableColumnProperties}]}}`: a cell's `style` holds only what
+  `updateTableCellStyle` set (documents.get adds Google's defaults), and
+  `columns` is there once `updateTableColumnProperties` set one;
+- an auto text (a page number, a page count) is one character in a run, "\x01"
+  or "\x02" (AUTO_TEXT): Google strips U+0000-U+0008 from inserted text, so
+  neither can come from a user, and like every paragraph element it takes one
+  index.
+
+A segment is the body or one header or footer (Google's `segmentId`): any
+dict with the segment's element list as "body", its first index as "base"
+(1 for the body, after the section break at 0; 0 for a header or footer,
+whose "indexes ... begin at zero") and its "kind". The body's own model is
+one (no "base": 1, kind "body"); `segment()` makes the others.
 
 Indexes are UTF-16 code units, as Google counts them: the body starts at 1
 (after the section break at 0), a table start, a row start and a cell start each
@@ -28,6 +41,10 @@ from typing import Any, Iterator
 import regex  # \X: Unicode extended grapheme clusters (UAX #29), kept current with Unicode
 
 PAGE_BREAK = "\x0c"
+# AutoText types (developers.google.com/docs/api/reference/rest/v1/documents#autotext)
+AUTO_TEXT = {"\x01": "PAGE_NUMBER", "\x02": "PAGE_COUNT"}
+PAGE_NUMBER = "\x01"
+SPECIAL = PAGE_BREAK + "".join(AUTO_TEXT)   # characters that are elements, not text
 Atom = tuple[str, dict[str, Any]]
 
 INSIDE_PARAGRAPH = ("The insertion index must be inside the bounds of an existing paragraph. "
@@ -62,6 +79,17 @@ def new_document() -> dict[str, Any]:
     return {"rev": 1, "body": [new_paragraph()], "documentStyle": {}, "lists": {}}
 
 
+def segment(content: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """A header's or footer's content as a segment the edits below work on
+    (indexes from 0); edits change `content` in place."""
+    return {"body": content, "base": 0, "kind": kind}
+
+
+def base(doc: dict[str, Any]) -> int:
+    """The first index of a segment: 1 in the body, 0 in a header or footer."""
+    return doc.get("base", 1)
+
+
 def heading_id() -> str:
     return "h." + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
 
@@ -79,7 +107,8 @@ def content_len(content: list[dict[str, Any]]) -> int:
 
 
 def body_end(doc: dict[str, Any]) -> int:
-    return 1 + content_len(doc["body"])
+    """The end index of a segment (its final newline's end)."""
+    return base(doc) + content_len(doc["body"])
 
 
 def walk(content: list[dict[str, Any]], start: int
@@ -198,7 +227,8 @@ def insertion_point(doc: dict[str, Any], index: int
     if index >= end:
         raise Refused(f"Index {index} must be less than the end index of the referenced "
                       f"segment, {end}.")
-    found = _find_paragraph(doc["body"], 1, index) if index >= 1 else None
+    start = base(doc)
+    found = _find_paragraph(doc["body"], start, index) if index >= start else None
     if found is None:
         raise Refused(INSIDE_PARAGRAPH)
     content, i, start = found
@@ -241,7 +271,7 @@ def insert_text(doc: dict[str, Any], index: int, text: str,
 
 def insert_page_break(doc: dict[str, Any], index: int) -> None:
     content, i, items, k = insertion_point(doc, index)
-    if content is not doc["body"]:
+    if content is not doc["body"] or doc.get("kind", "body") != "body":
         raise Refused("Page breaks cannot be inserted inside a table, equation, footnote, "
                       "header or footer.")
     style = _style_for_insert(items, k)
@@ -268,9 +298,9 @@ def delete_range(doc: dict[str, Any], start: int, end: int) -> None:
     check_range(doc, start, end)
     if end >= body_end(doc):
         raise Refused(FINAL_NEWLINE)
-    if start < 1:
+    if start < base(doc):
         raise Refused(INVALID_DELETION)
-    _delete_in(doc["body"], 1, start, end)
+    _delete_in(doc["body"], base(doc), start, end)
 
 
 def _cell_holding(table: dict[str, Any], start: int, a: int, b: int
@@ -349,7 +379,7 @@ def replace_all_text(doc: dict[str, Any], find: str, replacement: str, match_cas
         raise Refused("The text to search for must not be empty.")
     replacement = clean(replacement)
     count = 0
-    for content, par, _ in list(walk(doc["body"], 1)):
+    for content, par, _ in list(walk(doc["body"], base(doc))):
         items = atoms(par)
         hay = "".join(ch for ch, _ in items[:-1])
         if regex:
@@ -381,7 +411,8 @@ def replace_all_text(doc: dict[str, Any], find: str, replacement: str, match_cas
 
 def _overlapping(doc: dict[str, Any], a: int, b: int
                  ) -> list[tuple[list[dict[str, Any]], dict[str, Any], int]]:
-    return [(c, p, ps) for c, p, ps in walk(doc["body"], 1) if ps < b and a < ps + elem_len(p)]
+    return [(c, p, ps) for c, p, ps in walk(doc["body"], base(doc))
+            if ps < b and a < ps + elem_len(p)]
 
 
 def apply_mask(old: dict[str, Any], new: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -443,3 +474,113 @@ def delete_bullets(doc: dict[str, Any], a: int, b: int) -> None:
             par["style"].pop("indentFirstLine", None)
             par["style"].pop("indentStart", None)
 
+
+
+# -- tables' styles ------------------------------------------------------------
+BORDERS = ("borderRight", "borderLeft", "borderBottom", "borderTop")   # Google's order
+_NEIGHBOUR = {"borderRight": (0, 1, "borderLeft"), "borderLeft": (0, -1, "borderRight"),
+              "borderBottom": (1, 0, "borderTop"), "borderTop": (-1, 0, "borderBottom")}
+
+
+def proto3(value: Any) -> Any:
+    """`value` as Google's JSON shows it: a Dimension's zero magnitude is left
+    out, as proto3 leaves out every zero value ({"unit": "PT"} is a width of 0)."""
+    if isinstance(value, dict):
+        return {k: proto3(v) for k, v in value.items()
+                if not (k == "magnitude" and v == 0)}
+    if isinstance(value, list):
+        return [proto3(v) for v in value]
+    return value
+
+
+def tables(content: list[dict[str, Any]], start: int
+           ) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every table (nested ones too) with its start index."""
+    pos = start
+    for elem in content:
+        if "table" in elem:
+            yield elem, pos
+            p = pos + 1
+            for row in elem["table"]["rows"]:
+                p += 1
+                for cell in row:
+                    p += 1
+                    yield from tables(cell["content"], p)
+                    p += content_len(cell["content"])
+        pos += elem_len(elem)
+
+
+def find_table(doc: dict[str, Any], index: int) -> dict[str, Any]:
+    """The table of a segment that starts at `index` (a `tableStartLocation`)."""
+    for table, start in tables(doc["body"], base(doc)):
+        if start == index:
+            return table
+    raise Refused(f"No table found at the table start location with index {index}.")
+
+
+def table_size(table: dict[str, Any]) -> tuple[int, int]:
+    rows = table["table"]["rows"]
+    return len(rows), max(len(row) for row in rows)
+
+
+def update_cell_style(table: dict[str, Any], cells: list[tuple[int, int]], style: dict[str, Any],
+                      names: list[str]) -> None:
+    """Apply `style` (masked by `names`) to `cells`. A border also changes the
+    border it shares with the neighbouring cell (inside or outside `cells`),
+    borders in Google's order: right, left, bottom, top (UpdateTableCellStyleRequest)."""
+    rows = table["table"]["rows"]
+
+    def set_field(r: int, c: int, name: str) -> None:
+        if 0 <= r < len(rows) and 0 <= c < len(rows[r]):
+            cell = rows[r][c]
+            cell["style"] = apply_mask(cell.get("style") or {}, style, [name])
+            if not cell["style"]:
+                del cell["style"]
+
+    for name in names:
+        if name in BORDERS:
+            continue
+        for r, c in cells:
+            set_field(r, c, name)
+    for name in BORDERS:
+        if name not in names:
+            continue
+        dr, dc, other = _NEIGHBOUR[name]
+        for r, c in cells:
+            set_field(r, c, name)
+            if name in style:
+                neighbour = rows[r + dr][c + dc] if (0 <= r + dr < len(rows) and
+                                                     0 <= c + dc < len(rows[r + dr])) else None
+                if neighbour is not None:
+                    neighbour["style"] = {**(neighbour.get("style") or {}),
+                                          other: copy.deepcopy(style[name])}
+            else:
+                set_field(r + dr, c + dc, other)
+
+
+def update_columns(table: dict[str, Any], indices: list[int], props: dict[str, Any],
+                   names: list[str]) -> None:
+    """Apply `props` (masked by `names`) to the columns at `indices` (all when empty)."""
+    _, columns = table_size(table)
+    current = table["table"].get("columns") or [{} for _ in range(columns)]
+    current += [{} for _ in range(columns - len(current))]
+    for i in indices or range(columns):
+        current[i] = apply_mask(current[i], props, names)
+    table["table"]["columns"] = current
+
+
+def column_widths(table: dict[str, Any], available: float) -> list[float]:
+    """Each column's width in points, for the exports: a FIXED_WIDTH column its
+    own, the EVENLY_DISTRIBUTED ones share what is left of `available` (the
+    page's or the cell's text width), at least 5 pt each (Google's narrowest)."""
+    _, columns = table_size(table)
+    stored = table["table"].get("columns") or []
+    fixed: list[float | None] = []
+    for i in range(columns):
+        props = stored[i] if i < len(stored) else {}
+        width = float((props.get("width") or {}).get("magnitude") or 0)
+        fixed.append(width if props.get("widthType") == "FIXED_WIDTH" and width else None)
+    free = [i for i, w in enumerate(fixed) if w is None]
+    rest = available - sum(w for w in fixed if w is not None)
+    share = max(rest / len(free), 5.0) if free else 0.0
+    return [w if w is not None else share for w in fixed]

@@ -19,6 +19,16 @@ DOCUMENT_STYLE: dict[str, Any] = {
     "marginHeader": _pt(36), "marginFooter": _pt(36), "useCustomHeaderFooterMargins": True,
 }
 
+# What documents.get shows for a cell of a new table: 5 pt paddings and a 1 pt
+# solid black border on each side (the Docs editor's default table); a cell's
+# own style (updateTableCellStyle) is laid over it. The exports read it too.
+_BORDER = {"color": {"color": {"rgbColor": {}}}, "width": _pt(1), "dashStyle": "SOLID"}
+CELL_STYLE: dict[str, Any] = {
+    "rowSpan": 1, "columnSpan": 1, "backgroundColor": {},
+    **{side: _BORDER for side in ("borderLeft", "borderRight", "borderTop", "borderBottom")},
+    **{side: _pt(5) for side in ("paddingLeft", "paddingRight", "paddingTop", "paddingBottom")},
+    "contentAlignment": "TOP"}
+
 _GREY = {"color": {"rgbColor": {"red": 0.4, "green": 0.4, "blue": 0.4}}}
 # namedStyleType -> (font size, space above, space below, extra text style)
 _NAMED = {"NORMAL_TEXT": (11, None, None, {}), "TITLE": (26, None, 3, {}),
