@@ -17,6 +17,7 @@ from workspace.config import Config
 
 from . import seed_data
 from .api import forms_responses as forms_api
+from .api.docs import add_page_number_header
 from .api.forms import add_file_upload_question
 from .oauth import create_authorized_user, create_service_account
 from .server import SandboxServer
@@ -32,6 +33,7 @@ CONSENT_OPTION = "Tôi đồng ý"
 DOC_TITLES = {"opening_speech": "Mẫu - Phát biểu khai mạc",
               "lead_in_report": "Mẫu - Báo cáo đề dẫn",
               "proceedings": "Mẫu - Kỷ yếu Hội thảo",
+              "programme": "Mẫu - Chương trình Hội thảo",
               "results_report": "Mẫu - Báo cáo kết quả Hội thảo"}
 
 
@@ -150,7 +152,7 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     return sh.id
 
 
-def _template_doc(ws: Workspace, config: Config, title: str, folder_id: str) -> str:
+def _template_doc(ws: Workspace, server: SandboxServer, config: Config, title: str, folder_id: str) -> str:
     docs = ws.service("docs", "v1")
     doc = docs.documents().create(body={"title": title}).execute()
     e = config.event
@@ -168,6 +170,11 @@ def _template_doc(ws: Workspace, config: Config, title: str, folder_id: str) -> 
     ]}).execute()
     ws.service("drive", "v3").files().update(fileId=doc["documentId"], addParents=folder_id,
                                              removeParents="root").execute()
+    # Page numbers centred in the top margin from page 2 (Decree 30), as staff add
+    # them in the Docs editor: the API cannot. generate-docs copies this Doc.
+    add_page_number_header(server.store, doc["documentId"], first_page_different=True, text_style={
+        "weightedFontFamily": {"fontFamily": "Times New Roman"},
+        "fontSize": {"magnitude": 13, "unit": "PT"}})
     return doc["documentId"]
 
 
@@ -237,7 +244,7 @@ def seed(data_dir: Path, config: Config) -> Path:
         reports = seed_data.reports()
         tables = {"invitees": invitees, "delegations": delegations, "registrations": [],
                   "papers": papers, "reports": reports, "outbox": [], "milestones": milestones,
-                  "runs": []}
+                  "documents": [], "runs": []}
         spreadsheet_id = _build_spreadsheet(ws, config, folder, tables)
 
         e = config.event
@@ -251,7 +258,7 @@ def seed(data_dir: Path, config: Config) -> Path:
             f"cáo qua đường dẫn riêng trong thư mời viết (không chọn chủ đề).\n\n{CONSENT_TEXT}",
             _paper_items(config), folder)
         _add_file_question(ws, server, config, paper_id, folder)
-        templates = {key: _template_doc(ws, config, title, folder) for key, title in DOC_TITLES.items()}
+        templates = {key: _template_doc(ws, server, config, title, folder) for key, title in DOC_TITLES.items()}
 
         fields = config.google.forms.registration.fields
         answers = [{fields[k]: v for k, v in r.items() if v != ""}
