@@ -70,10 +70,23 @@ def _rule(width: float, text: str, size: float, share: float) -> Para:
     return para
 
 
-def top_block(parent: str, body: str, issue: Issue, place: str, year: int, page: Page) -> Table:
+def _lines(lines: list[str], size: float, bold: bool = False) -> Para:
+    """Lines kept as given: one paragraph, a line break between them."""
+    runs = []
+    for i, line in enumerate(lines):
+        runs.append(Run(("\n" if i else "") + line))
+    return Para(runs, align="CENTER", size=size, bold=bold, space_after=0, line_spacing=100)
+
+
+def top_block(parent: str | list[str], body: str | list[str], issue: Issue, place: str, year: int,
+              page: Page) -> Table:
+    """`parent`/`body`: a name (printed upper case on one line) or its lines."""
     left_w, right_w = page.text_width * _LEFT, page.text_width * _RIGHT
-    left = [_centre(parent.upper(), 13)] if parent else []
-    left += [_centre(body.upper(), 13, bold=True), _rule(left_w, body.upper(), 13, 0.4)]
+    parent_lines = [parent.upper()] if isinstance(parent, str) else parent
+    body_lines = [body.upper()] if isinstance(body, str) else body
+    left = [_lines(parent_lines, 13)] if any(parent_lines) else []
+    left += [_lines(body_lines, 13, bold=True),
+             _rule(left_w, max(body_lines, key=len, default=""), 13, 0.4)]
     number = issue.number.strip() or "     "
     left.append(_centre(f"Số: {number}/{issue.symbol}" if issue.symbol else f"Số: {number}", 13))
     right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
@@ -100,8 +113,8 @@ def signature_band(issue: Issue, page: Page, recipients: bool = True) -> Table:
                  [page.text_width * 0.45, page.text_width * 0.55], borders=False)
 
 
-def compose(parsed: Parsed, issue: Issue, *, parent: str, body: str, place: str, year: int,
-            title: str, page: Page | None = None) -> Document:
+def compose(parsed: Parsed, issue: Issue, *, parent: str | list[str], body: str | list[str], place: str,
+            year: int, title: str, page: Page | None = None) -> Document:
     """The whole document: the layout around the template's body."""
     page = page or Page()
     kind = parsed.attrs.get("loai", "").strip()

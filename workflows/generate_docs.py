@@ -144,8 +144,9 @@ def build(config: Config, name: str, context: Mapping[str, Any], issue: Issue) -
     if not issue.symbol:
         issue.symbol = parsed.attrs.get("ky-hieu", "")
     e = config.event
-    return compose(parsed, issue, parent=e.parent_body, body=e.organiser, place=e.place,
-                   year=e.starts_at.year, title=title, page=doc.page)
+    d = config.documents
+    return compose(parsed, issue, parent=d.parent_lines or e.parent_body, body=d.body_lines or e.organiser,
+                   place=e.place, year=e.starts_at.year, title=title, page=doc.page)
 
 
 def programme_page(config: Config, context: Mapping[str, Any], now: dt.datetime) -> str:

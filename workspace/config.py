@@ -323,6 +323,11 @@ class Share(_Model):
 class Documents(_Model):
     # The issuing body's abbreviation in document numbers ("Số: 12/BC-SGDĐT").
     body_code: str = "SGDĐT"
+    # The top-left block, line by line, as printed (no place name split across
+    # lines): the parent body (regular) and the issuing body (bold). Empty:
+    # event.parent_body and event.organiser, upper case, on one line each.
+    parent_lines: list[str] = []
+    body_lines: list[str] = []
     # The signature block when the `Văn bản` row says nothing: the authority
     # lines above the signature (Decree 30: "KT. GIÁM ĐỐC" over "PHÓ GIÁM ĐỐC"
     # when a deputy signs for the director) and the recipients ("Nơi nhận").

@@ -58,7 +58,9 @@ def _para_style(start: int, end: int, para: Para) -> dict[str, Any]:
     return {"updateParagraphStyle": {
         "range": {"startIndex": start, "endIndex": end},
         "paragraphStyle": {"namedStyleType": "NORMAL_TEXT", "alignment": para.align,
-                           "indentFirstLine": _pt(para.indent_first),
+                           # Docs' first-line indent is measured from the margin,
+                           # not from indentStart as in Word: the model's is relative.
+                           "indentFirstLine": _pt(para.indent_start + para.indent_first),
                            "indentStart": _pt(para.indent_start), "indentEnd": _pt(para.indent_end),
                            "borderBottom": _LINE if para.rule else _NO_LINE,
                            "spaceAbove": _pt(para.space_before), "spaceBelow": _pt(para.space_after),
