@@ -224,3 +224,28 @@ def test_the_programme_is_also_one_web_page_in_the_drive_folder(seeded_server, s
     assert "Phiên 1: Dữ liệu lớn &lt;và&gt; AI" in page and title in page   # escaped, never raw
     _generate(config, only="programme")                                   # updated in place
     assert _rows(config)["chuong-trinh-web"]["doc_id"] == file_id
+
+
+def test_new_documents_are_shared_as_configured_and_their_pdf_kept_beside(seeded_server,
+                                                                         seeded_config) -> None:
+    from workspace.config import Share
+
+    config = seeded_config
+    config.documents.share_with = [Share(email="van.phong@sgddt-hcm.example", role="writer"),
+                                   Share(email="lanh.dao@sgddt-hcm.example", role="reader")]
+    _generate(config, only="lead_in_report")
+    row = _rows(config)["bao-cao-de-dan"]
+    with _staff(seeded_server, config) as ws:
+        drive = ws.service("drive", "v3")
+        perms = drive.permissions().list(fileId=row["doc_id"],
+                                         fields="permissions(emailAddress,role)").execute()
+        pdf_id = row["pdf"].split("/file/d/")[1].split("/")[0]
+        pdf = drive.files().get(fileId=pdf_id, fields="name,mimeType,parents").execute()
+        data = drive.files().get_media(fileId=pdf_id).execute()
+    roles = {p.get("emailAddress"): p["role"] for p in perms["permissions"]}
+    assert roles["van.phong@sgddt-hcm.example"] == "writer"
+    assert roles["lanh.dao@sgddt-hcm.example"] == "reader"
+    assert pdf == {"name": "Báo cáo đề dẫn Hội thảo.pdf", "mimeType": "application/pdf",
+                   "parents": [config.google.drive_folder_id]} and data.startswith(b"%PDF")
+    _generate(config, only="lead_in_report")           # the same PDF file, updated in place
+    assert _rows(config)["bao-cao-de-dan"]["pdf"] == row["pdf"]
