@@ -217,7 +217,7 @@ class _Server(ThreadingHTTPServer):
         self.options = options
         self.rng = random.Random(options.seed)
         self.last_internal_error: Exception | None = None
-        self.moments: dict[str, list[Callable[[str], None]]] = {}
+        self.moments: dict[str, list[Callable[[str], int | None]]] = {}
 
     def serve_request(self, http_method: str, path: str, query: str, headers: dict[str, str],
                       raw: bytes, *, body_error: GoogleError | None = None,
@@ -297,7 +297,10 @@ class _Server(ThreadingHTTPServer):
         # Something a person does at exactly this moment (tests of races): it
         # happens after the request was served and before its answer leaves.
         for hook in list(self.moments.get(method_id or "", [])):
-            hook(path)
+            lost = hook(path)
+            if lost:   # the work is done, but its answer is lost on the way back
+                status, content_type = int(lost), JSON_TYPE
+                content = _json_bytes(transient(int(lost)).body(body_api))
         return status, {"Content-Type": content_type, **answer_headers}, content
 
     def _serve_batch(self, http_method: str, path: str, headers: dict[str, str], raw: bytes,
@@ -450,10 +453,12 @@ class SandboxServer:
     def last_internal_error(self) -> Exception | None:
         return self._httpd.last_internal_error
 
-    def at(self, method_id: str, action: Callable[[str], None]) -> Callable[[], None]:
+    def at(self, method_id: str, action: Callable[[str], int | None]) -> Callable[[], None]:
         """Run `action(path)` right after each `method_id` request is served,
         before its answer leaves (a person acting at that very moment, for
-        tests of races); returns the function that stops it."""
+        tests of races); an action returning a status (503) loses the answer:
+        the work stays done, the caller gets that error. Returns the function
+        that stops it."""
         self._httpd.moments.setdefault(method_id, []).append(action)
         return lambda: self._httpd.moments[method_id].remove(action)
 

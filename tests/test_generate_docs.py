@@ -165,27 +165,36 @@ def test_dry_run_prints_the_text_and_writes_nothing(seeded_server, seeded_config
 
 
 def test_documents_carry_what_staff_set_in_van_ban(seeded_server, seeded_config, tmp_path) -> None:
-    """Số, Ngày ban hành, the signature and the recipients come from the row;
-    a date after the event is said by the run and by `check`."""
+    """Số, Ngày ban hành, the signature and the recipients come from the row, as
+    staff type them; a lead-in report dated after the event is said by the run
+    and by `check`; the results report may be (it is issued after)."""
     from tests.conftest import run_cli
 
     config = seeded_config
+    _generate(config, only="lead_in_report")
     _generate(config, only="results_report")
     _set_cells(config, "documents", {
-        ("bao-cao-ket-qua", "number"): "215", ("bao-cao-ket-qua", "issued_on"): "05/01/2025",
-        ("bao-cao-ket-qua", "authority"): "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC",
-        ("bao-cao-ket-qua", "signer"): "Lê Thụy Mỵ Châu",
-        ("bao-cao-ket-qua", "recipients"): "Thường trực Thành ủy\nLưu: VT, VP"})
-    result = _generate(config, only="results_report")
+        ("bao-cao-de-dan", "number"): "05", ("bao-cao-de-dan", "issued_on"): "05/01/2025",
+        ("bao-cao-de-dan", "authority"): "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC",
+        ("bao-cao-de-dan", "signer"): "Lê Thụy Mỵ Châu",
+        ("bao-cao-de-dan", "recipients"): "- Thường trực Thành ủy;\nLưu: VT, VP.",
+        ("bao-cao-ket-qua", "number"): "215/BC-SGDĐT", ("bao-cao-ket-qua", "issued_on"): "29/11/2024"})
+    result = _generate(config, only="lead_in_report")
     assert any("sau ngày diễn ra" in note for note in result.notes)
-    row = _rows(config)["bao-cao-ket-qua"]
+    row = _rows(config)["bao-cao-de-dan"]
     with _staff(seeded_server, config) as ws:
         text = _text(ws, row["doc_id"])
-    assert "Số: 215/BC-SGDĐT" in text and "Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025" in text
+    assert "Số: 05/BC-SGDĐT" in text and "Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025" in text
     assert "KT. GIÁM ĐỐC" in text and "PHÓ GIÁM ĐỐC" in text and "Lê Thụy Mỵ Châu" in text
-    assert "- Thường trực Thành ủy;" in text and "- Lưu: VT, VP." in text
+    assert "- Thường trực Thành ủy;" in text and "- Lưu: VT, VP." in text and "- -" not in text
+    result = _generate(config, only="results_report")
+    assert not any("sau ngày diễn ra" in note for note in result.notes)
+    with _staff(seeded_server, config) as ws:
+        text = _text(ws, _rows(config)["bao-cao-ket-qua"]["doc_id"])
+    assert "Số: 215/BC-SGDĐT" in text and "BC-SGDĐT/BC" not in text
     out = run_cli("--config", str(config.source), "check")
-    assert "! Văn bản Báo cáo kết quả Hội thảo: Ngày ban hành 05/01/2025 sau ngày diễn ra" in out.stdout
+    assert "! Văn bản Báo cáo đề dẫn Hội thảo: Ngày ban hành 05/01/2025 sau ngày diễn ra" in out.stdout
+    assert "Báo cáo kết quả Hội thảo: Ngày ban hành" not in out.stdout
 
 
 def test_attendance_counts_once_staff_tick_who_came(seeded_server, seeded_config) -> None:
@@ -249,3 +258,96 @@ def test_new_documents_are_shared_as_configured_and_their_pdf_kept_beside(seeded
                    "parents": [config.google.drive_folder_id]} and data.startswith(b"%PDF")
     _generate(config, only="lead_in_report")           # the same PDF file, updated in place
     assert _rows(config)["bao-cao-de-dan"]["pdf"] == row["pdf"]
+
+
+def test_a_lost_answer_to_the_tools_own_write_is_not_a_persons_edit(seeded_server, seeded_config) -> None:
+    """Google applies the rewrite but its answer is lost; the retry is refused
+    (the revision moved): the last change is the tool's own, so no new version."""
+    config = seeded_config
+    _generate(config, only="programme")
+    row = _rows(config)["chuong-trinh"]
+    lost = []
+
+    def lose_once(path: str):
+        if row["doc_id"] in path and not lost:
+            lost.append(path)
+            return 503
+        return None
+    stop = seeded_server.at("docs.documents.batchUpdate", lose_once)
+    try:
+        result = _generate(config, only="programme")
+    finally:
+        stop()
+    assert lost and result.figures["bản mới vì có người sửa"] == 0, result.notes
+    after = _rows(config)["chuong-trinh"]
+    assert after["doc_id"] == row["doc_id"] and after["edited"] == ""
+
+
+def test_a_run_stopped_after_the_doc_is_made_is_recognised_next_time(seeded_server, seeded_config) -> None:
+    """The Doc is created and recorded, then writing it fails: the next run
+    writes that same Doc, never a second copy or a false "edited" note."""
+    config = seeded_config
+    failed = []
+
+    def refuse_once(path: str):
+        if not failed:
+            failed.append(path)
+            return 503
+        return None
+    stop = seeded_server.at("docs.documents.batchUpdate", refuse_once)
+    try:
+        from workspace.retry import RetryPolicy
+        first = _generate(config, only="opening_speech", policy=RetryPolicy(attempts=1))
+    finally:
+        stop()
+    assert first.figures["đã ghi"] in (0, 1)
+    made = _rows(config)["phat-bieu-khai-mac"]["doc_id"]
+    second = _generate(config, only="opening_speech")
+    assert second.figures["bản mới vì có người sửa"] == 0, second.notes
+    assert _rows(config)["phat-bieu-khai-mac"]["doc_id"] == made
+
+
+def test_a_person_s_doc_of_the_same_name_is_never_taken_for_a_new_one(seeded_server, seeded_config) -> None:
+    """Staff clear the row; the tool's copy goes through but its answer is lost:
+    the tool finds its own new file by its mark, not the edited one by name."""
+    config = seeded_config
+    _generate(config, only="opening_speech")
+    old = _rows(config)["phat-bieu-khai-mac"]
+    edit = "Bản của Văn phòng. "
+    with _staff(seeded_server, config) as ws:
+        _edit(ws, old["doc_id"], edit)
+    _set_cells(config, "documents", {("phat-bieu-khai-mac", f): "" for f in ("doc_id", "version", "revision")})
+    lost = []
+
+    def lose_copy(path: str):
+        if not lost:
+            lost.append(path)
+            return 503
+        return None
+    stop = seeded_server.at("drive.files.copy", lose_copy)
+    try:
+        _generate(config, only="opening_speech")
+    finally:
+        stop()
+    assert lost
+    new = _rows(config)["phat-bieu-khai-mac"]["doc_id"]
+    assert new != old["doc_id"]
+    with _staff(seeded_server, config) as ws:
+        assert _text(ws, old["doc_id"]).startswith(edit)          # untouched
+
+
+def test_programme_sessions_keep_the_tabs_order_and_invitees_count_by_code_or_name() -> None:
+    from workflows import doc_figures as fig
+
+    papers = [{"key": "TL03", "status": "Được chọn", "file": "x", "slot": "Phiên 2: chiều", "title": "C"},
+              {"key": "TL01", "status": "Được chọn", "file": "x", "slot": "Phiên 1: sáng", "title": "A"},
+              {"key": "TL02", "status": "Được chọn", "file": "x", "slot": "Phiên 2: chiều", "title": "B"},
+              {"key": "TL04", "status": "Được chọn", "file": "x", "slot": "", "title": "D"},
+              {"key": "TL05", "status": "Đã nộp", "file": "x", "slot": "Phiên 1: sáng", "title": "E"}]
+    sessions = fig.programme(papers)
+    assert [(s["name"], [p["code"] for p in s["papers"]]) for s in sessions] == [
+        ("Phiên 2: chiều", ["TL03", "TL02"]), ("Phiên 1: sáng", ["TL01"])]
+    delegations, totals = fig.delegations(
+        [{"key": "BDG", "name": "Sở GDĐT Bình Dương", "quota": 20, "confirmed": "1e400"}],
+        [{"delegation": "BDG"}, {"delegation": "bdg"}, {"delegation": "Sở GDĐT  Bình Dương"}], [])
+    assert delegations[0]["invited"] == 3 and delegations[0]["confirmed"] == 0

@@ -25,6 +25,7 @@ from .normalise import clean_text
 from .registrations import CONFIRMED
 
 CHAIRS, GUESTS = "Chủ trì", "Khách mời"
+UNSCHEDULED = "Chưa xếp phiên"
 ACCEPTED = "Được chọn"
 _TICKED = {"true", "x", "có", "1", "đã đến", "có mặt"}
 
@@ -36,7 +37,7 @@ def _text(value: Any) -> str:
 def _int(value: Any) -> int:
     try:
         return int(float(str(value).replace(",", ".")))
-    except ValueError:
+    except (ValueError, OverflowError):
         return 0
 
 
@@ -58,15 +59,16 @@ def _submitted(row: Mapping[str, Any]) -> bool:
 
 def delegations(delegation_rows: Iterable[Mapping[str, Any]], invitees: Iterable[Mapping[str, Any]],
                 registrations: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    invited: dict[str, int] = {}
-    for inv in invitees:
-        code = _text(inv.get("delegation"))
-        invited[code] = invited.get(code, 0) + 1
     names = {}
     rows = list(delegation_rows)
     for d in rows:
         names[fold(d.get("name"))] = str(d["key"])
         names[fold(d["key"])] = str(d["key"])
+    # An invitee's `Đoàn` as sync-registrations reads it: the code in any case, or the name.
+    invited: dict[str, int] = {}
+    for inv in invitees:
+        code = names.get(fold(inv.get("delegation")), _text(inv.get("delegation")))
+        invited[code] = invited.get(code, 0) + 1
     attended: dict[str, int] = {}
     has_attendance = False
     for r in registrations:
@@ -122,18 +124,19 @@ def papers(rows: Iterable[Mapping[str, Any]], topics: Sequence[str]) -> dict[str
 
 
 def programme(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Accepted papers grouped by `Phiên trình bày` (sessions in the order the
-    tab first names them; papers without one last), each in code order."""
+    """Accepted papers grouped by `Phiên trình bày`, sessions and papers in the
+    order of the tab (staff order the programme by ordering the rows)."""
     sessions: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         if fold(row.get("status")) != fold(ACCEPTED) or not _submitted(row):
             continue
-        slot = _text(row.get("slot")) or "Chưa xếp phiên"
+        slot = _text(row.get("slot")) or UNSCHEDULED
         sessions.setdefault(slot, []).append({"code": str(row["key"]), "title": _text(row.get("title")),
                                               "author": _text(row.get("author")),
                                               "unit": _text(row.get("unit"))})
-    ordered = sorted(sessions.items(), key=lambda kv: (kv[0] == "Chưa xếp phiên", kv[0]))
-    return [{"name": name, "papers": sorted(items, key=lambda p: p["code"])} for name, items in ordered]
+    # Sessions in the order the tab first names them; papers in the tab's order.
+    # An accepted paper with no session yet is not in the published programme.
+    return [{"name": name, "papers": items} for name, items in sessions.items() if name != UNSCHEDULED]
 
 
 def milestones(rows: Iterable[Mapping[str, Any]], papers_rows: Sequence[Mapping[str, Any]],

@@ -61,6 +61,19 @@ def _centre(text: str, size: float, bold: bool = False, italic: bool = False, af
                 line_spacing=100)
 
 
+def number_line(number: str, symbol: str) -> str:
+    """`Số: 05/BC-SGDĐT`: a number below 10 takes a leading zero (the sheet
+    turns a typed 05 into 5); a number typed with its symbol is used as
+    typed; none leaves room to write it."""
+    number = number.strip().removeprefix("Số:").strip()
+    if "/" in number:
+        return f"Số: {number}"
+    if number.isdigit():
+        number = f"{int(number):02d}"
+    number = number or "     "
+    return f"Số: {number}/{symbol}" if symbol else f"Số: {number}"
+
+
 def _rule(width: float, text: str, size: float, share: float) -> Para:
     """An empty, low paragraph whose bottom border is the rule, centred under
     `text` and `share` as long (its indents set the length)."""
@@ -87,8 +100,7 @@ def top_block(parent: str | list[str], body: str | list[str], issue: Issue, plac
     left = [_lines(parent_lines, 13)] if any(parent_lines) else []
     left += [_lines(body_lines, 13, bold=True),
              _rule(left_w, max(body_lines, key=len, default=""), 13, 0.4)]
-    number = issue.number.strip() or "     "
-    left.append(_centre(f"Số: {number}/{issue.symbol}" if issue.symbol else f"Số: {number}", 13))
+    left.append(_centre(number_line(issue.number, issue.symbol), 13))
     right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
              _rule(right_w, MOTTO_2, 14, 1.0),
              _centre(place_date(place, issue.date, year), 13, italic=True)]
@@ -100,7 +112,9 @@ def signature_band(issue: Issue, page: Page, recipients: bool = True) -> Table:
     if recipients and issue.recipients:
         left.append(Para([Run("Nơi nhận:")], align="START", size=12, bold=True, italic=True,
                          space_after=0, line_spacing=100))
-        items = [r.strip().rstrip(";.") for r in issue.recipients if r.strip()]
+        # As staff may type them ("- Như trên;"): the dash and the end mark are the layout's.
+        items = [r.strip().lstrip("-–— ").rstrip(";.,").strip() for r in issue.recipients]
+        items = [r for r in items if r]
         for i, item in enumerate(items):
             end = "." if i == len(items) - 1 else ";"
             left.append(Para([Run(f"- {item}{end}")], align="START", size=11, space_after=0,

@@ -63,6 +63,7 @@ FILES: dict[str, tuple[str, str]] = {
     "results_report": ("bao-cao-ket-qua", "Báo cáo kết quả Hội thảo"),
 }
 OWNED = ("name", "doc_id", "link", "version", "revision", "written_at", "edited", "pdf", "problem")
+AFTER_EVENT = ("bao-cao-ket-qua", "ky-yeu")
 WEB = "chuong-trinh-web"    # the programme as one HTML page, for the event's website
 WEB_DIR = Path(__file__).resolve().parent.parent / "templates" / "web"
 
@@ -97,7 +98,8 @@ def figures(config: Config, tabs: Mapping[str, list[dict[str, Any]]], today: dt.
     return {
         "event": event_context(config, today), "body_code": config.documents.body_code,
         "delegations": delegations, "totals": totals,
-        "delegations_present": sum(1 for d in delegations if d["confirmed"]),
+        # The catch-all row (no quota: "Đại biểu các cơ quan, đơn vị khác") is no delegation.
+        "delegations_present": sum(1 for d in delegations if d["confirmed"] and d["quota"]),
         "chairs": fig.attending(tabs["invitees"], tabs["registrations"], fig.CHAIRS),
         "guests": fig.attending(tabs["invitees"], tabs["registrations"], fig.GUESTS),
         "papers": papers,
@@ -171,7 +173,8 @@ def date_warnings(config: Config, row: Mapping[str, Any]) -> list[str]:
         return [f"Văn bản {title}: không đọc được Ngày ban hành «{str(row.get('issued_on'))[:20]}»; ghi "
                 f"dạng 22/11/2024."]
     event_day = config.event.starts_at.date()
-    if day and day > event_day:
+    # The results report and the proceedings are issued after the event.
+    if day and day > event_day and row.get("key") not in AFTER_EVENT:
         out.append(f"Văn bản {title}: Ngày ban hành {day:%d/%m/%Y} sau ngày diễn ra {config.event.kind} "
                    f"({event_day:%d/%m/%Y}); kiểm tra lại trong trang '{config.sheets.documents.tab}'.")
     return out
@@ -213,8 +216,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     result = JobResult(figures={"văn bản": len(names)})
     if made_tab:
         result.notes.append(f"Đã tạo trang '{config.sheets.documents.tab}' để ghi các văn bản.")
-    updates: dict[str, dict[str, Any]] = {}
-    inserts: list[dict[str, Any]] = []
+    if today > config.event.starts_at.date() and config.google.backend == "sandbox":
+        result.notes.append(f"{config.event.kind} đã diễn ra ngày {config.event.starts_at:%d/%m/%Y}: đây "
+                            f"là buổi tập dượt trên dữ liệu cũ; số liệu là của bảng tính hiện có.")
     writer = None if ctx.dry_run else DocumentWriter(ctx.ws)
     written = edited = 0
     for name in names:
@@ -229,74 +233,107 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
             ctx.console.print(f"\n===== {title} =====\n{document.text()}", markup=False, highlight=False)
             result.plan.append(Change(slug, "soạn", f"{len(document.blocks)} khối"))
             continue
+        # Each document's row is written as soon as its Doc is: a run stopped
+        # half-way never leaves a Doc the next run cannot recognise as its own.
+        record = _Recorder(ctx, slug, row, title)
         try:
-            cells, note, was_edited = _write(writer, config, slug, document, row or {},
-                                             ctx.now().strftime("%Y-%m-%d %H:%M"))
+            note, was_edited = _write(writer, config, slug, document, row or {},
+                                      ctx.now().strftime("%Y-%m-%d %H:%M"), record)
         except (ApiError, TemplateError) as exc:
-            cells, note, was_edited = {"problem": f"Chưa ghi được văn bản: {exc}"[:500]}, \
-                f"{title}: chưa ghi được ({exc})", False
+            note, was_edited = f"{title}: chưa ghi được ({exc})", False
+            record({"problem": f"Chưa ghi được văn bản: {exc}"[:500]})
         else:
             written += 1
+        if date_problem:
+            record({"problem": " ".join(x for x in (date_problem, record.cells.get("problem", "")) if x)})
         edited += was_edited
-        cells["problem"] = " ".join(x for x in (date_problem, cells.get("problem", "")) if x)
-        cells["name"] = title
         if note:
             result.notes.append(note)
-        result.plan.append(Change(slug, "ghi", cells.get("link", "")))
-        if row is None:
-            inserts.append({"key": slug, **cells})
-        else:
-            updates[slug] = {k: v for k, v in cells.items() if str(v) != str(row.get(k, ""))}
+        result.plan.append(Change(slug, "ghi", record.cells.get("link", "")))
     if "programme" in names and not ctx.dry_run:
-        web_row = rows.get(WEB)
+        record = _Recorder(ctx, WEB, rows.get(WEB), "Chương trình Hội thảo (trang web)")
         page = programme_page(config, figures(config, tabs, today), ctx.now())
         try:
-            file_id = str((web_row or {}).get("doc_id") or "")
             file_id = writer.put_file(f"{FILES['programme'][1]}.html", page.encode("utf-8"), "text/html",
-                                      config.google.drive_folder_id, file_id)
-            cells = {"name": "Chương trình Hội thảo (trang web)", "doc_id": file_id,
-                     "link": file_link(file_id), "version": _count((web_row or {}).get("version")) + 1,
-                     "written_at": ctx.now().strftime("%Y-%m-%d %H:%M"), "problem": ""}
+                                      config.google.drive_folder_id,
+                                      _file_id(str((rows.get(WEB) or {}).get("doc_id") or "")))
+            record({"doc_id": file_id, "link": file_link(file_id),
+                    "version": _count((rows.get(WEB) or {}).get("version")) + 1,
+                    "written_at": ctx.now().strftime("%Y-%m-%d %H:%M"), "problem": ""})
         except ApiError as exc:
-            cells = {"problem": f"Chưa lưu được trang web chương trình: {exc}"[:300]}
-        if web_row is None:
-            inserts.append({"key": WEB, **cells})
-        else:
-            updates[WEB] = {k: v for k, v in cells.items() if str(v) != str(web_row.get(k, ""))}
-    if not ctx.dry_run and (updates or inserts):
-        ctx.table("documents").write({k: v for k, v in updates.items() if v}, inserts, owned=OWNED)
+            record({"problem": f"Chưa lưu được trang web chương trình: {exc}"[:300]})
     result.figures.update({"đã ghi": written, "bản mới vì có người sửa": edited})
     return result
+
+
+class _Recorder:
+    """One `Văn bản` row, written whenever the job learns something it must
+    not forget (a Doc made, a Doc written): the row is added the first time."""
+
+    def __init__(self, ctx: JobContext, key: str, row: Mapping[str, Any] | None, name: str):
+        self.ctx, self.key, self.row = ctx, key, dict(row) if row is not None else None
+        self.cells: dict[str, Any] = {"name": name}
+
+    def __call__(self, cells: Mapping[str, Any]) -> None:
+        self.cells.update(cells)
+        table = self.ctx.table("documents")
+        if self.row is None:
+            table.write({}, [{"key": self.key, **self.cells}], owned=OWNED)
+            self.row = {"key": self.key, **self.cells}
+            return
+        changed = {k: v for k, v in self.cells.items() if str(v) != str(self.row.get(k, ""))}
+        if changed:
+            table.write({self.key: changed}, owned=OWNED)
+            self.row.update(changed)
 
 
 def _count(value: Any) -> int:
     try:
         return max(int(float(str(value or 0))), 0)
-    except ValueError:
+    except (ValueError, OverflowError):
         return 0
 
 
+def _file_id(text: str) -> str:
+    """An id as staff may paste it: the id, or the file's link."""
+    text = text.strip()
+    for marker in ("/d/", "id="):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return text.split("/")[0].split("?")[0].split("&")[0].strip()
+
+
 def _write(writer: DocumentWriter, config: Config, slug: str, document: Document,
-           row: Mapping[str, Any], now: str) -> tuple[dict[str, Any], str, bool]:
-    """Write one document where `row` says it lives; the row's cells, a note
-    for the run, and whether a person's edit made a new version."""
+           row: Mapping[str, Any], now: str, record: Any) -> tuple[str, bool]:
+    """Write one document where `row` says it lives, recording each step in
+    its row; a note for the run, and whether a person's edit made a new
+    version. A change whose last author is the tool itself (its own write
+    whose answer was lost, an id Google renewed) is not a person's edit."""
     folder = config.google.drive_folder_id
     name = next(n for n, (s, _) in FILES.items() if s == slug)
     template = config.google.doc_templates.get(name, "")
     body = render_requests(document)
-    doc_id = str(row.get("doc_id") or "").strip()
+    account = (writer.ws.account or "").lower()
+    doc_id = _file_id(str(row.get("doc_id") or ""))
     recorded = str(row.get("revision") or "").strip()
     version = _count(row.get("version"))
     edited_links = [x for x in str(row.get("edited") or "").split("\n") if x.strip()]
     state = writer.state(doc_id) if doc_id else None
     note, was_edited, revision = "", False, ""
-    if state is not None and not state.trashed and recorded and state.revision == recorded:
-        try:
-            revision = writer.write(doc_id, clear(state.end_index) + body, required_revision=recorded)
-        except StaleRevision:
+    if state is not None and not state.trashed:
+        own = state.revision == recorded or (account and state.modified_by.lower() == account)
+        if recorded and own:
+            try:
+                revision = writer.write(doc_id, clear(state.end_index) + body,
+                                        required_revision=state.revision)
+            except StaleRevision:
+                now_state = writer.state(doc_id)
+                if now_state is not None and account and now_state.modified_by.lower() == account:
+                    revision = now_state.revision    # the tool's own write went through
+                else:
+                    was_edited = True
+        else:
             was_edited = True
-    elif state is not None and not state.trashed:
-        was_edited = True
     if not revision:
         if was_edited:
             edited_links.append(doc_link(doc_id))
@@ -308,22 +345,23 @@ def _write(writer: DocumentWriter, config: Config, slug: str, document: Document
         fresh = writer.state(doc_id)
         if fresh is None:
             raise ApiError(f"không mở được văn bản vừa tạo {doc_id}")
+        # Known before it is written: an interrupted run finds it as the tool's own.
+        record({"doc_id": doc_id, "link": doc_link(doc_id), "version": version, "revision": fresh.revision,
+                "edited": "\n".join(edited_links)})
         revision = writer.write(doc_id, clear(fresh.end_index) + body, required_revision=fresh.revision)
-        grants = [(doc_id, s.email, s.role) for s in config.documents.share_with]
-        if grants:
-            failed = [why for why in share(writer.ws, grants).values() if why]
-            if failed:
-                note = (note + " " if note else "") + f"{document.title}: chưa chia sẻ được ({failed[0]})"
-    pdf_link = str(row.get("pdf") or "")
-    pdf_id = pdf_link.split("/file/d/")[-1].split("/")[0] if "/file/d/" in pdf_link else ""
-    problem = ""
+    record({"doc_id": doc_id, "link": doc_link(doc_id), "version": version or 1, "revision": revision,
+            "written_at": now, "edited": "\n".join(edited_links), "problem": ""})
+    grants = [(doc_id, s.email, s.role) for s in config.documents.share_with]
+    if grants:   # sharing again is harmless: a person added later gets the drafts too
+        failed = [why for why in share(writer.ws, grants).values() if why]
+        if failed:
+            note = (note + " " if note else "") + f"{document.title}: chưa chia sẻ được ({failed[0]})"
+    pdf_id = _file_id(str(row.get("pdf") or ""))
     try:
-        pdf_link = file_link(writer.save_pdf(doc_id, f"{document.title}.pdf", folder, pdf_id))
+        record({"pdf": file_link(writer.save_pdf(doc_id, f"{document.title}.pdf", folder, pdf_id))})
     except ApiError as exc:   # the Doc is written; its PDF waits for the next run
-        problem = f"Chưa lưu được bản PDF (lần chạy sau thử lại): {exc}"[:300]
-    return ({"doc_id": doc_id, "link": doc_link(doc_id), "version": version or 1, "revision": revision,
-             "written_at": now, "edited": "\n".join(edited_links), "pdf": pdf_link,
-             "problem": problem}, note, was_edited)
+        record({"problem": f"Chưa lưu được bản PDF (lần chạy sau thử lại): {exc}"[:300]})
+    return note, was_edited
 
 
 JOB = Job("generate-docs", Options, run, writes=("documents",),

@@ -8,6 +8,7 @@ caller can make it one row's problem.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +20,7 @@ from .errors import ApiError
 from .google_errors import error_status, google_call
 
 DOC_MIME = "application/vnd.google-apps.document"
+TAG = "hoithao_make"   # appProperties key marking a file this tool is making
 PDF_MIME = "application/pdf"
 
 
@@ -39,6 +41,7 @@ class DocState:
     end_index: int
     trashed: bool
     link: str
+    modified_by: str = ""    # Drive's lastModifyingUser: who made the latest change
 
 
 class DocsAdapter:
@@ -140,28 +143,40 @@ class DocumentWriter:
 
     def create(self, name: str, folder_id: str, template_id: str = "") -> str:
         """A new Doc named `name` in the folder: a copy of `template_id` when
-        given. Not repeated blindly after an unclear answer (looked up by name)."""
-        if template_id:
-            return self.adapter.copy(template_id, name, folder_id)
-        body: dict[str, Any] = {"name": name, "mimeType": DOC_MIME}
+        given. Not repeated blindly after an unclear answer: the file is
+        looked up by a mark only this attempt put on it (appProperties), never
+        by name, so a person's Doc of the same name is never taken for it."""
+        mark = {TAG: secrets.token_hex(8)}
+        body: dict[str, Any] = {"name": name, "appProperties": mark}
+        if not template_id:
+            body["mimeType"] = DOC_MIME
         if folder_id:
             body["parents"] = [folder_id]
         once = self.ws.service("drive", "v3", once=True).files()
+
+        def request() -> Any:
+            if template_id:
+                return once.copy(fileId=template_id, body=body, fields="id", supportsAllDrives=True)
+            return once.create(body=body, fields="id", supportsAllDrives=True)
         try:
-            return self.ws.execute(once.create(body=body, fields="id", supportsAllDrives=True),
-                                   what="drive.files.create", idempotent=False)["id"]
+            return self.ws.execute(request(), what="drive.files.create", idempotent=False)["id"]
         except ApiError as exc:
             if not exc.ambiguous:
                 raise
-        return self.adapter.find(name, folder_id) or self.ws.execute(
-            once.create(body=body, fields="id", supportsAllDrives=True), what="drive.files.create",
-            idempotent=False)["id"]
+        query = f"appProperties has {{ key='{TAG}' and value='{mark[TAG]}' }} and trashed = false"
+        found = self.ws.execute(self._drive.list(q=query, fields="files(id)", pageSize=1,
+                                                 supportsAllDrives=True, includeItemsFromAllDrives=True),
+                                what="drive.files.list").get("files") or []
+        if found:
+            return found[0]["id"]
+        return self.ws.execute(request(), what="drive.files.create", idempotent=False)["id"]
 
     def state(self, doc_id: str) -> DocState | None:
         """The document now, or None when the tool cannot see it any more."""
         try:
-            meta = self.ws.execute(self._drive.get(fileId=doc_id, fields="trashed,webViewLink",
-                                                   supportsAllDrives=True), what="drive.files.get")
+            meta = self.ws.execute(self._drive.get(
+                fileId=doc_id, fields="trashed,webViewLink,lastModifyingUser(emailAddress)",
+                supportsAllDrives=True), what="drive.files.get")
             doc = self.ws.execute(self._docs.get(documentId=doc_id,
                                                  fields="revisionId,body(content(endIndex))"),
                                   what="docs.documents.get")
@@ -171,7 +186,8 @@ class DocumentWriter:
             raise
         content = (doc.get("body") or {}).get("content") or [{}]
         return DocState(str(doc.get("revisionId") or ""), int(content[-1].get("endIndex") or 1),
-                        bool(meta.get("trashed")), str(meta.get("webViewLink") or ""))
+                        bool(meta.get("trashed")), str(meta.get("webViewLink") or ""),
+                        str((meta.get("lastModifyingUser") or {}).get("emailAddress") or ""))
 
     def write(self, doc_id: str, requests: Sequence[Mapping[str, Any]], required_revision: str = ""
               ) -> str:
