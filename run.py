@@ -286,7 +286,7 @@ def demo(ctx: typer.Context,
         f"Sandbox: {data}\n"
         f"  Bảng tính (CSV, {counts['sheets']} trang): {out / 'sheets'}\n"
         f"  Thư đã gửi (.eml, {counts['mail']} thư): {out / 'mail'}\n"
-        f"  Văn bản (.docx, {counts['docs']} tệp): {out / 'docs'}\n"
+        f"  Văn bản (.docx và .pdf, {counts['docs']} văn bản): {out / 'docs'}\n"
         f"Chạy tiếp từng việc trên sandbox này: python run.py --config {config_path} <lệnh>")
 
 

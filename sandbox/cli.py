@@ -209,7 +209,7 @@ def submit(data: Path = DataOpt,
 def export(data: Path = DataOpt,
            out: Path = typer.Option(..., "--out", file_okay=False, help="Thư mục ghi kết quả.")) -> None:
     """Xuất sandbox trong DATA ra OUT/sheets/<trang>.csv, OUT/mail/*.eml và
-    OUT/docs/<tiêu đề>.docx. OUT là thư mục mới hoặc trống, hoặc thư mục đã xuất vào lần
+    OUT/docs/<tiêu đề>.docx và .pdf. OUT là thư mục mới hoặc trống, hoặc thư mục đã xuất vào lần
     trước: khi đó chỉ các tệp lần xuất trước ghi được thay, không tệp nào khác bị xoá. Chỉ
     người dùng hiện tại đọc được các tệp này (chúng có họ tên, địa chỉ, thư)."""
     from .export import export as do_export

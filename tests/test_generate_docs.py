@@ -47,6 +47,19 @@ def _text(ws, doc_id: str) -> str:
     return "".join(out)
 
 
+def _lose_once(server, method_id: str, doc_id: str = ""):
+    """The next `method_id` call (on `doc_id`, if given) is done by Google but
+    its answer is lost (503); returns the list of paths it hit and the stop."""
+    hit: list[str] = []
+
+    def lose(path: str):
+        if (doc_id in path) and not hit:
+            hit.append(path)
+            return 503
+        return None
+    return hit, server.at(method_id, lose)
+
+
 def _edit(ws, doc_id: str, text: str) -> None:
     """A person types a sentence at the start of the document's body."""
     docs = ws.service("docs", "v1").documents()
@@ -266,14 +279,7 @@ def test_a_lost_answer_to_the_tools_own_write_is_not_a_persons_edit(seeded_serve
     config = seeded_config
     _generate(config, only="programme")
     row = _rows(config)["chuong-trinh"]
-    lost = []
-
-    def lose_once(path: str):
-        if row["doc_id"] in path and not lost:
-            lost.append(path)
-            return 503
-        return None
-    stop = seeded_server.at("docs.documents.batchUpdate", lose_once)
+    lost, stop = _lose_once(seeded_server, "docs.documents.batchUpdate", row["doc_id"])
     try:
         result = _generate(config, only="programme")
     finally:
@@ -287,14 +293,7 @@ def test_a_run_stopped_after_the_doc_is_made_is_recognised_next_time(seeded_serv
     """The Doc is created and recorded, then writing it fails: the next run
     writes that same Doc, never a second copy or a false "edited" note."""
     config = seeded_config
-    failed = []
-
-    def refuse_once(path: str):
-        if not failed:
-            failed.append(path)
-            return 503
-        return None
-    stop = seeded_server.at("docs.documents.batchUpdate", refuse_once)
+    failed, stop = _lose_once(seeded_server, "docs.documents.batchUpdate")
     try:
         from workspace.retry import RetryPolicy
         first = _generate(config, only="opening_speech", policy=RetryPolicy(attempts=1))
@@ -317,14 +316,7 @@ def test_a_person_s_doc_of_the_same_name_is_never_taken_for_a_new_one(seeded_ser
     with _staff(seeded_server, config) as ws:
         _edit(ws, old["doc_id"], edit)
     _set_cells(config, "documents", {("phat-bieu-khai-mac", f): "" for f in ("doc_id", "version", "revision")})
-    lost = []
-
-    def lose_copy(path: str):
-        if not lost:
-            lost.append(path)
-            return 503
-        return None
-    stop = seeded_server.at("drive.files.copy", lose_copy)
+    lost, stop = _lose_once(seeded_server, "drive.files.copy")
     try:
         _generate(config, only="opening_speech")
     finally:
