@@ -343,3 +343,16 @@ def test_programme_sessions_keep_the_tabs_order_and_invitees_count_by_code_or_na
         [{"key": "BDG", "name": "Sở GDĐT Bình Dương", "quota": 20, "confirmed": "1e400"}],
         [{"delegation": "BDG"}, {"delegation": "bdg"}, {"delegation": "Sở GDĐT  Bình Dương"}], [])
     assert delegations[0]["invited"] == 3 and delegations[0]["confirmed"] == 0
+
+
+def test_check_says_which_documents_will_have_no_page_numbers(seeded, seeded_server) -> None:
+    import yaml
+
+    from tests.conftest import run_cli
+
+    path = seeded / "config.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["google"]["doc_templates"]["programme"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = run_cli("--config", str(path), "check")
+    assert "! google.doc_templates: chưa có Google Doc mẫu cho programme" in out.stdout

@@ -102,7 +102,14 @@ def _cells(config: Config, sheet: Spreadsheet, report: Report) -> None:
 
 
 def _documents(config: Config, ws: Workspace, report: Report) -> None:
-    """The `Văn bản` tab's issue dates: one after the event is worth a look."""
+    """The `Văn bản` tab's issue dates: one after the event is worth a look;
+    a document without a template Doc will have no page numbers."""
+    missing = [n for n in generate_docs.FILES if not config.google.doc_templates.get(n)]
+    if missing:
+        report.warn(f"google.doc_templates: chưa có Google Doc mẫu cho {', '.join(missing)}, nên các văn "
+                    f"bản này không có số trang (Google Docs API không chèn được số trang): tạo một Doc "
+                    f"trống, chèn số trang ở giữa lề trên từ trang 2 (Chèn > Số trang), rồi ghi mã Doc "
+                    f"vào google.doc_templates.")
     sheet = ws.coordinating_spreadsheet(config)
     if config.sheets.documents.tab not in sheet.tab_titles():
         return
