@@ -151,10 +151,7 @@ class _Parser(html.parser.HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("p", "h1", "h2", "li"):
-            if self.cell is not None:
-                self._close()
-            else:
-                self._close()
+            self._close()
         elif tag in _INLINE:
             if self.style:
                 self.style.pop()

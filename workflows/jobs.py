@@ -11,7 +11,7 @@ from workspace.config import Config, load
 
 from . import (chase_submissions, decisions, generate_docs, send_invitations, send_outbox,
                sync_registrations)
-from .base import Job, NoOptions
+from .base import Job
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     sync_registrations.JOB,
