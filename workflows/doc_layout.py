@@ -1,156 +1,55 @@
-"""The Vietnamese administrative layout (Decree 30/2020/NĐ-CP, Phụ lục I),
-once, for every document the tool writes (pure): the top block as a
-two-column borderless table (the parent body over the issuing body, a short
-rule, `Số: …`; the national motto, `Độc lập - Tự do - Hạnh phúc` with a rule
-as long as the text, the place-and-date line in italic), the document's
-kind (tên loại) and summary (trích yếu) centred in bold, the body, and the
-signature band: `Nơi nhận:` at the left, the authority line, the title and
-the signer's name centred at the right.
-
-A speech (`layout="phat-bieu"`) is not an administrative document: its
-title and summary head the body, with no number, place-and-date or
-recipients.
-"""
+"""A document's body (workflows.doc_markup) in the Vietnamese administrative
+layout of workspace.doc_layout: the top block, the kind and summary, the body,
+the signature band; a speech (`layout="phat-bieu"`) has only its title."""
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-
-from workspace.doc_model import Cell, Document, Page, Para, Run, Table
+from workspace.doc_layout import Issue, number_line, place_date, signature_band, top_block
+from workspace.doc_model import Document, Page, Para, Run
+from workspace.errors import TemplateError
 
 from .doc_markup import Parsed
 
-# Decree 30/2020, Phụ lục I, sizes in points.
-MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-MOTTO_2 = "Độc lập - Tự do - Hạnh phúc"
-# The top block's two columns, of the text width: the right one holds the
-# place-and-date line on one line (no place name split across lines).
-_LEFT, _RIGHT = 0.40, 0.60
+__all__ = ["Issue", "compose", "number_line", "place_date", "signature_band", "top_block"]
 
 
-@dataclass
-class Issue:
-    """What staff decide about one document (the `Văn bản` tab, else config)."""
-    number: str = ""                  # "125": blank leaves room to write it by hand
-    symbol: str = ""                  # "BC-SGDĐT" (the template's `ky-hieu`)
-    date: dt.date | None = None       # the issue date staff set; None leaves it blank
-    authority: list[str] = field(default_factory=list)   # ["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"]
-    signer: str = ""
-    recipients: list[str] = field(default_factory=list)
-
-
-def place_date(place: str, day: dt.date | None, year: int) -> str:
-    """`Thành phố Hồ Chí Minh, ngày 05 tháng 01 năm 2025` (a leading zero for
-    days below 10 and for months 1 and 2); undated: room to write the day."""
-    if day is None:
-        return f"{place}, ngày    tháng    năm {year}"
-    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
-    return f"{place}, ngày {day.day:02d} tháng {month} năm {day.year}"
-
-
-def _rule_indents(width: float, text: str, size: float, share: float) -> tuple[float, float]:
-    """Indents that make a centred rule `share` as long as `text` (estimated:
-    Times New Roman upper case averages about 0.62 em a letter, lower case 0.48)."""
-    em = sum(0.62 if c.isupper() else 0.48 for c in text) * size * share
-    side = max((width - em) / 2, 0)
-    return side, side
-
-
-def _centre(text: str, size: float, bold: bool = False, italic: bool = False, after: float = 0) -> Para:
-    return Para([Run(text)], align="CENTER", size=size, bold=bold, italic=italic, space_after=after,
-                line_spacing=100)
-
-
-def number_line(number: str, symbol: str) -> str:
-    """`Số: 05/BC-SGDĐT`: a number below 10 takes a leading zero (the sheet
-    turns a typed 05 into 5); a number typed with its symbol is used as
-    typed; none leaves room to write it."""
-    number = number.strip().removeprefix("Số:").strip()
-    if "/" in number:
-        return f"Số: {number}"
-    if number.isdigit():
-        number = f"{int(number):02d}"
-    number = number or "     "
-    return f"Số: {number}/{symbol}" if symbol else f"Số: {number}"
-
-
-def _rule(width: float, text: str, size: float, share: float) -> Para:
-    """An empty, low paragraph whose bottom border is the rule, centred under
-    `text` and `share` as long (its indents set the length)."""
-    para = Para([], align="CENTER", size=4, space_after=4, line_spacing=100)
-    para.indent_start, para.indent_end = _rule_indents(width, text, size, share)
-    para.rule = True
-    return para
-
-
-def _lines(lines: list[str], size: float, bold: bool = False) -> Para:
-    """Lines kept as given: one paragraph, a line break between them."""
-    runs = []
-    for i, line in enumerate(lines):
-        runs.append(Run(("\n" if i else "") + line))
-    return Para(runs, align="CENTER", size=size, bold=bold, space_after=0, line_spacing=100)
-
-
-def top_block(parent: str | list[str], body: str | list[str], issue: Issue, place: str, year: int,
-              page: Page) -> Table:
-    """`parent`/`body`: a name (printed upper case on one line) or its lines."""
-    left_w, right_w = page.text_width * _LEFT, page.text_width * _RIGHT
-    parent_lines = [parent.upper()] if isinstance(parent, str) else parent
-    body_lines = [body.upper()] if isinstance(body, str) else body
-    left = [_lines(parent_lines, 13)] if any(parent_lines) else []
-    left += [_lines(body_lines, 13, bold=True),
-             _rule(left_w, max(body_lines, key=len, default=""), 13, 0.4)]
-    left.append(_centre(number_line(issue.number, issue.symbol), 13))
-    right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
-             _rule(right_w, MOTTO_2, 14, 1.0),
-             _centre(place_date(place, issue.date, year), 13, italic=True)]
-    return Table([[Cell(left), Cell(right)]], [left_w, right_w], borders=False)
-
-
-def signature_band(issue: Issue, page: Page, recipients: bool = True) -> Table:
-    left: list[Para] = []
-    if recipients and issue.recipients:
-        left.append(Para([Run("Nơi nhận:")], align="START", size=12, bold=True, italic=True,
-                         space_after=0, line_spacing=100))
-        # As staff may type them ("- Như trên;"): the dash and the end mark are the layout's.
-        items = [r.strip().lstrip("-–— ").rstrip(";.,").strip() for r in issue.recipients]
-        items = [r for r in items if r]
-        for i, item in enumerate(items):
-            end = "." if i == len(items) - 1 else ";"
-            left.append(Para([Run(f"- {item}{end}")], align="START", size=11, space_after=0,
-                             line_spacing=100))
-    right = [_centre(line.upper(), 14, bold=True) for line in issue.authority if line.strip()]
-    right += [_centre("", 14) for _ in range(4)]   # room for the signature and the seal
-    if issue.signer:
-        right.append(_centre(issue.signer, 14, bold=True))
-    return Table([[Cell(left or [Para([])]), Cell(right)]],
-                 [page.text_width * 0.45, page.text_width * 0.55], borders=False)
+LAYOUTS = ("hanh-chinh", "phat-bieu", "tai-lieu")
 
 
 def compose(parsed: Parsed, issue: Issue, *, parent: str | list[str], body: str | list[str], place: str,
             year: int, title: str, page: Page | None = None) -> Document:
-    """The whole document: the layout around the template's body."""
+    """The whole document: the layout around the template's body. `layout`:
+    `hanh-chinh` (an administrative document: the top block, the signature
+    band), `phat-bieu` (a speech: the speaker's name at the end), `tai-lieu`
+    (material such as the proceedings: neither number nor signature)."""
     page = page or Page()
     kind = parsed.attrs.get("loai", "").strip()
     summary = parsed.attrs.get("trich-yeu", "").strip()
-    speech = parsed.attrs.get("layout", "hanh-chinh") == "phat-bieu"
+    layout = parsed.attrs.get("layout", "hanh-chinh")
+    if layout not in LAYOUTS:
+        raise TemplateError(f"<vanban layout=\"{layout[:20]}\">: dùng một trong {', '.join(LAYOUTS)}")
+    official = layout == "hanh-chinh"
     blocks: list = []
-    if not speech:
+    if official:
         blocks.append(top_block(parent, body, issue, place, year, page))
         blocks.append(Para([], space_after=6))
     if kind:
-        blocks.append(Para([Run(kind.upper())], align="CENTER", bold=True, space_before=6 if speech else 0,
-                           space_after=0, line_spacing=100, keep_with_next=True))
-    if summary:
-        blocks.append(Para([Run(summary)], align="CENTER", bold=True, space_after=12, line_spacing=100,
+        blocks.append(Para([Run(kind.upper())], align="CENTER", bold=True,
+                           space_before=0 if official else 6, space_after=0, line_spacing=100,
                            keep_with_next=True))
+    if summary:
+        blocks.append(Para([Run(summary)], align="CENTER", bold=True, space_after=2 if official else 12,
+                           line_spacing=100, keep_with_next=True))
+        if official:
+            # Decree 30, Phụ lục I: under the summary, a solid rule a third to a half
+            # as long as its line.
+            rule = Para([], align="CENTER", size=4, space_after=12, line_spacing=100, rule=True)
+            rule.indent_start = rule.indent_end = page.text_width / 3
+            blocks.append(rule)
     blocks += parsed.blocks
-    if speech:
+    if layout == "phat-bieu":
         if issue.signer:
             blocks.append(Para([Run(issue.signer)], align="END", bold=True, space_before=12))
-    else:
+    elif official:
         blocks.append(Para([], space_after=0))
         blocks.append(signature_band(issue, page))
     return Document(title, blocks, page)
-
-
