@@ -107,7 +107,16 @@ class HostLocks:
                     lock.acquire(timeout=max(deadline - time.monotonic(), 0),
                                  poll_interval=self.poll_s)
                 except Timeout:
-                    raise Busy(name, self._wait_for_holder(name)) from None
+                    found = self._wait_for_holder(name)
+                    # No note: the other run may have finished between our
+                    # attempt and our look (it removes its note as it lets go).
+                    # The lock is then free: take it rather than name nobody.
+                    try:
+                        if found is not None:
+                            raise Timeout(str(lock.lock_file))
+                        lock.acquire(timeout=0, poll_interval=self.poll_s)
+                    except Timeout:
+                        raise Busy(name, found or self.holder(name)) from None
                 taken.append((name, lock, first))
                 if first:
                     self._write_holder(name, holder)
