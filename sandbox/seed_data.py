@@ -37,6 +37,20 @@ DELEGATIONS = [
     ("HCM", "Sở GDĐT Thành phố Hồ Chí Minh", 100, "sgddt-hcm.example"),
     ("KHAC", "Đại biểu các cơ quan, đơn vị khác", None, "khach-moi.example"),
 ]
+# A delegation's label in `Đoàn` is short; a person's unit is the body's formal
+# name, as a salutation prints it (Decree 30/2020, Phụ lục II: "tỉnh" and
+# "thành phố" lower case before a place name, upper case in "Thành phố Hồ Chí
+# Minh", named after a person).
+FORMAL_NAMES = {
+    "BRVT": "Sở Giáo dục và Đào tạo tỉnh Bà Rịa - Vũng Tàu",
+    "TNI": "Sở Giáo dục và Đào tạo tỉnh Tây Ninh",
+    "BDG": "Sở Giáo dục và Đào tạo tỉnh Bình Dương",
+    "BPC": "Sở Giáo dục và Đào tạo tỉnh Bình Phước",
+    "DNI": "Sở Giáo dục và Đào tạo tỉnh Đồng Nai",
+    "CTO": "Sở Giáo dục và Đào tạo thành phố Cần Thơ",
+    "DNG": "Sở Giáo dục và Đào tạo thành phố Đà Nẵng",
+    "HCM": "Sở Giáo dục và Đào tạo Thành phố Hồ Chí Minh",
+}
 
 DISTRICTS = ["Quận 1", "Quận 3", "Quận 4", "Quận 5", "Quận 6", "Quận 7", "Quận 8", "Quận 10",
              "Quận 11", "Quận 12", "Quận Bình Tân", "Quận Bình Thạnh", "Quận Gò Vấp",
@@ -49,7 +63,7 @@ _CHAIRS = [
     ("Chủ trì", "Thứ trưởng", "Bộ Giáo dục và Đào tạo", "KHAC", "moet.example"),
     ("Chủ trì", "Phó Chủ tịch", "Ủy ban nhân dân Thành phố Hồ Chí Minh", "KHAC", "ubnd-hcm.example"),
     ("Chủ trì", "Phó Trưởng ban Thường trực",
-     "Ban chỉ đạo Chuyển đổi số ngành GDĐT Thành phố", "HCM", "sgddt-hcm.example"),
+     "Ban Chỉ đạo Chuyển đổi số ngành Giáo dục và Đào tạo Thành phố", "HCM", "sgddt-hcm.example"),
     ("Chủ trì", "Phó Giám đốc", "Sở Giáo dục và Đào tạo Thành phố Hồ Chí Minh", "HCM", "sgddt-hcm.example"),
     ("Chủ trì", "Phó Giám đốc", "Sở Giáo dục và Đào tạo Thành phố Hồ Chí Minh", "HCM", "sgddt-hcm.example"),
     ("Chủ trì", "Giám đốc", "Sở Thông tin và Truyền thông Thành phố Hồ Chí Minh", "KHAC", "stttt-hcm.example"),
@@ -155,16 +169,26 @@ class People:
         return Person("Bà" if female else "Ông", name, email, phone)
 
 
+def inner_name(district: str) -> str:
+    """A district's name inside a unit's name (Decree 30/2020, Phụ lục II): the
+    kind is lower case before a proper name ("Ủy ban nhân dân quận Bình
+    Thạnh", "thành phố Thủ Đức") and stays upper case before a number ("Phòng
+    Giáo dục và Đào tạo Quận 3")."""
+    if district.split()[-1].isdigit():
+        return district
+    return district[0].lower() + district[1:]
+
+
 def invitees(people: People) -> list[dict[str, str]]:
     """The guest list of the plan (section II), one fictional person per seat."""
     rows: list[tuple[str, str, str, str, str]] = list(_CHAIRS) + list(_GUESTS)
     for code, name, quota, domain in DELEGATIONS:
         if quota is not None and code != "HCM":
-            rows.append(("Đoàn các tỉnh", "Giám đốc", name, code, domain))
-            rows.append(("Đoàn các tỉnh", "Trưởng phòng Giáo dục phổ thông", name, code, domain))
+            rows.append(("Đoàn các tỉnh", "Giám đốc", FORMAL_NAMES[code], code, domain))
+            rows.append(("Đoàn các tỉnh", "Trưởng phòng Giáo dục phổ thông", FORMAL_NAMES[code], code,
+                         domain))
     for district in DISTRICTS:
-        # Inside a unit's name the kind of district is lower case: "Ủy ban nhân dân quận 3".
-        inner = district[0].lower() + district[1:]
+        inner = inner_name(district)
         slug = ascii_fold(district).lower().replace(" ", "")
         rows.append(("Quận, huyện", "Phó Chủ tịch", f"Ủy ban nhân dân {inner}", "KHAC",
                      f"ubnd-{slug}.example"))
@@ -248,7 +272,8 @@ def sample_registrations(people: People, invitee_rows: list[dict[str, str]],
             p = people.person(domain)
             out.append({"full_name": p.full_name, "honorific": p.honorific,
                         "position": "Chuyên viên phụ trách chuyển đổi số" if j else "Hiệu trưởng",
-                        "unit": name if j else f"Trường THPT số {i + 1} ({name})",
+                        "unit": FORMAL_NAMES.get(code, name) if j
+                        else f"Trường THPT số {i + 1} {FORMAL_NAMES.get(code, name).split('Đào tạo ')[-1]}",
                         "delegation": name, "email": p.email,
                         "phone": phone_shapes(p.phone, i + j), "invitee_code": "",
                         "consent": "Tôi đồng ý"})
