@@ -15,8 +15,9 @@ import typer
 
 from workspace.config import REGISTRATION_FIELDS, PAPER_FIELDS, load
 from workspace.errors import HoithaoError
+from workspace.private import make_private_dirs
 
-from .store import (DB_NAME, MARKER_NAME, is_marked_sandbox, make_private_dirs, seed_refusal,
+from .store import (DB_NAME, MARKER_NAME, is_marked_sandbox, seed_refusal,
                     write_marker)
 
 app = typer.Typer(help="Bản mô phỏng Google chạy ngay trên máy này (không cần tài khoản Google).",

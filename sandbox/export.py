@@ -19,11 +19,12 @@ from googleapiclient.errors import HttpError
 
 from workspace.clients import Workspace
 from workspace.errors import HoithaoError
+from workspace.private import make_private_dirs
 
 from .api import gmail as gmail_api
 from .credentials import KEY_FILE, key_credentials
 from .server import SandboxServer
-from .store import DB_NAME, create_private_file, make_private_dirs
+from .store import DB_NAME, create_private_file
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF = "application/pdf"

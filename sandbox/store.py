@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from workspace.private import make_private_dirs
+
 DB_NAME = "sandbox.db"
 # Written by `sandbox seed` into the data folder it creates: what tells `sandbox
 # reset` (and `sandbox seed` itself) that the folder is a sandbox, not a person's.
@@ -54,22 +56,6 @@ CREATE TABLE IF NOT EXISTS counters (
 _SCHEMAS: list[str] = [_CORE_SCHEMA]
 
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
-
-
-def make_private_dirs(path: Path) -> None:
-    """Create `path` and each missing parent, every one mode 0700 whatever the
-    umask (folders that already exist are left as they are)."""
-    missing = []
-    p = Path(path)
-    while not p.exists() and not p.is_symlink() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)  # never wider than 0700, even for a moment
-        except FileExistsError:
-            continue  # made meanwhile by someone else: not ours to change
-        os.chmod(d, 0o700)
 
 
 def create_private_file(path: Path) -> bool:
