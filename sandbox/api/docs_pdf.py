@@ -187,13 +187,13 @@ class _Writer:
         self.pdf = self.real = _PDF(unit="pt", format=page)
         self.pdf.set_title(title)
         self.pdf.set_creator("hoithao sandbox")
-        for family, faces in fonts.items():
-            for face, path in faces.items():
-                self.pdf.add_font(family, face, str(path))
+        # Each face is read when a run first uses it (reading a font file is
+        # most of the time a short letter takes); the fallback (a glyph the
+        # document's font lacks) at once, its regular face for every style.
+        self.faces = fonts
         fallback = _fallback_faces()
         if fallback is not None:
-            for face, path in fallback.items():
-                self.pdf.add_font("fallback", face, str(path))
+            self.pdf.add_font("fallback", "", str(fallback[""]))
             self.pdf.set_fallback_fonts(["fallback"], exact_match=False)
         self.margins = {side: _pt(style.get("margin" + side.capitalize())) or 0.0
                         for side in ("top", "bottom", "left", "right")}
@@ -203,7 +203,7 @@ class _Writer:
         # A page as wide and very long, sharing the fonts, to measure what a
         # table's cell or a footer takes before drawing it.
         self.scratch = FPDF(unit="pt", format=(page[0], 100000))
-        self.scratch.fonts.update(self.pdf.fonts)
+        self.scratch.fonts.update(self.pdf.fonts)   # the same fonts (and each face added later)
         if fallback is not None:
             self.scratch.set_fallback_fonts(["fallback"], exact_match=False)
         self.scratch.set_margins(0, 0, 0)
@@ -285,7 +285,13 @@ class _Writer:
         face = ("B" if run_style.get("bold") else "") + ("I" if italic else "") + (
             "U" if run_style.get("underline") else "")
         size = _pt(run_style.get("fontSize")) or named_font_size(named)
-        self.pdf.set_font(_family(run_style), face, size)
+        family = _family(run_style)
+        base = face.replace("U", "")
+        key = family + base
+        if key not in self.real.fonts:
+            self.real.add_font(family, base, str(self.faces[family][base]))
+            self.scratch.fonts[key] = self.real.fonts[key]
+        self.pdf.set_font(family, face, size)
         self.pdf.set_text_color(*(_rgb(run_style.get("foregroundColor")) or (0, 0, 0)))
 
     def _bullet(self, par: dict[str, Any]) -> str:
