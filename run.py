@@ -108,12 +108,19 @@ def send_invitations(ctx: typer.Context,
                      dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
                      all_: bool = typer.Option(False, "--all", help="Mời mọi người chưa được mời."),
                      preview: int = typer.Option(0, "--preview", metavar="N", min=0,
-                                                 help="In N thư mời để xem trước (không ghi gì)."),
+                                                 help="In N thư mời để xem trước (không xếp hàng, không gửi)."),
+                     preview_dir: Optional[Path] = typer.Option(
+                         None, "--preview-dir", metavar="DIR", file_okay=False,
+                         help="Cùng --preview N: ghi N thư (HTML, và PDF khi có mẫu giấy mời) vào thư "
+                              "mục mới DIR để mở xem."),
                      test_to: Optional[str] = typer.Option(None, "--test-to", metavar="ADDR",
-                                                           help="Gửi một thư mẫu tới địa chỉ ADDR, "
-                                                                "không ghi gì.")) -> None:
+                                                           help="Gửi một thư đúng như khách mời nhận "
+                                                                "(kèm giấy mời PDF) tới ADDR (có thể "
+                                                                "ghi 'Họ tên <địa chỉ>'), không ghi "
+                                                                "gì.")) -> None:
     job = JOBS["send-invitations"]
-    opts = job.options(all_invitees=all_, preview=preview, test_to=test_to)
+    opts = job.options(all_invitees=all_, preview=preview, test_to=test_to,
+                       preview_dir=str(preview_dir) if preview_dir else None)
     _run(ctx, job, dry_run or bool(preview), opts)
 
 

@@ -14,14 +14,15 @@ from google.oauth2 import credentials as user_credentials
 from workspace.auth import ALL_SCOPES
 from workspace.clients import Workspace
 from workspace.config import Config
+from workspace.private import make_private_dirs
 
-from . import seed_data
+from . import letter_template, seed_data
 from .api import forms_responses as forms_api
 from .api.docs import add_page_number_header
 from .api.forms import add_file_upload_question
 from .oauth import create_authorized_user, create_service_account
 from .server import SandboxServer
-from .store import make_private_dirs, seed_refusal, write_marker
+from .store import seed_refusal, write_marker
 
 SERVICE_ACCOUNT = "hoithao-sandbox@hoithao-sandbox.iam.gserviceaccount.com"
 CONSENT_TEXT = (
@@ -178,9 +179,15 @@ def _template_doc(ws: Workspace, server: SandboxServer, config: Config, title: s
     return doc["documentId"]
 
 
-def _config_text(source: Path, google: dict[str, Any]) -> str:
-    """The source config with its `google:` section (the last one) replaced."""
+def _config_text(source: Path, google: dict[str, Any], letter_template: str = "") -> str:
+    """The source config with its `google:` section (the last one) replaced,
+    and mail.letter_template naming the seeded letter template."""
     text = source.read_text(encoding="utf-8")
+    if letter_template:
+        text, found = re.subn(r'^(  letter_template:).*$', rf'\1 "{letter_template}"', text, count=1,
+                              flags=re.M)
+        if not found:
+            raise SeedError(f"{source}: không thấy khoá mail.letter_template để ghi mẫu giấy mời")
     head = re.split(r"^# --- Google Workspace.*$|^google:\s*$", text, maxsplit=1, flags=re.M)[0]
     note = ("# --- Google Workspace: the sandbox in this folder (written by `sandbox seed`) ---\n"
             "# Each key is explained in the project's config.yaml.\n")
@@ -244,7 +251,10 @@ def seed(data_dir: Path, config: Config) -> Path:
         reports = seed_data.reports()
         tables = {"invitees": invitees, "delegations": delegations, "registrations": [],
                   "papers": papers, "reports": reports, "outbox": [], "milestones": milestones,
-                  "documents": [], "runs": []}
+                  # Staff set the invitation's number and date here (send-invitations reads them).
+                  "documents": [{"key": "giay-moi", "name": "Giấy mời tham dự Hội thảo", "number": "3125",
+                                 "issued_on": "04/11/2024"}],
+                  "runs": []}
         spreadsheet_id = _build_spreadsheet(ws, config, folder, tables)
 
         e = config.event
@@ -259,6 +269,7 @@ def seed(data_dir: Path, config: Config) -> Path:
             _paper_items(config), folder)
         _add_file_question(ws, server, config, paper_id, folder)
         templates = {key: _template_doc(ws, server, config, title, folder) for key, title in DOC_TITLES.items()}
+        letter = letter_template.create(ws, config, folder)
 
         fields = config.google.forms.registration.fields
         answers = [{fields[k]: v for k, v in r.items() if v != ""}
@@ -280,7 +291,7 @@ def seed(data_dir: Path, config: Config) -> Path:
         google["forms"]["registration"]["id"] = registration_id
         google["forms"]["paper"]["id"] = paper_id
         out = data_dir / "config.yaml"
-        out.write_text(_config_text(config.source or Path("config.yaml"), google), encoding="utf-8")
+        out.write_text(_config_text(config.source or Path("config.yaml"), google, letter), encoding="utf-8")
         return out
     finally:
         server.stop()

@@ -151,7 +151,10 @@ def test_export_writes_csv_eml_docx(seeded: Path, tmp_path: Path) -> None:
     sheets = sorted(p.name for p in (tmp_path / "out" / "sheets").iterdir())
     assert "Khách mời.csv" in sheets and "Nhật ký.csv" in sheets and len(sheets) == 9   # with Báo cáo các phòng and Văn bản
     docs = list((tmp_path / "out" / "docs").glob("*.docx"))
-    assert len(docs) == 5   # the seed's five document templates
+    # The seed's five document templates and its invitation letter template.
+    assert sorted(d.stem for d in docs) == sorted(
+        ["Mẫu - Giấy mời", "Mẫu - Phát biểu khai mạc", "Mẫu - Báo cáo đề dẫn", "Mẫu - Kỷ yếu Hội thảo",
+         "Mẫu - Chương trình Hội thảo", "Mẫu - Báo cáo kết quả Hội thảo"]), docs
 
 
 def test_wrong_spreadsheet_id_is_one_plain_line(seeded: Path) -> None:
@@ -192,5 +195,5 @@ def test_export_twice_into_one_folder_is_a_fresh_snapshot(seeded: Path, tmp_path
     out = tmp_path / "out"
     for _ in range(2):
         assert run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out)).returncode == 0
-    assert len(list((out / "docs").glob("*.docx"))) == 5
+    assert len(list((out / "docs").glob("*.docx"))) == 6
     assert len(list((out / "sheets").glob("*.csv"))) == 9

@@ -47,6 +47,11 @@ def _config(seeded: Path, **env: str) -> Any:
                        environ={f"HOITHAO_{k.upper()}": v for k, v in env.items()})
 
 
+# The races are about locks, not the PDF letter (test_letter_pdf's): without it
+# an invitation makes no Doc and --all is not paced under the Docs quota.
+NO_LETTER_PDF = {"HOITHAO_MAIL__LETTER_TEMPLATE": ""}
+
+
 def _command(seeded: Path, *args: str) -> list[str]:
     return [sys.executable, str(ROOT / "run.py"), "--config", str(seeded / "config.yaml"), *args]
 
@@ -205,7 +210,7 @@ def _check_invitations_and_outbox(config: Any, complete: bool = True) -> dict[st
 def test_sync_registrations_twice_at_once_keeps_one_row_per_response(seeded: Path,
                                                                      seeded_server: Any) -> None:
     config = _config(seeded)
-    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url, **NO_LETTER_PDF)
     cmd = _command(seeded, "sync-registrations")
     submitted: list[str] = []
     overlapped = 0
@@ -248,7 +253,7 @@ def test_sync_registrations_twice_at_once_keeps_one_row_per_response(seeded: Pat
 def test_send_invitations_twice_at_once_queues_one_letter_per_invitee(seeded: Path,
                                                                       seeded_server: Any) -> None:
     config = _config(seeded)
-    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url, **NO_LETTER_PDF)
     cmd = _command(seeded, "send-invitations", "--all")
     overlapped = refusals = 0
     for round_no in range(3):
@@ -270,7 +275,7 @@ def test_send_invitations_twice_at_once_queues_one_letter_per_invitee(seeded: Pa
 def test_send_invitations_against_send_outbox_sends_nothing_twice(seeded: Path,
                                                                   seeded_server: Any) -> None:
     config = _config(seeded)
-    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url, **NO_LETTER_PDF)
     send_env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url, HOITHAO_MAIL__PER_MINUTE="600")
     invite = _command(seeded, "send-invitations", "--all")
     send = _command(seeded, "send-outbox")
@@ -349,7 +354,7 @@ def test_send_outbox_refused_while_invitations_write_the_outbox_tab(seeded: Path
 
 def test_sync_registrations_runs_after_its_holder_is_killed(seeded: Path, seeded_server: Any) -> None:
     config = _config(seeded)
-    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url)
+    env = child_env(HOITHAO_GOOGLE_URL=seeded_server.url, **NO_LETTER_PDF)
     script = textwrap.dedent("""
         import sys, time
         from workspace.locks import HostLocks, this_process

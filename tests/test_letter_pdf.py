@@ -3,6 +3,7 @@ Doc (Vietnamese, fonts), and send-invitations attaching each invitee's letter
 made from `mail.letter_template` (copy, fill, export, delete)."""
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import io
@@ -230,8 +231,8 @@ def test_unknown_placeholder_in_the_letter_template_is_found_by_check(
 
 def test_without_a_letter_template_invitations_have_no_attachment_and_touch_no_doc(
         seeded: Path, seeded_server) -> None:
-    config = _config(seeded)
-    assert config.mail.letter_template == ""
+    assert _config(seeded).mail.letter_template   # the seed ships one; this config sets none
+    config = _config(seeded, mail__letter_template="")
     _tick(config, ["KM001", "KM002"])
     since = seeded_server.store.last_request_seq()
     assert _job(config, "send-invitations").figures["thư mời xếp hàng"] == 2
@@ -247,10 +248,10 @@ def test_letter_filename_is_ascii_and_carries_the_key() -> None:
 
 
 @needs_fonts
-def test_a_copy_whose_answer_is_lost_is_found_by_name_and_no_copy_is_left(
+def test_a_copy_whose_answer_is_lost_is_found_by_its_mark_and_no_copy_is_left(
         seeded: Path, seeded_server) -> None:
     """Every write's answer may be lost (the write applied, a 500/503 returned):
-    the copy is looked up by its own name instead of made twice, the fill and
+    the copy is looked up by the mark only it carries instead of made twice, the fill and
     the delete are repeated, and every letter is still made in the one run."""
     import os
 
@@ -275,3 +276,156 @@ def test_a_copy_whose_answer_is_lost_is_found_by_name_and_no_copy_is_left(
     assert result.figures["thư mời xếp hàng"] == len(keys)
     assert sorted(_queued(config)) == keys
     assert sorted(f["id"] for f in _drive_files(config)) == sorted(f["id"] for f in files_before)
+
+
+# -- the seed's letter template: the Decree 30 layout, as staff issue it ---------------
+
+def _set_letter_row(config: Any, **cells: str) -> None:
+    """Staff type the invitation's cells in `Văn bản` (row giay-moi), as in the sheet."""
+    with open_ws(config) as ws:
+        sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet(config.sheets.documents.tab)
+        rows = sheet.get_all_values()
+        n = next(i for i, r in enumerate(rows, start=1) if r[0] == "giay-moi")
+        for label, value in cells.items():
+            column = chr(65 + rows[0].index(label))
+            sheet.update([[value]], f"{column}{n}", raw=False)
+
+
+def _positions(data: bytes, *keys: str) -> dict[str, tuple[float, float]]:
+    where: dict[str, tuple[float, float]] = {}
+
+    def visit(text: str, cm: Any, tm: Any, *_: Any) -> None:
+        for key in keys:
+            if key in text and key not in where:
+                where[key] = (tm[4], tm[5])
+    pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text(visitor_text=visit)
+    return where
+
+
+@needs_fonts
+def test_the_seeded_letter_is_laid_out_as_decree_30_with_what_staff_set_in_van_ban(
+        seeded: Path, seeded_server) -> None:
+    config = _config(seeded)             # the seeded config names the seed's letter template
+    assert config.mail.letter_template
+    rows = _tick(config, ["KM001", "KM010"])
+    # Staff move the issue date, a deputy signs; the message and the PDF both follow.
+    _set_letter_row(config, **{"Ngày ban hành": "06/11/2024", "Số": "3127",
+                               "Chức vụ người ký": "KT. Giám đốc\nPhó Giám đốc", "Người ký": "Lê Thị Hoa",
+                               "Nơi nhận": "- Như trên;\nBan Giám đốc Sở;\nLưu: VT, VP."})
+    result = _job(config, "send-invitations")
+    assert result.figures["thư mời xếp hàng"] == 2
+    assert not any("Ngày ban hành" in n for n in result.notes), result.notes
+    for key, message in _queued(config).items():
+        data = next(message.iter_attachments()).get_content()
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        # The PDF's title is the letter's, never a temporary copy's name.
+        assert reader.metadata.title == f"Giấy mời tham dự Hội thảo - {key}"
+        pdf_text = " ".join(_pdf_text(data).split())
+        mail_text = message.get_body(("plain",)).get_content()
+        row = rows[key]
+        salutation = f"Kính gửi: {row['Danh xưng']} {row['Họ và tên']}, {row['Chức vụ']} {row['Đơn vị']}."
+        for text in (pdf_text, " ".join(mail_text.split())):
+            assert "Số: 3127/GM-SGDĐT" in text
+            assert "Thành phố Hồ Chí Minh, ngày 06 tháng 11 năm 2024" in text
+            assert salutation in text, (salutation, text[:600])
+            assert "Nơi nhận: - Như trên; - Ban Giám đốc Sở; - Lưu: VT, VP." in text
+            assert "KT. GIÁM ĐỐC PHÓ GIÁM ĐỐC" in text and "Lê Thị Hoa" in text
+            assert config.event.signer.name not in text and "{{" not in text
+        where = _positions(data, "ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "GIẤY MỜI",
+                           "Nơi nhận:", "KT. GIÁM ĐỐC")
+        (lx, ly), (rx, ry) = where["ỦY BAN NHÂN DÂN"], where["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"]
+        assert rx > lx + 100 and abs(ry - ly) < 20            # the two header blocks side by side
+        assert where["GIẤY MỜI"][1] < ly                      # the title under them (PDF y grows up)
+        (nx, ny), (gx, gy) = where["Nơi nhận:"], where["KT. GIÁM ĐỐC"]
+        assert gx > nx + 100 and abs(gy - ny) < 20            # Nơi nhận left, the authority right
+    # The seed's units are the bodies' formal names (as salutations print them), never abbreviated.
+    units = {r["Đơn vị"] for r in rows.values()}
+    assert "Sở Giáo dục và Đào tạo tỉnh Bình Dương" in units and "Phòng Giáo dục và Đào tạo Quận 3" in units
+    assert "Ủy ban nhân dân huyện Cần Giờ" in units
+    assert not [u for u in units if "GDĐT" in u or "Sở GD" in u], units
+
+
+def test_a_letter_undated_in_van_ban_or_dated_after_the_event_is_said_so(seeded: Path, seeded_server) -> None:
+    config = _config(seeded, mail__letter_template="")
+    _tick(config, ["KM001"])
+    _set_letter_row(config, **{"Ngày ban hành": "25/11/2024"})
+    result = _job(config, "send-invitations", dry_run=True)
+    assert any("Ngày ban hành 25/11/2024 sau ngày diễn ra" in n for n in result.notes), result.notes
+    out = run_cli("--config", str(seeded / "config.yaml"), "check", env=child_env())
+    assert "! Văn bản Giấy mời tham dự Hội thảo: Ngày ban hành 25/11/2024 sau ngày diễn ra" in out.stdout
+    _set_letter_row(config, **{"Ngày ban hành": ""})
+    result = _job(config, "send-invitations", dry_run=True)
+    assert any("Giấy mời chưa có Ngày ban hành" in n for n in result.notes), result.notes
+
+
+@needs_fonts
+def test_preview_dir_writes_each_letter_as_html_and_pdf_privately(seeded: Path, seeded_server,
+                                                                  tmp_path: Path) -> None:
+    folder = tmp_path / "xem-truoc"
+    out = run_cli("--config", str(seeded / "config.yaml"), "send-invitations", "--preview", "2",
+                  "--preview-dir", str(folder), env=child_env())
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["Giay-moi-KM001.html", "Giay-moi-KM001.pdf", "Giay-moi-KM002.html",
+                     "Giay-moi-KM002.pdf"], names   # nothing ticked: the first not yet invited
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600        # letters hold names and addresses
+    assert folder.stat().st_mode & 0o777 == 0o700
+    html = (folder / "Giay-moi-KM001.html").read_text(encoding="utf-8")
+    assert "GIẤY MỜI" in html and "Số: 3125/GM-SGDĐT" in html
+    assert (folder / "Giay-moi-KM001.pdf").read_bytes().startswith(b"%PDF")
+    with open_ledger(_config(seeded), readonly=True) as ledger:   # a preview queues nothing
+        assert ledger.keys("thu-moi") == set()
+    # A folder holding anything is never written into (the files may be a person's).
+    again = run_cli("--config", str(seeded / "config.yaml"), "send-invitations", "--preview", "1",
+                    "--preview-dir", str(folder), env=child_env())
+    assert again.returncode == 2 and "không trống" in again.stderr, (again.stdout, again.stderr)
+    assert sorted(p.name for p in folder.iterdir()) == names
+
+
+def test_a_broken_cell_in_the_letter_row_stops_the_mail_out_before_anything_is_queued(
+        seeded: Path, seeded_server) -> None:
+    """A letter once queued is never made again: a formula's error or an
+    unreadable date in `Văn bản` must not reach every guest's letter."""
+    config = _config(seeded, mail__letter_template="")
+    _tick(config, ["KM001"])
+    _set_letter_row(config, **{"Số": "=NA()", "Ngày ban hành": "31/02/2024"})
+    with pytest.raises(HoithaoError) as excinfo:
+        _job(config, "send-invitations")
+    message = str(excinfo.value)
+    assert "Ô Số (dòng giay-moi trang 'Văn bản') báo lỗi công thức #N/A" in message, message
+    assert "Không đọc được Ngày ban hành «31/02/2024»" in message and "Chưa xếp hàng" in message
+    assert _queued(config) == {}
+    out = run_cli("--config", str(seeded / "config.yaml"), "check", env=child_env())
+    assert out.returncode == 1 and "báo lỗi công thức #N/A" in out.stdout
+    # A dry run says the same, and does not say the date is missing: it is there, unreadable.
+    notes = _job(config, "send-invitations", dry_run=True).notes
+    assert any("báo lỗi công thức" in n for n in notes) and not any("chưa có Ngày" in n for n in notes)
+    # Fixed (a number typed as a number), the letters go.
+    _set_letter_row(config, **{"Số": "3128", "Ngày ban hành": "05/11/2024"})
+    assert _job(config, "send-invitations").figures["thư mời xếp hàng"] == 1
+    text = _queued(config)["KM001"].get_body(("plain",)).get_content()
+    assert "Số: 3128/GM-SGDĐT" in text and "ngày 05 tháng 11 năm 2024" in text
+
+
+def test_a_blank_number_keeps_room_to_write_it_by_hand_and_is_said() -> None:
+    from workflows import letters, send_invitations
+    from workspace.doc_layout import Issue
+
+    config = load(Path(__file__).resolve().parent.parent / "config.yaml", environ={})
+    issued = letters.issued_context(config, Issue(symbol="GM-SGDĐT"), dt.date(2024, 11, 4))
+    assert issued["number"] == "Số:      /GM-SGDĐT"
+    record = type("R", (), {"values": {}, "key": "KM001"})()
+    values = send_invitations.letter_values(config, record, "https://x/?e=", issued)
+    assert letter_pdf.replacements(values)["{{so_ky_hieu}}"] == "     /GM-SGDĐT"
+    notes = send_invitations.letter_notes(config, Issue(date=dt.date(2024, 11, 4)), dt.date(2024, 11, 4), [])
+    assert any("Giấy mời chưa có Số" in n for n in notes)
+
+
+def test_test_to_takes_exactly_one_address() -> None:
+    from workflows.letters import split_address
+
+    assert split_address("Nguyễn Hà Nguyên <hanguyen@hcm.edu.vn>") == ("Nguyễn Hà Nguyên", "hanguyen@hcm.edu.vn")
+    assert split_address("hanguyen@hcm.edu.vn") == ("", "hanguyen@hcm.edu.vn")
+    for bad in ("", "Tên không địa chỉ", "a@x.vn, b@y.vn", "Trần <x@y.vn> thêm", "a@b.vn\nBcc: c@d.vn"):
+        assert split_address(bad) is None, bad

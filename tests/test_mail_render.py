@@ -54,8 +54,21 @@ def test_salutation_takes_honorific_title_and_unit_from_the_data() -> None:
 def test_invitation_renders_event_facts_and_personal_link(config) -> None:
     context = mail.sample_context(config, "thu-moi", TODAY)
     rendered = mail.render("thu-moi", context)
-    assert "Kính gửi: Ông Nguyễn Văn A, Giám đốc Sở GDĐT Bà Rịa – Vũng Tàu." in rendered.text
+    assert "Kính gửi: Ông Nguyễn Văn A, Giám đốc Sở Giáo dục và Đào tạo tỉnh Bà Rịa - Vũng Tàu." \
+        in rendered.text
     assert "08 giờ 00, thứ Sáu, ngày 22 tháng 11 năm 2024" in rendered.text
+    # The letter's own lines, as staff issue it (Decree 30): number, place and
+    # date, the authority over the signer, and Nơi nhận.
+    lines = rendered.text.splitlines()
+    assert lines[:4] == ["ỦY BAN NHÂN DÂN", "THÀNH PHỐ HỒ CHÍ MINH", "SỞ GIÁO DỤC VÀ ĐÀO TẠO",
+                         "Số: 125/GM-SGDĐT"]
+    assert f"Thành phố Hồ Chí Minh, {mail.vn_day(TODAY)}" in lines
+    tail = lines[lines.index("Trân trọng kính mời./."):]
+    assert [x for x in tail if x] == ["Trân trọng kính mời./.", "KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC",
+                                      config.event.signer.name, "Nơi nhận:", "- Như trên;",
+                                      "- Lưu: VT, VP."]
+    for line in ("Số: 125/GM-SGDĐT", "<strong>KT. GIÁM ĐỐC</strong>", "Nơi nhận:", "- Lưu: VT, VP."):
+        assert line in rendered.html
     assert config.event.venue in rendered.html and context["registration_link"] in rendered.text
     assert rendered.subject.startswith("Thư mời tham dự Hội thảo khoa học")
 

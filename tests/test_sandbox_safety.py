@@ -268,6 +268,7 @@ def test_export_twice_replaces_only_its_own_files(seeded: Path, tmp_path: Path) 
     assert second.returncode == 0, second.stderr
     names = sorted(p.name for p in (out / "docs").glob("*.docx"))
     assert names == sorted(["Kỷ yếu (bản mới).docx", "Mẫu - Báo cáo kết quả Hội thảo.docx",
+                            "Mẫu - Giấy mời.docx",
                             "Mẫu - Báo cáo đề dẫn.docx", "Mẫu - Phát biểu khai mạc.docx",
                             "Mẫu - Chương trình Hội thảo.docx",
                             "Mẫu - Kỷ yếu Hội thảo (ghi chú).docx"])  # the stale one is gone
@@ -327,7 +328,7 @@ def test_export_names_any_title_without_one_overwriting_another(seeded: Path, se
     result = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert result.returncode == 0, result.stderr
     docx = sorted((out / "docs").glob("*.docx"))
-    assert len(docx) == 5 + len(titles)
+    assert len(docx) == 6 + len(titles)   # the seed's six templates, and these
     for path in docx + sorted((out / "sheets").iterdir()):
         assert len(path.name.encode("utf-8")) <= 255 and "\n" not in path.name
         assert not path.name.startswith(".")
@@ -484,7 +485,7 @@ def test_export_writes_into_a_new_or_empty_folder(seeded: Path, tmp_path: Path, 
     with _umask(0o022):
         result = run_cli("sandbox", "export", "--data", str(seeded), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert len(list((out / "docs").glob("*.docx"))) == 5
+    assert len(list((out / "docs").glob("*.docx"))) == 6   # the seed's templates
     assert _mode(out) == 0o700
     if folder_kind == "missing":  # the folders it made for the export are private too
         assert _mode(tmp_path / "a") == 0o700

@@ -38,6 +38,9 @@ TODAY = dt.date(2024, 10, 1)
 
 
 def _config(data: Path, **env: str) -> Any:
+    """The seeded config; without the letter PDF unless `mail__letter_template`
+    is given (these tests are about the outbox; test_letter_pdf is about the PDF)."""
+    env.setdefault("mail__letter_template", "")
     return load(data / "config.yaml", environ={f"HOITHAO_{k.upper()}": v for k, v in env.items()})
 
 
@@ -135,10 +138,19 @@ def test_preview_prints_letters_and_changes_nothing(seeded: Path, seeded_server)
 
 
 def test_test_to_sends_one_sample_and_records_nothing(seeded: Path, seeded_server) -> None:
-    config = _config(seeded)
-    result, _ = _job(config, "send-invitations", test_to="thu.nghiem@hcm.edu.vn")
+    """The test letter is the letter a guest gets (the seeded letter template's
+    PDF attached), addressed to the tester's name and address."""
+    config = load(seeded / "config.yaml", environ={})   # the seeded config: its letter template
+    assert config.mail.letter_template
+    result, _ = _job(config, "send-invitations", test_to="Trần Thử Nghiệm <thu.nghiem@hcm.edu.vn>")
     assert result.figures["thư thử"] == 1
     assert _mailbox(seeded_server) == {"thu.nghiem@hcm.edu.vn": 1}
+    (_, raw), = sent_messages(seeded_server.store)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["To"].addresses[0].display_name == "Trần Thử Nghiệm"
+    assert message["Subject"].startswith("[Thư thử] Thư mời tham dự")
+    pdf = next(message.iter_attachments())
+    assert pdf.get_filename().startswith("Giay-moi-KM") and pdf.get_content().startswith(b"%PDF")
     with open_ledger(config) as ledger:
         assert ledger.keys() == set()
 

@@ -16,7 +16,7 @@ from workspace.forms import FormsAdapter
 from workspace.sharing import file_access
 from workspace.spreadsheet import Spreadsheet
 
-from . import generate_docs, letter_pdf, letters
+from . import generate_docs, issuing, letter_pdf, letters
 from .registration_input import quota_problems
 
 
@@ -111,7 +111,10 @@ def _documents(config: Config, ws: Workspace, report: Report) -> None:
                     f"trống, chèn số trang ở giữa lề trên từ trang 2 (Chèn > Số trang), rồi ghi mã Doc "
                     f"vào google.doc_templates.")
     sheet = ws.coordinating_spreadsheet(config)
+    no_date = (f"trang '{config.sheets.documents.tab}': giấy mời chưa có Số và Ngày ban hành (thêm dòng "
+               f"có Mã văn bản {issuing.LETTER}); nếu để trống, thư mời ghi ngày chạy lệnh xếp thư.")
     if config.sheets.documents.tab not in sheet.tab_titles():
+        report.warn(no_date)
         return
     try:
         snap, = sheet.read("documents")
@@ -119,8 +122,14 @@ def _documents(config: Config, ws: Workspace, report: Report) -> None:
         report.fail(f"sheets.documents: {exc}")
         return
     for record in snap.records:
-        for line in generate_docs.date_warnings(config, {**record.values, "key": record.key}):
+        for line in issuing.date_warnings(config, {**record.values, "key": record.key}):
             report.warn(line)
+    letter = next((r for r in snap.records if r.key == issuing.LETTER), None)
+    if letter is None or not str(letter["issued_on"] or "").strip():
+        report.warn(no_date)
+    else:   # a broken cell stops the mail-out: a failure here
+        for problem in issuing.letter_issue(config, {**letter.values, "key": letter.key})[1]:
+            report.fail(problem)
 
 
 def _forms(config: Config, ws: Workspace, report: Report) -> None:
@@ -181,6 +190,9 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
     `open_workspace` opens the session (the command line's choice of backend)."""
     report = Report()
     report.ok(f"cấu hình: {config.source} hợp lệ")
+    past = issuing.past_event(config, today)
+    if past:
+        report.warn(past)
     _credentials(config, report)
     for problem in letters.check_templates(config, today):
         report.fail(problem)
@@ -197,6 +209,8 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
     with ws:
         for problem in letter_pdf.check_letter_template(config, ws):
             report.fail(problem)
+        for line in letter_pdf.check_letter_template_warnings(config, ws):
+            report.warn(line)
         _spreadsheet(config, ws, report)
         _documents(config, ws, report)
         _forms(config, ws, report)

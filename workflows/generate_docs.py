@@ -47,11 +47,10 @@ from workspace.sharing import share
 
 from . import doc_figures as fig
 from .base import Change, Job, JobContext, JobResult
-from .chase_input import parse_date
 from .doc_layout import Issue, compose
 from .doc_markup import parse
+from .issuing import date_warnings, issue_of, past_event
 from .letters import environment, event_context
-from .normalise import clean_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "docs"
 # name -> (template file and `Mã văn bản`, the title in Drive)
@@ -63,7 +62,6 @@ FILES: dict[str, tuple[str, str]] = {
     "results_report": ("bao-cao-ket-qua", "Báo cáo kết quả Hội thảo"),
 }
 OWNED = ("name", "doc_id", "link", "version", "revision", "written_at", "edited", "pdf", "problem")
-AFTER_EVENT = ("bao-cao-ket-qua", "ky-yeu")
 WEB = "chuong-trinh-web"    # the programme as one HTML page, for the event's website
 WEB_DIR = Path(__file__).resolve().parent.parent / "templates" / "web"
 
@@ -110,26 +108,6 @@ def figures(config: Config, tabs: Mapping[str, list[dict[str, Any]]], today: dt.
     }
 
 
-def issue_of(config: Config, name: str, row: Mapping[str, Any] | None, symbol: str) -> tuple[Issue, str]:
-    """What staff set for the document in `Văn bản` (config's defaults where
-    they set nothing), and a sentence about a date that cannot be read."""
-    row = row or {}
-    problem = ""
-    day = None
-    try:
-        day = parse_date(row.get("issued_on"))
-    except ValueError:
-        problem = (f"Không đọc được Ngày ban hành «{str(row.get('issued_on'))[:20]}»: ghi dạng "
-                   f"22/11/2024; văn bản tạm để trống ngày.")
-
-    def lines(value: Any) -> list[str]:
-        return [clean_text(x) for x in str(value or "").replace(";", "\n").split("\n") if clean_text(x)]
-    return Issue(number=clean_text(str(row.get("number") or "")), symbol=symbol, date=day,
-                 authority=lines(row.get("authority")) or list(config.documents.authority),
-                 signer=clean_text(str(row.get("signer") or "")) or config.event.signer.name,
-                 recipients=lines(row.get("recipients")) or list(config.documents.recipients)), problem
-
-
 def build(config: Config, name: str, context: Mapping[str, Any], issue: Issue) -> Document:
     """One document (pure): its template rendered, parsed, laid out."""
     slug, title = FILES[name]
@@ -160,24 +138,6 @@ def programme_page(config: Config, context: Mapping[str, Any], now: dt.datetime)
             **context, updated=now.strftime("%H:%M ngày %d/%m/%Y"))
     except Exception as exc:
         raise TemplateError(f"templates/web/chuong-trinh.html: {exc}") from None
-
-
-def date_warnings(config: Config, row: Mapping[str, Any]) -> list[str]:
-    """A document dated after the event (staff's `Ngày ban hành`), or a
-    rehearsal of an event already past, is worth a look (Vietnamese lines)."""
-    title = str(row.get("name") or row.get("key") or "")
-    out = []
-    try:
-        day = parse_date(row.get("issued_on"))
-    except ValueError:
-        return [f"Văn bản {title}: không đọc được Ngày ban hành «{str(row.get('issued_on'))[:20]}»; ghi "
-                f"dạng 22/11/2024."]
-    event_day = config.event.starts_at.date()
-    # The results report and the proceedings are issued after the event.
-    if day and day > event_day and row.get("key") not in AFTER_EVENT:
-        out.append(f"Văn bản {title}: Ngày ban hành {day:%d/%m/%Y} sau ngày diễn ra {config.event.kind} "
-                   f"({event_day:%d/%m/%Y}); kiểm tra lại trong trang '{config.sheets.documents.tab}'.")
-    return out
 
 
 def check_templates(config: Config, today: dt.date) -> list[str]:
@@ -216,15 +176,16 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     result = JobResult(figures={"văn bản": len(names)})
     if made_tab:
         result.notes.append(f"Đã tạo trang '{config.sheets.documents.tab}' để ghi các văn bản.")
-    if today > config.event.starts_at.date() and config.google.backend == "sandbox":
-        result.notes.append(f"{config.event.kind} đã diễn ra ngày {config.event.starts_at:%d/%m/%Y}: đây "
-                            f"là buổi tập dượt trên dữ liệu cũ; số liệu là của bảng tính hiện có.")
+    # After the event the results report is due: only a sandbox run is a rehearsal.
+    if past_event(config, today) and config.google.backend == "sandbox":
+        result.notes.append(past_event(config, today) + " Số liệu là của bảng tính hiện có.")
     writer = None if ctx.dry_run else DocumentWriter(ctx.ws)
     written = edited = 0
     for name in names:
         slug, title = FILES[name]
         row = rows.get(slug)
-        issue, date_problem = issue_of(config, name, row, "")
+        issue, cell_problems = issue_of(config, row, "")
+        date_problem = " ".join(cell_problems) + (" Văn bản tạm để trống ô đó." if cell_problems else "")
         context = figures(config, tabs, issue.date or today)
         document = build(config, name, context, issue)
         if row is not None:

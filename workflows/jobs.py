@@ -55,7 +55,8 @@ DEMO_STEPS: tuple[tuple[Job, Any] | StaffStep, ...] = (
     # 3 days before: the review requests (each file shared with its reviewers),
     # and the reminders.
     (JOBS["chase-submissions"], lambda config: _day(config, -3)),
-    (JOBS["send-invitations"], send_invitations.Options(all_invitees=True)),
+    # Each with its PDF letter (the seed's letter template); unpaced, as below.
+    (JOBS["send-invitations"], send_invitations.Options(all_invitees=True, no_pacing=True)),
     # The sandbox has no sending quota to protect: no pacing, or the demo takes minutes.
     (JOBS["send-outbox"], send_outbox.Options(no_pacing=True)),
     StaffStep("Ban Tổ chức ghi Kết luận của Hội đồng thẩm định cho tham luận TL01 (Được chọn) và "

@@ -14,7 +14,6 @@ run before anything is queued (and `check` reports it).
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -27,13 +26,23 @@ from workspace.pacing import Pacer
 
 from .normalise import clean_text
 
-# Placeholder in the Doc -> the invitee's field ("key" is the invitee code and
-# "registration_link" their own pre-filled form link). Typed exactly, braces
-# included and without spaces: replaceAllText matches text, not a template language.
+# Placeholder in the Doc -> the invitee's field ("key" is the invitee code,
+# "registration_link" their own pre-filled form link, "salutation" the line
+# after `Kính gửi:` as the mail prints it), then the letter's own lines as staff
+# set them in `Văn bản` (row giay-moi): "number" (`125/GM-SGDĐT`), "issued_on"
+# (`ngày 04 tháng 11 năm 2024`), "signer", "authority" (`KT. GIÁM ĐỐC` and
+# `PHÓ GIÁM ĐỐC`, a paragraph each) and "recipients" (`- Như trên;` … `- Lưu:
+# VT, VP.`, a paragraph each). Typed exactly, braces included and without
+# spaces: replaceAllText matches text, not a template language.
 PLACEHOLDERS: dict[str, str] = {
     "{{danh_xung}}": "honorific", "{{ho_ten}}": "full_name", "{{chuc_vu}}": "position",
-    "{{don_vi}}": "unit", "{{ma_khach_moi}}": "key", "{{duong_dan_dang_ky}}": "registration_link",
+    "{{don_vi}}": "unit", "{{kinh_gui}}": "salutation", "{{ma_khach_moi}}": "key",
+    "{{duong_dan_dang_ky}}": "registration_link",
+    "{{so_ky_hieu}}": "number", "{{ngay_ban_hanh}}": "issued_on", "{{nguoi_ky}}": "signer",
+    "{{chuc_vu_nguoi_ky}}": "authority", "{{noi_nhan}}": "recipients",
 }
+# Without these, the PDF would not say what the message says: `check` warns.
+ISSUE_PLACEHOLDERS = ("{{so_ky_hieu}}", "{{ngay_ban_hanh}}")
 DOCS_WRITES_PER_MINUTE = 60   # Google Docs API: write requests per minute per user
 _ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
 
@@ -43,9 +52,23 @@ def filename(invitee_key: str) -> str:
     return f"Giay-moi-{re.sub(r'[^A-Za-z0-9_-]+', '-', invitee_key).strip('-') or 'khach'}.pdf"
 
 
+_MULTILINE = {"authority", "recipients"}   # a paragraph a line
+_PADDED = {"number"}                      # a blank number keeps its room: "     /GM-SGDĐT"
+
+
 def replacements(values: Mapping[str, str]) -> dict[str, str]:
-    """Each placeholder and the invitee's value for it (pure; NFC, trimmed)."""
-    return {ph: clean_text(values.get(f) or "") for ph, f in PLACEHOLDERS.items()}
+    """Each placeholder and the invitee's value for it (pure; NFC, trimmed,
+    on one line but for the letter's multi-line fields)."""
+    out = {}
+    for ph, f in PLACEHOLDERS.items():
+        value = values.get(f) or ""
+        if f in _MULTILINE:
+            out[ph] = "\n".join(x for x in (clean_text(line) for line in str(value).split("\n")) if x)
+        elif f in _PADDED:
+            out[ph] = " ".join(clean_text(part) for part in str(value).split(" ")).rstrip()
+        else:
+            out[ph] = clean_text(value)
+    return out
 
 
 def unknown_placeholders(text: str) -> list[str]:
@@ -70,6 +93,20 @@ def template_problems(docs: DocsAdapter, doc_id: str) -> list[str]:
     return []
 
 
+def template_warnings(docs: DocsAdapter, doc_id: str) -> list[str]:
+    """What the template lacks that the message prints (the letter's number
+    and date), so the PDF and the message would disagree (2 calls)."""
+    try:
+        _, text = docs.template_text(doc_id)
+    except HoithaoError:
+        return []   # said by template_problems
+    lacking = [p for p in ISSUE_PLACEHOLDERS if p not in text]
+    if not lacking:
+        return []
+    return [f"mail.letter_template: Doc mẫu không có {', '.join(lacking)}; giấy mời PDF sẽ không ghi Số "
+            f"và ngày ban hành như thư (trang Văn bản, dòng giay-moi)."]
+
+
 def verify_template(docs: DocsAdapter, doc_id: str) -> None:
     """HoithaoError (the run stops before anything is queued) unless the template is usable."""
     problems = template_problems(docs, doc_id)
@@ -85,19 +122,19 @@ class LetterMaker:
     folder_id: str = ""
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-    per_minute: int = DOCS_WRITES_PER_MINUTE
+    per_minute: int = DOCS_WRITES_PER_MINUTE   # 0: unpaced (the demo: a sandbox has no quota)
     leftovers: list[str] = field(default_factory=list)   # copies that could not be deleted
 
     def __post_init__(self) -> None:
         self.pacer = Pacer(self.per_minute, self.clock, self.sleep)
 
-    def make(self, invitee_key: str, values: Mapping[str, str]) -> bytes:
+    def make(self, title: str, values: Mapping[str, str]) -> bytes:
         """The PDF of this invitee's letter; HoithaoError when it cannot be made.
-        The copy is deleted whatever happens; one that cannot be is remembered."""
-        self.pacer.wait()
-        # A name of its own, so that a copy whose answer was lost is found again.
-        name = f"{filename(invitee_key)[:-4]} (bản tạm {secrets.token_hex(4)})"
-        copy_id = self.docs.copy(self.template_id, name, self.folder_id)
+        The copy is named `title` (the PDF's title is the Doc's name) and is
+        deleted whatever happens; one that cannot be is remembered."""
+        if self.per_minute:
+            self.pacer.wait()
+        copy_id = self.docs.copy(self.template_id, title, self.folder_id)
         try:
             self.pacer.record()
             self.docs.replace_all(copy_id, replacements(values))
@@ -112,7 +149,7 @@ class LetterMaker:
         if not self.leftovers:
             return None
         return (f"{len(self.leftovers)} bản sao tạm của giấy mời chưa xoá được trong thư mục Drive "
-                f"(tên dạng 'Giay-moi-… (bản tạm …)'): xoá bằng tay.")
+                f"(tên dạng 'Giấy mời … - KM…'): xoá bằng tay.")
 
 
 def check_letter_template(config: Config, ws: Workspace) -> list[str]:
@@ -122,3 +159,8 @@ def check_letter_template(config: Config, ws: Workspace) -> list[str]:
     if not doc_id:
         return []
     return template_problems(DocsAdapter(ws), doc_id)
+
+
+def check_letter_template_warnings(config: Config, ws: Workspace) -> list[str]:
+    doc_id = config.mail.letter_template.strip()
+    return template_warnings(DocsAdapter(ws), doc_id) if doc_id else []

@@ -26,6 +26,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from workspace.config import Config
+from workspace.doc_layout import Issue, number_line, place_date, recipient_lines
 from workspace.errors import HoithaoError, TemplateError
 
 from .normalise import clean_text, normalise_email
@@ -43,7 +44,8 @@ WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "t
 # Each template, what it is called in `Hộp thư đi` (Loại), and what it may use
 # beyond `event`, `sender` and `recipient` (the documented context).
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "thu-moi": ("Thư mời", ("registration_link", "invitee_code")),
+    # `letter`: what staff set for the invitation in `Văn bản` (issued_context).
+    "thu-moi": ("Thư mời", ("registration_link", "invitee_code", "letter")),
     "xac-nhan": ("Xác nhận đăng ký", ("checkin_code",)),
     # Reminders list everything the person owes that is due that day (`items`:
     # code, title, content, due, days_left, days_overdue, link).
@@ -129,6 +131,23 @@ def event_context(config: Config, today: dt.date) -> dict[str, Any]:
     }
 
 
+def issued_context(config: Config, issue: Issue, today: dt.date) -> dict[str, Any]:
+    """An issued letter's own lines: the top-left block (`parent_lines` over
+    `body_lines`, as documents print them), `number` (`Số: 125/GM-SGDĐT`), `place_date`
+    (`Thành phố Hồ Chí Minh, ngày 04 tháng 11 năm 2024`: the day staff set, else
+    `today`), `date`, `authority` (lines), `signer`, `recipients` (`- Như trên;`
+    … `- Lưu: VT, VP.`)."""
+    day = issue.date or today
+    e, d = config.event, config.documents
+    return {"parent_lines": list(d.parent_lines) or ([e.parent_body.upper()] if e.parent_body else []),
+            "body_lines": list(d.body_lines) or [e.organiser.upper()],
+            "number": number_line(issue.number, issue.symbol), "date": vn_day(day),
+            "place_date": place_date(config.event.place, day, day.year) if config.event.place
+            else vn_day(day),
+            "authority": [line.upper() for line in issue.authority if line.strip()],
+            "signer": issue.signer, "recipients": recipient_lines(issue.recipients)}
+
+
 def base_context(config: Config, person: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
     return {"event": event_context(config, today), "sender": {"name": config.mail.sender_name},
             "recipient": person_context(person)}
@@ -137,6 +156,19 @@ def base_context(config: Config, person: Mapping[str, Any], today: dt.date) -> d
 def prefilled_link(base: str, invitee_code: str) -> str:
     """The invitee's own registration link (base from FormsAdapter.prefill_url)."""
     return base + quote(invitee_code, safe="")
+
+
+def split_address(text: str) -> tuple[str, str] | None:
+    """`Nguyễn Hà Nguyên <hanguyen@hcm.edu.vn>` -> (name, address); a bare
+    address has no name. None unless `text` is exactly one address."""
+    text = (text or "").strip()
+    if not text or "\n" in text or "\r" in text:
+        return None
+    header = email.policy.default.header_factory("To", text)
+    addresses = header.addresses
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        return None
+    return clean_text(addresses[0].display_name), addresses[0].addr_spec
 
 
 MISSING_EMAIL = "Thiếu Email: nhập địa chỉ email vào bảng rồi chạy lại."
@@ -256,7 +288,8 @@ def _misread(raw: bytes, to_name: str, subject: str) -> str | None:
 def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
     """The documented context of template `name`, filled with sample values."""
     context = base_context(config, {"honorific": "Ông", "full_name": "Nguyễn Văn A",
-                                    "position": "Giám đốc", "unit": "Sở GDĐT Bà Rịa – Vũng Tàu",
+                                    "position": "Giám đốc",
+                                    "unit": "Sở Giáo dục và Đào tạo tỉnh Bà Rịa - Vũng Tàu",
                                     "email": "nguyen.va@example.com"}, today)
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
                "invitee_code": "KM001", "checkin_code": "HT24-7Q3K",
@@ -281,7 +314,11 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                          "links": ["https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"]},
                "papers": [{"code": "TL01", "title": "Tên tham luận", "topic": config.event.topics[0],
                            "links": ["https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"]}],
-               "review_by": vn_date(config.deadlines.review), "days_left": 3}
+               "review_by": vn_date(config.deadlines.review), "days_left": 3,
+               "letter": issued_context(config, Issue(number="125", symbol="GM-SGDĐT", date=today,
+                                                      authority=["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"],
+                                                      signer=config.event.signer.name,
+                                                      recipients=["Như trên", "Lưu: VT, VP"]), today)}
     context.update({k: samples[k] for k in KINDS[name][1]})
     return context
 

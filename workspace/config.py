@@ -99,7 +99,9 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attende
                                          "reports": {"honorific", "position", "file_history",
                                                      "head_email"},
                                          # staff tick: send this failed message again (--resend)
-                                         "outbox": {"resend"}}
+                                         "outbox": {"resend"},
+                                         # staff's own notes: only theirs
+                                         "documents": {"notes"}}
 
 # Tabs a spreadsheet may lack: the feature that uses one is off until staff add it.
 OPTIONAL_TABLES = frozenset({"reports", "documents"})

@@ -31,6 +31,9 @@ class Issue:
     authority: list[str] = field(default_factory=list)   # ["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"]
     signer: str = ""
     recipients: list[str] = field(default_factory=list)
+    # The place-and-date line as printed, when set (a letter template's
+    # `Thành phố Hồ Chí Minh, {{ngay_ban_hanh}}`): overrides `date`.
+    date_text: str = ""
 
 
 def place_date(place: str, day: dt.date | None, year: int) -> str:
@@ -97,23 +100,30 @@ def top_block(parent: str | list[str], body: str | list[str], issue: Issue, plac
     left.append(_centre(number_line(issue.number, issue.symbol), 13))
     right = [_centre(MOTTO, 13, bold=True), _centre(MOTTO_2, 14, bold=True),
              _rule(right_w, MOTTO_2, 14, 1.0),
-             _centre(place_date(place, issue.date, year), 13, italic=True)]
+             _centre(issue.date_text or place_date(place, issue.date, year), 13, italic=True)]
     return Table([[Cell(left), Cell(right)]], [left_w, right_w], borders=False)
 
 
-def signature_band(issue: Issue, page: Page, recipients: bool = True) -> Table:
+def recipient_lines(recipients: list[str]) -> list[str]:
+    """`- Như trên;` … `- Lưu: VT, VP.`: each recipient as staff may type it
+    ("- Như trên;"), the dash and the end mark the layout's."""
+    items = [r.strip().lstrip("-–— ").rstrip(";.,").strip() for r in recipients]
+    items = [r for r in items if r]
+    return [f"- {item}{'.' if i == len(items) - 1 else ';'}" for i, item in enumerate(items)]
+
+
+def signature_band(issue: Issue, page: Page, recipients: bool = True, as_given: bool = False) -> Table:
+    """`Nơi nhận:` and its list at the left, the authority lines, room to sign
+    and the signer's name at the right. `as_given`: the recipients and the
+    authority printed exactly as given (a template's placeholders)."""
     left: list[Para] = []
     if recipients and issue.recipients:
         left.append(Para([Run("Nơi nhận:")], align="START", size=12, bold=True, italic=True,
                          space_after=0, line_spacing=100))
-        # As staff may type them ("- Như trên;"): the dash and the end mark are the layout's.
-        items = [r.strip().lstrip("-–— ").rstrip(";.,").strip() for r in issue.recipients]
-        items = [r for r in items if r]
-        for i, item in enumerate(items):
-            end = "." if i == len(items) - 1 else ";"
-            left.append(Para([Run(f"- {item}{end}")], align="START", size=11, space_after=0,
-                             line_spacing=100))
-    right = [_centre(line.upper(), 14, bold=True) for line in issue.authority if line.strip()]
+        for line in issue.recipients if as_given else recipient_lines(issue.recipients):
+            left.append(Para([Run(line)], align="START", size=11, space_after=0, line_spacing=100))
+    right = [_centre(line if as_given else line.upper(), 14, bold=True)
+             for line in issue.authority if line.strip()]
     right += [_centre("", 14) for _ in range(4)]   # room for the signature and the seal
     if issue.signer:
         right.append(_centre(issue.signer, 14, bold=True))

@@ -71,38 +71,8 @@ class DocsAdapter:
 
     def copy(self, doc_id: str, name: str, folder_id: str = "") -> str:
         """A copy of the Doc named `name` (in `folder_id` when given); its id.
-        A copy is not repeated blindly: after an unclear answer the copy is
-        looked up by its name (the caller makes names unique), and made again
-        only when it is not there."""
-        body: dict[str, Any] = {"name": name}
-        if folder_id:
-            body["parents"] = [folder_id]
-        # Sent once per attempt (httplib2 would replay it on a dropped connection).
-        once = self.ws.service("drive", "v3", once=True).files()
-        request = lambda: once.copy(fileId=doc_id, body=body, fields="id",  # noqa: E731
-                                    supportsAllDrives=True)
-        try:
-            return self.ws.execute(request(), what="drive.files.copy", idempotent=False)["id"]
-        except ApiError as exc:
-            if not exc.ambiguous:
-                raise
-        found = self.find(name, folder_id)
-        if found:
-            return found
-        return self.ws.execute(request(), what="drive.files.copy", idempotent=False)["id"]
-
-    def find(self, name: str, folder_id: str = "") -> str | None:
-        """The id of a file this tool can see named exactly `name` (in `folder_id`)."""
-        literal = name.replace("\\", "\\\\").replace("'", "\\'")
-        query = f"name = '{literal}' and trashed = false"
-        if folder_id:
-            query += f" and '{folder_id}' in parents"
-        found = self.ws.execute(self._drive.list(q=query, fields="files(id)", pageSize=2,
-                                                 supportsAllDrives=True,
-                                                 includeItemsFromAllDrives=True),
-                                what="drive.files.list")
-        files = found.get("files") or []
-        return files[0]["id"] if files else None
+        Not repeated blindly after an unclear answer (see make_file)."""
+        return make_file(self.ws, name, folder_id, doc_id)
 
     def replace_all(self, doc_id: str, replacements: Mapping[str, str]) -> None:
         """Every `placeholder -> value` replaced in one batchUpdate (one Docs write)."""
@@ -142,34 +112,8 @@ class DocumentWriter:
         self._docs = ws.service("docs", "v1").documents()
 
     def create(self, name: str, folder_id: str, template_id: str = "") -> str:
-        """A new Doc named `name` in the folder: a copy of `template_id` when
-        given. Not repeated blindly after an unclear answer: the file is
-        looked up by a mark only this attempt put on it (appProperties), never
-        by name, so a person's Doc of the same name is never taken for it."""
-        mark = {TAG: secrets.token_hex(8)}
-        body: dict[str, Any] = {"name": name, "appProperties": mark}
-        if not template_id:
-            body["mimeType"] = DOC_MIME
-        if folder_id:
-            body["parents"] = [folder_id]
-        once = self.ws.service("drive", "v3", once=True).files()
-
-        def request() -> Any:
-            if template_id:
-                return once.copy(fileId=template_id, body=body, fields="id", supportsAllDrives=True)
-            return once.create(body=body, fields="id", supportsAllDrives=True)
-        try:
-            return self.ws.execute(request(), what="drive.files.create", idempotent=False)["id"]
-        except ApiError as exc:
-            if not exc.ambiguous:
-                raise
-        query = f"appProperties has {{ key='{TAG}' and value='{mark[TAG]}' }} and trashed = false"
-        found = self.ws.execute(self._drive.list(q=query, fields="files(id)", pageSize=1,
-                                                 supportsAllDrives=True, includeItemsFromAllDrives=True),
-                                what="drive.files.list").get("files") or []
-        if found:
-            return found[0]["id"]
-        return self.ws.execute(request(), what="drive.files.create", idempotent=False)["id"]
+        """A new Doc named `name` in the folder: a copy of `template_id` when given."""
+        return make_file(self.ws, name, folder_id, template_id)
 
     def state(self, doc_id: str) -> DocState | None:
         """The document now, or None when the tool cannot see it any more."""
@@ -233,6 +177,40 @@ class DocumentWriter:
         return self.ws.execute(once.create(body=body, media_body=media, fields="id",
                                            supportsAllDrives=True),
                                what="drive.files.create", idempotent=False)["id"]
+
+
+def make_file(ws: Workspace, name: str, folder_id: str = "", template_id: str = "") -> str:
+    """A new Doc named `name` (in `folder_id` when given), a copy of
+    `template_id` when given; its id. Not repeated blindly after an unclear
+    answer: the file is looked up by a mark only this attempt put on it
+    (appProperties), never by name, so a person's Doc of the same name is
+    never taken for it, and made again only when it is not there."""
+    mark = {TAG: secrets.token_hex(8)}
+    body: dict[str, Any] = {"name": name, "appProperties": mark}
+    if not template_id:
+        body["mimeType"] = DOC_MIME
+    if folder_id:
+        body["parents"] = [folder_id]
+    # Sent once per attempt (httplib2 would replay it on a dropped connection).
+    once = ws.service("drive", "v3", once=True).files()
+
+    def request() -> Any:
+        if template_id:
+            return once.copy(fileId=template_id, body=body, fields="id", supportsAllDrives=True)
+        return once.create(body=body, fields="id", supportsAllDrives=True)
+    what = "drive.files.copy" if template_id else "drive.files.create"
+    try:
+        return ws.execute(request(), what=what, idempotent=False)["id"]
+    except ApiError as exc:
+        if not exc.ambiguous:
+            raise
+    query = f"appProperties has {{ key='{TAG}' and value='{mark[TAG]}' }} and trashed = false"
+    found = ws.execute(ws.service("drive", "v3").files().list(
+        q=query, fields="files(id)", pageSize=1, supportsAllDrives=True, includeItemsFromAllDrives=True),
+        what="drive.files.list").get("files") or []
+    if found:
+        return found[0]["id"]
+    return ws.execute(request(), what=what, idempotent=False)["id"]
 
 
 def doc_link(doc_id: str) -> str:
