@@ -16,7 +16,7 @@ from workspace.forms import FormsAdapter
 from workspace.sharing import file_access
 from workspace.spreadsheet import Spreadsheet
 
-from . import generate_docs, issuing, letter_pdf, letters
+from . import generate_docs, issuing, letter_pdf, letters, scheduler
 from .registration_input import quota_problems
 
 
@@ -197,6 +197,9 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
     for problem in letters.check_templates(config, today):
         report.fail(problem)
     for problem in generate_docs.check_templates(config, today):
+        report.fail(problem)
+    # The timetable read exactly as `schedule` will read it.
+    for problem in scheduler.problems(config):
         report.fail(problem)
     if any(p.startswith(("google.service_account_file", "google.oauth_token_file"))
            for p in report.problems):
