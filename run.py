@@ -9,19 +9,22 @@ problem the user can fix (one Vietnamese line on stderr saying what and how),
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from zoneinfo import ZoneInfo
 
 import typer
 import typer.rich_utils
 
 from sandbox.cli import app as sandbox_app
-from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, make_console,
+from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, Stop, make_console,
                             print_summary, run_job)
 from workflows.jobs import DEMO_STEPS, JOBS, StaffStep, load_config
 from workspace.config import Config
@@ -82,13 +85,38 @@ def _open(config: Config) -> Any:
     return open_workspace(config, RetryPolicy(on_wait=waiting))
 
 
-def _run(ctx: typer.Context, job: Job, dry_run: bool, opts: Any, trigger: str = MANUAL) -> None:
+@contextlib.contextmanager
+def _stoppable(console: Any, stop: Stop | None = None) -> Iterator[Stop]:
+    """SIGTERM and SIGINT ask the run to stop after the step in hand (see
+    JobContext.stop); a second Ctrl-C stops at once."""
+    stop = stop or Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def asked(signum: int, frame: Any) -> None:
+        if stop() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.request(signal.Signals(signum).name)
+        console.print("Đang dừng: làm xong bước đang làm dở (thư đang gửi, lượt ghi đang ghi), ghi lại "
+                      "kết quả rồi dừng. Nhấn Ctrl-C lần nữa để dừng ngay.", style="yellow")
+
+    previous = {s: signal.signal(s, asked) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(ctx: typer.Context, job: Job, dry_run: bool, opts: Any, trigger: str = MANUAL,
+         stop: Stop | None = None) -> None:
     """Load config, open the workspace, run one job, print its summary."""
     config = _config(ctx)
     console = make_console()
-    with _open(config) as ws:
+    with _stoppable(console, stop) as stop, _open(config) as ws:
         result = run_job(job, JobContext(config=config, ws=ws, dry_run=dry_run, console=console,
-                                         trigger=trigger), opts)
+                                         trigger=trigger, stop=stop, sleep=stop.wait), opts)
     print_summary(console, job.name, result, dry_run)
 
 
@@ -227,25 +255,31 @@ def status(ctx: typer.Context,
 
 @app.command("schedule")
 def schedule_cmd(ctx: typer.Context) -> None:
-    """Chạy các công việc theo lịch trong config.yaml (mục `schedule:`) cho tới khi dừng."""
+    """Chạy các công việc theo lịch trong config.yaml (mục `schedule:`, giờ Việt Nam) cho tới khi dừng; việc bị lỡ khi máy chủ tắt được chạy bù một lần."""
     from workflows import scheduler
 
     config = _config(ctx)
+    console = make_console()
     log = logging.getLogger("hoithao.schedule")
     logging.getLogger().setLevel(logging.INFO)
+    with _stoppable(console) as stop:
+        def run_one(name: str) -> None:
+            job = JOBS[name]
+            if job.run is None:
+                log.warning("%s chưa được xây dựng; bỏ qua", name)
+                return
+            _run(ctx, job, dry_run=False, opts=job.options(), trigger=SCHEDULED, stop=stop)
 
-    def run_one(name: str) -> None:
-        job = JOBS[name]
-        if job.run is None:
-            log.warning("%s chưa được xây dựng; bỏ qua", name)
-            return
-        _run(ctx, job, dry_run=False, opts=job.options(), trigger=SCHEDULED)
-
-    timetable = scheduler.build(config, run_one)
-    for entry in timetable.get_jobs():
-        log.info("lịch: %s, lần chạy tới %s", entry.job_func.args[1], entry.next_run)
-    make_console().print(f"Chạy theo lịch {len(timetable.get_jobs())} việc; Ctrl-C để dừng.")
-    scheduler.loop(timetable)
+        scheduler.build(config, run_one)   # a timetable entry that cannot be read stops here
+        # Each job's last run, any machine's (one read of Nhật ký): a job missed
+        # while this server was down runs once now.
+        with _open(config) as ws:
+            runs, = ws.coordinating_spreadsheet(config).read("runs")
+        last = scheduler.last_runs(({**r.values} for r in runs.records), config.timezone)
+        console.print(f"Chạy theo lịch {len(config.schedule)} việc, giờ {config.timezone}; Ctrl-C hoặc "
+                      f"SIGTERM để dừng (việc đang chạy làm xong bước đang làm rồi mới dừng).")
+        scheduler.serve(config, run_one, last, stop, console.print)
+    console.print("Đã dừng chạy theo lịch.")
 
 
 def _staff_types(console: Any, data: Path, base_url: str, config: Config, step: StaffStep) -> None:

@@ -282,6 +282,47 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(seeded:
         server.stop()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_request_mid_mail_out_writes_what_was_sent_and_nothing_goes_twice(seeded: Path,
+                                                                                  sig: int) -> None:
+    """Ctrl-C, or systemd stopping the service: the message in hand is finished,
+    `Hộp thư đi` and `Nhật ký` say what was sent, the run exits 0, and the next
+    run sends the rest, each once."""
+    server = SandboxServer(seeded, options=Options(latency_ms=40)).start()
+    try:
+        config = _config(seeded)
+        addresses = _queue_many(config, 40)
+        env = child_env(HOITHAO_GOOGLE_URL=server.url, HOITHAO_MAIL__PER_MINUTE="600")
+        cmd = [sys.executable, str(ROOT / "run.py"), "--config", str(seeded / "config.yaml"), "send-outbox"]
+        child = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        deadline = time.monotonic() + 60
+        while sum(_mailbox(server).values()) < 3 and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child.send_signal(sig)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, (out, err)
+        assert "Đã dừng theo yêu cầu" in out, out
+        with open_ledger(config, readonly=True) as ledger:
+            sent = ledger.counts().get(outbox.SENT, 0)
+            assert ledger.counts().get(outbox.SENDING, 0) == 0     # the one in hand was finished
+        assert 3 <= sent < 40, sent
+        assert sum(_mailbox(server).values()) == sent
+        rows = _values(server.url, config, "Hộp thư đi")
+        state = rows[0].index("Trạng thái")
+        assert collections.Counter(r[state] for r in rows[1:])["Đã gửi"] == sent
+        runs = _values(server.url, config, "Nhật ký")
+        last = dict(zip(runs[0], runs[-1]))
+        assert last["Công việc"] == "send-outbox" and last["Kết quả"] == "Dừng giữa chừng", last
+        assert f"đã gửi: {sent}" in last["Số liệu"], last
+        final = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+        box = _mailbox(server)
+        assert {a: box[a] for a in addresses} == {a: 1 for a in addresses}
+    finally:
+        server.stop()
+
+
 def test_exported_eml_opens_with_vietnamese_subject_and_both_parts(seeded: Path, seeded_server,
                                                                     tmp_path: Path) -> None:
     from sandbox.export import export

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 MANUAL, SCHEDULED, DEMO, FROM_SHEET = "thủ công", "lịch", "demo", "bảng tính"
 # What a run came to (the `Kết quả` column of Nhật ký).
 SUCCEEDED, FAILED, NOT_RUN = "Thành công", "Lỗi", "Không chạy"
+STOPPED = "Dừng giữa chừng"   # a stop was asked; what was done is written
 
 
 def make_console() -> Console:
@@ -75,6 +77,27 @@ class NoOptions:
     """A job with no options of its own."""
 
 
+class Stop:
+    """A stop request (SIGTERM, SIGINT): the job in hand finishes its step,
+    writes what it did, and ends; the timetable's loop ends after it.
+    Called, it says whether a stop was asked; `wait()` is a sleep that a stop
+    cuts short."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.why = ""
+
+    def request(self, why: str = "") -> None:
+        self.why = self.why or why
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(max(seconds, 0))
+
+
 @dataclass(frozen=True)
 class JobContext:
     """Everything a run is given; frozen, so nothing is set on it on the way."""
@@ -86,6 +109,10 @@ class JobContext:
     clock: Callable[[], float] = time.time            # wall time, seconds
     sleep: Callable[[float], None] = time.sleep
     locker: Locker | None = None                      # None: lock files on this host (locks.dir)
+    # True once a stop is asked (SIGTERM, SIGINT): a job ends at the end of the
+    # step in hand (the message being sent, the batch being written), writes
+    # what it did and returns, noting it was stopped.
+    stop: Callable[[], bool] = lambda: False
 
     @cached_property
     def locks(self) -> Locker:
@@ -146,6 +173,8 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
                 except Busy as busy:
                     raise JobBusy(busy_message(job, busy, ctx, wait_s)) from None
             result = job.run(ctx, opts)
+            if ctx.stop():
+                outcome = STOPPED
     except JobBusy as exc:
         error, outcome = exc, NOT_RUN
     except HoithaoError as exc:

@@ -182,6 +182,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     writer = None if ctx.dry_run else DocumentWriter(ctx.ws)
     written = edited = 0
     for name in names:
+        if ctx.stop():
+            result.notes.append("Đã dừng theo yêu cầu; các văn bản chưa ghi sẽ ghi ở lần chạy sau.")
+            break
         slug, title = FILES[name]
         row = rows.get(slug)
         issue, cell_problems = issue_of(config, row, "")

@@ -211,6 +211,10 @@ def with_letters(ctx: JobContext, docs: DocsAdapter, plan: Plan, messages: list[
     records = {r.key: r for r in plan.letters}
     out: list[NewMessage] = []
     for message in messages:
+        if ctx.stop():   # the letters made so far are queued; the rest on the next run
+            result.notes.append(f"Đã dừng theo yêu cầu: {len(out)} thư mời có giấy mời được xếp hàng, "
+                                f"những người còn lại được mời ở lần chạy sau.")
+            break
         record = records[message.source_key]
         try:
             pdf = pdfs.make(letter_title(record), letter_values(config, record, link_base, issued))

@@ -70,7 +70,7 @@ class Tally:
     sent: int = 0
     failed: int = 0
     unknown: int = 0
-    stop: str = ""            # "daily", "rate", "network", or "" (finished or --limit)
+    stop: str = ""            # "daily", "rate", "network", "asked" (a stop request), or ""
 
 
 def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
@@ -171,8 +171,14 @@ def send_due(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter, batch: list[M
     with progress:
         task = progress.add_task("send", total=len(batch))
         for m in batch:
+            if ctx.stop():
+                tally.stop = "asked"
+                break
             if pacer:
                 pacer.wait()
+                if ctx.stop():      # asked while waiting for the pace: this one waits too
+                    tally.stop = "asked"
+                    break
             try:
                 claimed = ledger.claim(m.key)
             except outbox.NotWaiting:   # cancelled or made again by a sync meanwhile
@@ -288,6 +294,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                 f"gửi ở lần chạy sau (thư đang gửi dở, nếu có, ở trạng thái Không rõ).")
         elif tally.stop == "rate" and left:
             result.notes.append(f"Gmail yêu cầu gửi chậm lại; còn {left} thư sẽ gửi ở lần chạy sau.")
+        elif tally.stop == "asked":
+            result.notes.append(f"Đã dừng theo yêu cầu sau {tally.sent} thư; trang Hộp thư đi ghi đúng "
+                                f"những thư đã gửi, còn {left} thư sẽ gửi ở lần chạy sau.")
         return result
 
 
