@@ -116,6 +116,15 @@ def test_loose_key_file_is_refused(seeded_config, seeded: Path) -> None:
         load_credentials(seeded_config)
 
 
+def test_a_credentials_folder_others_can_enter_is_refused(seeded_config, seeded: Path) -> None:
+    folder = seeded / "credentials"
+    folder.chmod(0o755)
+    with pytest.raises(CredentialsError, match=f"chmod 700 {folder}"):
+        load_credentials(seeded_config)
+    folder.chmod(0o700)
+    assert load_credentials(seeded_config) is not None
+
+
 def test_missing_key_file_says_where_to_look(seeded_config, seeded: Path) -> None:
     (seeded / "credentials" / "service-account.json").unlink()
     with pytest.raises(CredentialsError, match="credentials/README.md"):

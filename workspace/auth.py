@@ -51,6 +51,12 @@ def check_key_file(path: Path) -> None:
     if os.name == "posix" and mode & 0o077:
         raise CredentialsError(f"Tệp khoá {path} để người khác trên máy đọc được (quyền {mode:o}): "
                                f"chạy `chmod 600 {path}`.")
+    folder = path.resolve().parent
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if os.name == "posix" and mode & 0o077:
+        # Others could list it, and swap a key or token for theirs.
+        raise CredentialsError(f"Thư mục khoá {folder} để người khác trên máy vào được (quyền {mode:o}): "
+                               f"chạy `chmod 700 {folder}`.")
 
 
 def service_account_from_file(path: Path, scopes: Sequence[str],
