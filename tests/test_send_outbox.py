@@ -460,6 +460,14 @@ def test_all_skips_invitees_who_registered_but_honours_a_tick(seeded: Path, seed
         queued = ledger.keys("thu-moi")
     assert message_key("thu-moi", "KM001") in queued
     assert message_key("thu-moi", "KM002") not in queued
+    # The sheet tells the story: those who registered before any letter say so.
+    rows = _values(seeded_server.url, config, "Khách mời")
+    status = {r[0]: r[rows[0].index("Trạng thái thư mời")] for r in rows[1:]}
+    assert [k for k, v in status.items() if v == "Đã đăng ký"] == [f"KM{i:03d}" for i in range(2, 13)]
+    assert status["KM001"] == "Đã xếp hàng" and status["KM013"] == "Đã xếp hàng"
+    assert result.figures["ghi 'Đã đăng ký' (đăng ký trước khi được mời)"] == 11
+    again, _ = _job(config, "send-invitations", all_invitees=True)   # said once
+    assert "ghi 'Đã đăng ký' (đăng ký trước khi được mời)" not in again.figures
 
 
 def test_a_letter_cancelled_while_its_batch_is_sent_is_skipped_not_a_crash(

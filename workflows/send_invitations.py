@@ -44,6 +44,8 @@ from .normalise import clean_text
 from .registrations import CONFIRMED, WAITLISTED
 
 KIND = "thu-moi"
+NOT_SENT = "Chưa gửi"
+REGISTERED_FIRST = "Đã đăng ký"   # registered through the form before any letter went
 # The invitee's cells a letter prints, and what staff call them.
 LETTER_FIELDS = (("honorific", "Danh xưng"), ("full_name", "Họ và tên"), ("position", "Chức vụ"),
                  ("unit", "Đơn vị"), ("email", "Email"))
@@ -83,6 +85,8 @@ class Plan:
     cleared: list[str] = field(default_factory=list)           # keys whose Vấn đề is now fine
     already: list[str] = field(default_factory=list)           # ticked but already in the outbox
     registered: list[str] = field(default_factory=list)        # skipped by --all: registered already
+    # Registered before any letter: `Trạng thái thư mời` says `Đã đăng ký`, not `Chưa gửi`.
+    came: list[str] = field(default_factory=list)
 
 
 def row_problem(record: Record) -> str | None:
@@ -109,6 +113,9 @@ def select(snap: Snapshot, everyone: bool, queued: set[str],
     for record in snap.records:
         wanted = ticked(record["send_invitation"])
         in_outbox = message_key(KIND, record.key) in queued
+        if record.key in registered and not in_outbox and not wanted \
+                and record["invitation_status"] in ("", NOT_SENT):
+            plan.came.append(record.key)
         if not (wanted or everyone):
             continue
         if not wanted and record.key in registered:
@@ -309,12 +316,16 @@ def _queue(ctx: JobContext, opts: Options, ledger: Any, plan: Plan, link_base: s
     result.figures = {"thư mời xếp hàng": len(messages), "bỏ qua vì có vấn đề": len(plan.problems),
                       "đã có trong hộp thư đi": len(plan.already),
                       "đã đăng ký, không mời lại": len(plan.registered)}
+    if plan.came:
+        result.figures["ghi 'Đã đăng ký' (đăng ký trước khi được mời)"] = len(plan.came)
     if ctx.dry_run:
         return result
     added = ledger.queue(messages, awaiting_approval=config.mail.approval_required)
     result.figures["thư mời xếp hàng"] = added
     problems = {k: {"problem": v} for k, v in plan.problems.items()}
     problems.update({k: {"problem": ""} for k in plan.cleared})
+    for key in plan.came:
+        problems.setdefault(key, {})["invitation_status"] = REGISTERED_FIRST
     # This run holds the locks of Khách mời and Hộp thư đi (JOB.writes).
     note = mirror(ctx, ledger, extra={"invitees": problems})
     if note:
