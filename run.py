@@ -229,7 +229,7 @@ def status(ctx: typer.Context,
 
     config = _config(ctx)
     with _open(config) as ws:
-        state = collect(config, ws)
+        state = collect(config, ws, [name for name, job in JOBS.items() if job.run is not None])
     if as_json:
         typer.echo(json.dumps(state, ensure_ascii=False, indent=2))
         return
@@ -247,10 +247,28 @@ def status(ctx: typer.Context,
         table.add_row(d["code"], d["name"], quota, str(d["registered"]), str(d["confirmed"]),
                       str(d["waitlisted"]))
     console.print(table)
+    if state["outbox"]["needs_person"]:
+        console.print(f"! {state['outbox']['needs_person']} thư 'Không rõ' trong Hộp thư đi cần người "
+                      f"xem (Gmail chưa xác nhận đã nhận): xem cột Lỗi, rồi tích Gửi lại hoặc để nguyên.",
+                      style="yellow")
+    for doc in state["documents"]:
+        console.print(f"Văn bản {doc['name'] or doc['code']}: bản {doc['version'] or '-'}, ghi lúc "
+                      f"{doc['written_at'] or '-'}" + (f" — {doc['problem']}" if doc["problem"] else ""))
     for problem in state["problems"]:
         console.print(f"✗ {problem}", style="red")
-    for job, run in sorted(state["last_runs"].items()):
-        console.print(f"Lần chạy cuối của {job}: {run['finished']} — {run['result']}")
+    rows = ", ".join(f"{n}: {c}" for n, c in state["problem_rows"].items() if c)
+    if rows:
+        console.print(f"Dòng có Vấn đề: {rows}.", style="yellow")
+    jobs = Table(title="Công việc", title_justify="left")
+    for col in ("Việc", "Lần chạy cuối", "Kết quả", "Lần chạy tới (theo lịch)", "Đang chạy"):
+        jobs.add_column(col)
+    for name, job in state["jobs"].items():
+        last = job["last_run"] or {}
+        running = job["running"]
+        jobs.add_row(name, last.get("finished", "") or "-", last.get("result", "") or "-",
+                     (job["next_run"] or "").replace("T", " ")[:16] or "-",
+                     f"từ {running['since']} trên {running['host']}" if running else "")
+    console.print(jobs)
 
 
 @app.command("schedule")

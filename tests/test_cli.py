@@ -185,6 +185,42 @@ def test_unreachable_google_is_one_plain_line(seeded: Path) -> None:
     assert out.stderr.strip().startswith("hoithao: Không kết nối được tới Google")
 
 
+def test_status_json_is_the_documented_shape_and_names_withdrawals(seeded: Path, seeded_server) -> None:
+    import json
+
+    from tests.conftest import open_ws, run_job_as_cli
+    from workflows.jobs import load_config
+    from workspace.table import KeyedTable, col_letter, quote_tab
+
+    config = load_config(seeded / "config.yaml", environ={})
+    run_job_as_cli(config, "sync-registrations")
+    with open_ws(config) as ws:   # staff tick Rút đăng ký on one confirmed person
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        table = config.sheets.registrations
+        snap = KeyedTable(sh, table, "registrations").read()
+        row = next(r for r in snap.records if r["status"] == "Đã xác nhận")
+        sh.values_update(f"{quote_tab(table.tab)}!{col_letter(snap.columns['withdrawn'])}{row.row}",
+                         params={"valueInputOption": "USER_ENTERED"}, body={"values": [[True]]})
+    run_job_as_cli(config, "sync-registrations")
+    out = run_cli("--config", str(seeded / "config.yaml"), "status", "--json",
+                  env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+    assert out.returncode == 0, out.stderr
+    state = json.loads(out.stdout)
+    assert state["schema"] == 2
+    assert state["registrations"]["by_status"]["Đã rút"] == 1 and "(trống)" not in state["registrations"]["by_status"]
+    assert set(state["jobs"]) >= {"sync-registrations", "send-outbox", "generate-docs"}
+    sync = state["jobs"]["sync-registrations"]
+    assert sync["last_run"]["result"] == "Thành công" and sync["running"] is None
+    assert sync["next_run"].endswith("+07:00")                       # the event's time, with its zone
+    assert state["jobs"]["generate-docs"]["next_run"] is None         # not on the timetable
+    assert state["outbox"]["needs_person"] == 0
+    assert [d["code"] for d in state["documents"]] == ["giay-moi"]
+    assert state["problem_count"] == len(state["problems"]) + sum(state["problem_rows"].values())
+    table = run_cli("--config", str(seeded / "config.yaml"), "status",
+                    env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url, COLUMNS="200"))
+    assert "Đã rút: 1" in table.stdout and "Lần chạy tới (theo lịch)" in table.stdout, table.stdout
+
+
 def test_config_given_as_a_folder_says_which_file(seeded: Path) -> None:
     out = run_cli("--config", str(seeded), "status")
     assert out.returncode == 1

@@ -1,14 +1,26 @@
-"""`status`: the state of the event at a glance, read in two requests."""
+"""`status`: the state of the event at a glance, read in three requests."""
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import schedule
 
 from workspace.clients import Workspace
 from workspace.config import Config
+from workspace.errors import ConfigError
+from workspace.locks import HostLocks
+from workspace.outbox import LABELS, UNKNOWN
+from workspace.table import ticked
 
-from .base import NOT_RUN
+from .base import NOT_RUN, job_lock
 from .registration_input import parse_quota, quota_problems
+
+SCHEMA = 2   # `status --json`: a key is only ever added; a change of meaning bumps this
+WITHDRAWN = "Đã rút"
+UNKNOWN_LABEL = LABELS[UNKNOWN]
 
 TABLES = ("invitees", "delegations", "registrations", "papers", "outbox", "runs")
 
@@ -19,13 +31,50 @@ def _count(text: str) -> int:
     return value if readable and value is not None else 0
 
 
-def collect(config: Config, ws: Workspace) -> dict[str, Any]:
-    """Counts per status and per delegation, each job's last run, and the
-    cells that cannot be read (located, in Vietnamese)."""
-    snaps = dict(zip(TABLES, ws.coordinating_spreadsheet(config).read(*TABLES)))
+def _next_runs(config: Config, now: dt.datetime) -> dict[str, str]:
+    """When each timetabled job runs next, as `schedule` would start now (ISO 8601
+    in the event's zone)."""
+    from . import scheduler   # its timetable, read exactly as `schedule` reads it
+
+    out = {}
+    timetable = schedule.Scheduler()
+    for name, text in config.schedule.items():
+        try:
+            job = scheduler.plan(timetable, text, config.timezone, f"schedule.{name}")
+        except ConfigError:
+            continue    # `check` names it
+        job.do(lambda: None)
+        out[name] = scheduler.next_run(job, config.timezone).isoformat(timespec="seconds")
+    return out
+
+
+def _running(config: Config, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The runs holding a job's lock on this machine now (their holder notes)."""
+    locks = HostLocks(config.resolve(config.locks.dir))
+    out = {}
+    for name in names:
+        holder = locks.holder(job_lock(name)) if locks.folder.exists() else None
+        if holder is not None:
+            out[name] = {"since": holder.since, "host": holder.host, "pid": holder.pid}
+    return out
+
+
+def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dict[str, Any]:
+    """Counts per status and per delegation, each job's last and next run,
+    documents, and the cells that cannot be read (located, in Vietnamese).
+    The shape is stable (SCHEMA); README documents it for monitoring."""
+    sheet = ws.coordinating_spreadsheet(config)
+    titles = set(sheet.tab_titles())
+    names = list(TABLES) + [n for n in ("documents",) if config.sheets.table(n).tab in titles]
+    snaps = dict(zip(names, sheet.read(*names)))
+
+    def label(r: Any, name: str, field: str) -> str:
+        if name == "registrations" and not r[field] and ticked(r["withdrawn"]):
+            return WITHDRAWN
+        return r[field] or "(trống)"
 
     def by(name: str, field: str) -> dict[str, int]:
-        return dict(Counter(r[field] or "(trống)" for r in snaps[name].records))
+        return dict(Counter(label(r, name, field) for r in snaps[name].records))
 
     delegations = []
     for r in snaps["delegations"].records:
@@ -38,14 +87,30 @@ def collect(config: Config, ws: Workspace) -> dict[str, Any]:
         if r["result"] != NOT_RUN:   # a run refused because another was running did nothing
             last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"],
                                    "figures": r["figures"]}
+    jobs = jobs if jobs is not None else sorted(set(config.schedule) | set(last_runs))
+    next_runs = _next_runs(config, dt.datetime.now(ZoneInfo(config.timezone)))
+    running = _running(config, jobs)
+    outbox_status = by("outbox", "status")
+    problems = quota_problems(snaps["delegations"].records, config.sheets.delegations)
+    flagged = {name: sum(1 for r in snaps[name].records if r["problem"])
+               for name in ("invitees", "registrations", "papers", "documents") if name in snaps}
     return {
+        "schema": SCHEMA,
         "event": config.event.name,
         "invitees": {"total": len(snaps["invitees"].records), "by_status": by("invitees", "invitation_status")},
         "registrations": {"total": len(snaps["registrations"].records),
                           "by_status": by("registrations", "status")},
         "delegations": delegations,
         "papers": {"total": len(snaps["papers"].records), "by_status": by("papers", "status")},
-        "outbox": {"total": len(snaps["outbox"].records), "by_status": by("outbox", "status")},
+        "outbox": {"total": len(snaps["outbox"].records), "by_status": outbox_status,
+                   "needs_person": outbox_status.get(UNKNOWN_LABEL, 0)},
+        "documents": [{"code": r.key, "name": r["name"], "version": r["version"], "written_at": r["written_at"],
+                       "link": r["link"], "problem": r["problem"]}
+                      for r in snaps["documents"].records] if "documents" in snaps else [],
+        "jobs": {name: {"last_run": last_runs.get(name), "next_run": next_runs.get(name),
+                        "running": running.get(name)} for name in jobs},
         "last_runs": last_runs,
-        "problems": quota_problems(snaps["delegations"].records, config.sheets.delegations),
+        "problems": problems,
+        "problem_rows": flagged,
+        "problem_count": len(problems) + sum(flagged.values()),
     }
