@@ -1,6 +1,8 @@
 """sync-registrations on the seeded 2024 workshop, with the real clients."""
 from __future__ import annotations
 
+import email
+import email.policy
 import time
 import unicodedata
 from urllib.parse import unquote
@@ -401,3 +403,58 @@ def test_edited_email_reaches_the_waiting_confirmation(seeded_server, seeded_con
         assert (ledger.get(letter).email, ledger.get(letter).state) == ("ha.nt@gmail.com", outbox.QUEUED)
         assert ledger.keys(confirmations.CONFIRMATION) >= {letter}
         assert ledger.get(message_key(confirmations.CONFIRMATION, key, 2)) is None
+
+
+# -- the waiting list (issue 12) -----------------------------------------------------------
+
+def _subjects(config, kind: str) -> dict[str, tuple[str, str]]:
+    """Each `kind` message by its person's key: (state, subject)."""
+    with open_ledger(config, readonly=True) as ledger:
+        return {m.source_key: (m.state, m.subject)
+                for m in ledger.in_state(*outbox.LABELS) if m.kind == kind}
+
+
+def test_the_waiting_list_is_told_once_and_the_one_moved_up_is_told_a_place_opened(
+        seeded_server, seeded_config) -> None:
+    from workflows import waitlist
+
+    config = seeded_config
+    _sync(config)
+    _, confirmed = _delegation_counts(config, "TNI")
+    _set_cell(config, "delegations", "TNI", "quota", int(confirmed))   # the delegation is now full
+    first, second = _submit(seeded_server, config, [_answers(1, "TNI"), _answers(2, "TNI")])
+    result = _sync(config)
+    assert result.figures["thư danh sách chờ xếp hàng"] == 2
+    letters = _subjects(config, waitlist.WAITLIST)
+    assert letters[first][1].endswith("Bà ở vị trí thứ 1 trong danh sách chờ"), letters
+    assert letters[second][1].endswith("Bà ở vị trí thứ 2 trong danh sách chờ"), letters
+    # They go; a second sync writes to nobody again.
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    assert _sync(config).figures["thư danh sách chờ xếp hàng"] == 0
+
+    # A confirmed person of the delegation withdraws: the first in line moves up,
+    # and is told a place opened; the second, now first, is not written again.
+    gone = next(r.key for r in _registrations(config).records
+                if r["delegation"] == "TNI" and r["status"] == "Đã xác nhận")
+    _set_cell(config, "registrations", gone, "withdrawn", True)
+    result = _sync(config)
+    rows = _registrations(config).by_key
+    assert rows[first]["status"] == "Đã xác nhận" and rows[second]["status"] == "Danh sách chờ"
+    assert result.figures["thư danh sách chờ xếp hàng"] == 0
+    state, subject = _subjects(config, confirmations.CONFIRMATION)[first]
+    assert subject.startswith("Đã có chỗ - xác nhận đăng ký tham dự") and state in outbox.CANCELLABLE
+    with open_ledger(config, readonly=True) as ledger:
+        raw = ledger.get(message_key(confirmations.CONFIRMATION, first)).raw
+    assert "được chuyển từ danh sách chờ lên danh sách đại biểu" in email.message_from_bytes(
+        raw, policy=email.policy.default).get_body(("plain",)).get_content()
+
+    # Someone joins the line and a place opens before their letter went: it is
+    # cancelled, never sent, and their confirmation is the plain one.
+    third, = _submit(seeded_server, config, [_answers(3, "TNI")])
+    _sync(config)
+    assert _subjects(config, waitlist.WAITLIST)[third][0] in outbox.CANCELLABLE
+    _set_cell(config, "delegations", "TNI", "quota", int(confirmed) + 2)
+    result = _sync(config)
+    assert result.figures["thư danh sách chờ huỷ"] == 1
+    assert _subjects(config, waitlist.WAITLIST)[third][0] == outbox.CANCELLED
+    assert _subjects(config, confirmations.CONFIRMATION)[third][1].startswith("Xác nhận đăng ký")

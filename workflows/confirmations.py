@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from workspace import outbox
 from workspace.config import Config
@@ -16,6 +16,7 @@ from .base import JobContext
 from .letters import base_context, build_message, recipient_address, render
 from .mail_mirror import mirror_if_free
 from .normalise import clean_text
+from .waitlist import WaitResult, moved_up, sync_waitlist
 
 CONFIRMATION = "xac-nhan"
 # `Lỗi` of a confirmation cancelled because its person left `Đã xác nhận`; such a
@@ -36,9 +37,10 @@ class QueueResult:
     skipped: dict[str, str] = field(default_factory=dict)   # response id -> Vietnamese problem
     unclear: list[str] = field(default_factory=list)        # letter `Không rõ`, address changed
     mirror_note: str | None = None
+    waitlist: WaitResult = field(default_factory=WaitResult)
 
     def figures(self) -> dict[str, int]:
-        out = {"thư xác nhận xếp hàng": self.queued + self.requeued}
+        out = {"thư xác nhận xếp hàng": self.queued + self.requeued, **self.waitlist.figures()}
         if self.replaced:
             out["thư xác nhận làm lại"] = self.replaced
         if self.cancelled:
@@ -50,6 +52,7 @@ class QueueResult:
     def notes(self) -> list[str]:
         notes = [f"Không tạo được thư xác nhận cho {key}: {problem}"
                  for key, problem in sorted(self.skipped.items())]
+        notes += self.waitlist.notes()
         notes += [f"Thư xác nhận của {key} đang ở trạng thái Không rõ (có thể đã gửi) tới địa chỉ cũ, "
                   f"nay người này đã sửa email: xử lý thư đó ở trang Hộp thư đi (send-outbox --resend "
                   f"hoặc --cancel), lần đồng bộ sau sẽ gửi thư tới địa chỉ mới nếu cần."
@@ -59,9 +62,11 @@ class QueueResult:
         return notes
 
 
-def confirmation(config: Config, person: Mapping[str, Any], today: dt.date, step: int = 1) -> NewMessage:
+def confirmation(config: Config, person: Mapping[str, Any], today: dt.date, step: int = 1,
+                 moved_up: bool = False) -> NewMessage:
     """One person's confirmation letter, ready to queue (pure); `step` 2, 3, …
-    for a letter sent again to a corrected address. TemplateError (a Vietnamese
+    for a letter sent again to a corrected address; `moved_up` when they had
+    been told they were on the waiting list. TemplateError (a Vietnamese
     sentence) when this person's letter cannot be made."""
     key = clean_text(person.get("key") or "")
     address, problem = recipient_address(person.get("email"))
@@ -72,6 +77,7 @@ def confirmation(config: Config, person: Mapping[str, Any], today: dt.date, step
         raise TemplateError("Thiếu Mã check-in: không gửi được thư xác nhận.")
     context = base_context(config, person, today)
     context["checkin_code"] = code
+    context["moved_up"] = moved_up
     rendered = render(CONFIRMATION, context)
     name = context["recipient"]["full_name"]
     return NewMessage(key=message_key(CONFIRMATION, key, step), kind=CONFIRMATION, email=address,
@@ -79,14 +85,16 @@ def confirmation(config: Config, person: Mapping[str, Any], today: dt.date, step
                       recipient=name, source="registrations", source_key=key)
 
 
-def _compose(config: Config, people: Iterable[tuple[Mapping[str, Any], int]], today: dt.date
-             ) -> tuple[list[NewMessage], dict[str, str]]:
-    """Letters for (person, step) pairs, and who could not get one and why."""
+def _compose(config: Config, people: Iterable[tuple[Mapping[str, Any], int]], today: dt.date,
+             moved: Collection[str] = ()) -> tuple[list[NewMessage], dict[str, str]]:
+    """Letters for (person, step) pairs, and who could not get one and why;
+    `moved`: keys of people told they were waiting, now confirmed."""
     messages: list[NewMessage] = []
     skipped: dict[str, str] = {}
     for person, step in people:
         try:
-            messages.append(confirmation(config, person, today, step))
+            key = clean_text(person.get("key") or "")
+            messages.append(confirmation(config, person, today, step, moved_up=key in moved))
         except TemplateError as exc:  # this person's letter only: the others still go
             skipped[clean_text(person.get("key") or "")] = str(exc)
     return messages, skipped
@@ -128,7 +136,8 @@ def plan_confirmations(people: Iterable[Mapping[str, Any]], heads: Mapping[str, 
     return todo, unclear
 
 
-def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]]) -> QueueResult:
+def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]],
+                       waiting: Iterable[Mapping[str, Any]] = ()) -> QueueResult:
     """Make the outbox's confirmations match `people`, every confirmed person
     (dicts: key = the response id, honorific, full_name, position, unit, email,
     checkin_code): one confirmation queued per person (idempotent: offering a
@@ -138,7 +147,8 @@ def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]]) -> 
     confirmations of anyone not in `people` cancelled (`Đã huỷ`); one cancelled
     that way waits again if the person comes back. A person whose letter cannot
     be made is skipped and named in the notes; the others go on. The change is
-    mirrored to `Hộp thư đi`. With ctx.dry_run nothing is written, no file made."""
+    mirrored to `Hộp thư đi`. With ctx.dry_run nothing is written, no file made.
+    `waiting`: everyone on a waiting list (waitlist.sync_waitlist: one letter each)."""
     config = ctx.config
     today = ctx.now().date()
     people = list(people)
@@ -151,10 +161,13 @@ def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]]) -> 
         # sync, and rendering them all again cost seconds per thousand people;
         # the ledger's stored address and name say whose letter is out of date.
         todo, unclear = plan_confirmations(people, ledger.heads(CONFIRMATION))
-        made = {step: _compose(config, todo[step], today) for step in todo}
+        moved = moved_up(ledger)
+        made = {step: _compose(config, todo[step], today, moved) for step in todo}
         skipped = {k: v for _, problems in made.values() for k, v in problems.items()}
         result = QueueResult(skipped=skipped, unclear=unclear)
         letters = {step: messages for step, (messages, _) in made.items()}
+        # The waiting list first: a letter of someone moved up is cancelled before it goes.
+        result.waitlist = sync_waitlist(ledger, config, waiting, today, dry_run=ctx.dry_run)
         if ctx.dry_run:
             result.queued = len(letters["new"]) + len(letters["again"])
             result.requeued = len(letters["back"])

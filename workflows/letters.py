@@ -46,7 +46,10 @@ WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "t
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # `letter`: what staff set for the invitation in `Văn bản` (issued_context).
     "thu-moi": ("Thư mời", ("registration_link", "invitee_code", "letter")),
-    "xac-nhan": ("Xác nhận đăng ký", ("checkin_code",)),
+    # `moved_up`: the person waited on the list and a place opened.
+    "xac-nhan": ("Xác nhận đăng ký", ("checkin_code", "moved_up")),
+    # `waiting`: delegation (its name), place (1: first in line).
+    "danh-sach-cho": ("Danh sách chờ", ("waiting",)),
     # Reminders list everything the person owes that is due that day (`items`:
     # code, title, content, due, days_left, days_overdue, link).
     "nhac-truoc-han": ("Nhắc trước hạn", ("items",)),
@@ -292,7 +295,8 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                                     "unit": "Sở Giáo dục và Đào tạo tỉnh Bà Rịa - Vũng Tàu",
                                     "email": "nguyen.va@example.com"}, today)
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
-               "invitee_code": "KM001", "checkin_code": "HT24-7Q3K",
+               "invitee_code": "KM001", "checkin_code": "HT24-7Q3K", "moved_up": True,
+               "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2},
                "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
                           "topic": config.event.topics[0], "report": False, "noun": "tham luận",
                           "due": vn_date(config.deadlines.papers), "days_left": 3,

@@ -44,7 +44,7 @@ The rules, in the order they apply:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
 
 from .normalise import clean_text
@@ -124,11 +124,27 @@ class Confirmation:
 
 
 @dataclass
+class Waiting:
+    """A person on a delegation's waiting list, as the waiting-list letter needs
+    them: `key` as Confirmation's; `place` 1 for the first in line."""
+    key: str
+    row_key: str
+    honorific: str
+    full_name: str
+    position: str
+    unit: str
+    email: str
+    delegation: str           # the delegation's name, as `Đoàn` writes it
+    place: int
+
+
+@dataclass
 class Outcome:
     rows: dict[str, dict[str, str]]               # Mã phản hồi -> the job's columns
     counts: dict[str, dict[str, int]]             # Mã đoàn -> registered/confirmed/waitlisted
     confirmations: list[Confirmation]
     notes: list[str]
+    waiting: list[Waiting] = field(default_factory=list)
 
 
 def shared_code_notes(kept_entries: list[Entry]) -> dict[str, str]:
@@ -271,6 +287,7 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         if kept.delegation in counts and state.get(kept.key) != ("", WITHDRAWN_NOTE):
             counts[kept.delegation]["registered"] += 1
 
+    in_line: dict[str, tuple[int, str]] = {}     # kept key -> (place in line, delegation name)
     for code, queue in candidates.items():
         queue.sort(key=lambda item: item[0])
         known = lookup.delegations.get(code)
@@ -281,6 +298,8 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         for place, (_, kept) in enumerate(queue):
             confirmed = quota is None or place < quota
             state[kept.key] = (CONFIRMED if confirmed else WAITLISTED, "")
+            if not confirmed:
+                in_line[kept.key] = (place - (quota or 0) + 1, known.name if known else code)
             counts.setdefault(code, {"registered": 0, "confirmed": 0, "waitlisted": 0})
             counts[code]["confirmed" if confirmed else "waitlisted"] += 1
 
@@ -289,6 +308,7 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         state[key] = (status, f"{problem} {note}".strip())
 
     confirmations: list[Confirmation] = []
+    waiting: list[Waiting] = []
     lost = 0
     for group, kept, first, standing, code in people:
         # The code belongs to the person and sits on their registration row;
@@ -312,8 +332,13 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
             confirmations.append(Confirmation(first.key, kept.key, r["honorific"], r["full_name"],
                                               r["position"], r["unit"], r["email"], code,
                                               new=standing != 0))
+        elif status == WAITLISTED and kept.key in in_line:
+            r = kept.record
+            place, delegation = in_line[kept.key]
+            waiting.append(Waiting(first.key, kept.key, r["honorific"], r["full_name"], r["position"],
+                                   r["unit"], r["email"], delegation, place))
     if lost:
         notes.append(f"{lost} người đã được xác nhận trước đây nay chuyển vào Danh sách chờ vì chỉ tiêu "
                      f"đã giảm (Mã check-in của họ đã được đánh dấu huỷ): kiểm tra cột Chỉ tiêu ở "
                      f"trang Đoàn và báo cho họ.")
-    return Outcome(rows, counts, confirmations, notes)
+    return Outcome(rows, counts, confirmations, notes, waiting)

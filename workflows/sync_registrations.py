@@ -149,6 +149,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     count_updates, count_plan = plan_counts(outcome.counts, snaps["delegations"],
                                             config.sheets.delegations.columns)
     people = confirmations_to_queue(outcome)
+    waiting = [{"key": w.key, "honorific": w.honorific, "full_name": w.full_name, "position": w.position,
+                "unit": w.unit, "email": w.email, "delegation": w.delegation, "place": w.place}
+               for w in outcome.waiting]
     new_people = [c for c in outcome.confirmations if c.new]
     plan += count_plan
     plan += [Change(c.row_key, "xếp hàng thư xác nhận", "") for c in new_people]
@@ -171,7 +174,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         "dòng trùng mã bị bỏ qua": duplicate_keys, "dòng thiếu mã bị bỏ qua": blank_keys})
     if ctx.dry_run:
         # What the outbox would do (the mail module writes nothing in a dry run).
-        _add_mail(result, confirmations.sync_confirmations(ctx, people))
+        _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting))
         return result
     if updates or inserts:
         written = ctx.table("registrations").write(updates, inserts, owned=OWNED)
@@ -183,7 +186,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     # Every run hands over every confirmed person: the ledger queues the new ones
     # (a crash between the sheet write and here is healed next run) and cancels
     # unsent letters of people no longer confirmed.
-    _add_mail(result, confirmations.sync_confirmations(ctx, people))
+    _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting))
     return result
 
 
