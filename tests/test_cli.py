@@ -138,6 +138,28 @@ def test_demo_then_export_shows_registrations(tmp_path: Path) -> None:
     again = run_cli("demo", "--data", str(data))
     assert again.returncode == 0, again.stderr
     assert len((data / "export" / "sheets" / "Đăng ký.csv").read_text(encoding="utf-8").splitlines()) == len(rows)
+    # Nothing the demo wrote for people to read beyond the letters themselves
+    # (its output, its log lines, Nhật ký) names a person, an address or a phone.
+    import csv
+    import re
+
+    personal: set[str] = set()
+    for tab, fields in (("Khách mời", ("Họ và tên", "Email", "Điện thoại")),
+                        ("Đăng ký", ("Họ và tên", "Email", "Điện thoại")),
+                        ("Tham luận", ("Tác giả", "Email")), ("Báo cáo các phòng", ("Người phụ trách", "Email"))):
+        with open(data / "export" / "sheets" / f"{tab}.csv", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                personal |= {row[f].strip() for f in fields if row.get(f, "").strip()}
+    phones = {re.sub(r"\D", "", p)[-9:] for p in personal if re.fullmatch(r"[+\d\s.-]{9,}", p)}
+    assert len(personal) > 100 and len(phones) > 20
+    with open(data / "export" / "sheets" / "Nhật ký.csv", encoding="utf-8") as fh:
+        run_log = fh.read()
+    for where, text in (("stdout", out.stdout + again.stdout), ("stderr", out.stderr + again.stderr),
+                        ("Nhật ký", run_log)):
+        leaked = sorted(p for p in personal if p in text)
+        numbers = {re.sub(r"\D", "", n)[-9:] for n in re.findall(r"\+?\d[\d .-]{7,}\d", text)}
+        leaked += sorted(phones & numbers)
+        assert not leaked, f"{where} names {leaked[:5]}"
 
 
 def test_seed_refuses_a_folder_that_holds_a_sandbox(seeded: Path) -> None:
