@@ -258,14 +258,15 @@ def seed(data_dir: Path, config: Config) -> Path:
         spreadsheet_id = _build_spreadsheet(ws, config, folder, tables)
 
         e = config.event
+        consent = config.privacy.consent_text or CONSENT_TEXT   # the form shows what config says
         registration_id = _create_form(
             ws, f"Đăng ký tham dự {e.kind} \"{e.name}\"",
-            f"{e.kind} do {e.organiser} tổ chức, {e.venue}, {e.address}.\n\n{CONSENT_TEXT}",
+            f"{e.kind} do {e.organiser} tổ chức, {e.venue}, {e.address}.\n\n{consent}",
             _registration_items(config), folder)
         paper_id = _create_form(
             ws, f"Gửi tham luận {e.kind} \"{e.name}\"",
             f"Hạn gửi tham luận: {config.deadlines.papers:%d/%m/%Y}. Các phòng thuộc Sở gửi báo "
-            f"cáo qua đường dẫn riêng trong thư mời viết (không chọn chủ đề).\n\n{CONSENT_TEXT}",
+            f"cáo qua đường dẫn riêng trong thư mời viết (không chọn chủ đề).\n\n{consent}",
             _paper_items(config), folder)
         _add_file_question(ws, server, config, paper_id, folder)
         templates = {key: _template_doc(ws, server, config, title, folder) for key, title in DOC_TITLES.items()}

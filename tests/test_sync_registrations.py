@@ -458,3 +458,38 @@ def test_the_waiting_list_is_told_once_and_the_one_moved_up_is_told_a_place_open
     assert result.figures["thư danh sách chờ huỷ"] == 1
     assert _subjects(config, waitlist.WAITLIST)[third][0] == outbox.CANCELLED
     assert _subjects(config, confirmations.CONFIRMATION)[third][1].startswith("Xác nhận đăng ký")
+
+
+def test_each_registration_records_the_consent_and_the_version_of_the_text_shown(
+        seeded_server, seeded_config) -> None:
+    config = seeded_config
+    first, = _submit(seeded_server, config, [_answers(1)])
+    _sync(config)
+    assert _registrations(config).by_key[first]["consent"] == "Tôi đồng ý (điều khoản 2024-09)"
+    # The text changes (a new version); the row already recorded keeps what its person saw.
+    config = config.model_copy(update={"privacy": config.privacy.model_copy(
+        update={"consent_version": "2024-10"})})
+    second, = _submit(seeded_server, config, [_answers(2)])
+    _sync(config)
+    rows = _registrations(config).by_key
+    assert rows[first]["consent"] == "Tôi đồng ý (điều khoản 2024-09)"
+    assert rows[second]["consent"] == "Tôi đồng ý (điều khoản 2024-10)"
+    # The person edits their answers: they were shown the new text.
+    _later()
+    _submit(seeded_server, config, [_answers(1, position="Hiệu trưởng")], edit=first)
+    _sync(config)
+    assert _registrations(config).by_key[first]["consent"] == "Tôi đồng ý (điều khoản 2024-10)"
+
+
+def test_check_fails_a_registration_form_that_does_not_show_the_consent_text(seeded_server,
+                                                                              seeded) -> None:
+    from tests.conftest import child_env, run_cli
+
+    ok = run_cli("--config", str(seeded / "config.yaml"), "check",
+                 env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+    assert "✓ biểu mẫu 'registration': hiển thị điều khoản đồng ý phiên bản 2024-09" in ok.stdout
+    changed = run_cli("--config", str(seeded / "config.yaml"), "check",
+                      env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url,
+                                    HOITHAO_PRIVACY__CONSENT_TEXT="Tôi đồng ý với mọi điều khoản mới."))
+    assert changed.returncode == 1
+    assert "biểu mẫu đăng ký không hiển thị nguyên văn điều khoản đồng ý" in changed.stdout

@@ -5,6 +5,7 @@ or its cell."""
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -145,6 +146,30 @@ def _forms(config: Config, ws: Workspace, report: Report) -> None:
             report.ok(f"biểu mẫu '{name}': có đủ mọi câu hỏi trong config")
         except HoithaoError as exc:
             report.fail(f"google.forms.{name}: {exc}")
+            continue
+        if name == "registration":
+            _consent(config, adapter, form.id, report)
+
+
+def _consent(config: Config, adapter: FormsAdapter, form_id: str, report: Report) -> None:
+    """The registration form shows the consent text of config, word for word."""
+    privacy = config.privacy
+    if not privacy.consent_text.strip() or not privacy.consent_version.strip():
+        report.fail("privacy.consent_text, privacy.consent_version: đang trống; ghi nguyên văn điều khoản "
+                    "đồng ý mà biểu mẫu đăng ký hiển thị và phiên bản của nó (Nghị định 13/2023/NĐ-CP).")
+        return
+    wanted = " ".join(unicodedata.normalize("NFC", privacy.consent_text).split())
+    try:
+        shown = adapter.shown_text(form_id)
+    except HoithaoError as exc:
+        report.fail(f"google.forms.registration: {exc}")
+        return
+    if wanted not in shown:
+        report.fail(f"google.forms.registration: biểu mẫu đăng ký không hiển thị nguyên văn điều khoản "
+                    f"đồng ý (privacy.consent_text, phiên bản {privacy.consent_version}): chép điều khoản "
+                    f"vào phần mô tả của biểu mẫu hoặc của câu hỏi đồng ý, hoặc sửa config cho khớp.")
+    else:
+        report.ok(f"biểu mẫu 'registration': hiển thị điều khoản đồng ý phiên bản {privacy.consent_version}")
 
 
 _LABELS = {"spreadsheet": "bảng tính", "folder": "thư mục Drive", "form": "biểu mẫu",

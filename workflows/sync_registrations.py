@@ -22,19 +22,20 @@ Forms' pages of 5,000).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from workspace.forms import FormsAdapter
 from workspace.table import Snapshot, cell_text, ticked
 
 from . import confirmations
 from .base import Change, Job, JobContext, JobResult
+from .normalise import clean_text
 from .registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, Outcome, build_lookup,
                             decide)
 
 # The columns this job writes; everything else (Ghi chú, Rút đăng ký, …) belongs to staff.
 OWNED = ("submitted_at", "full_name", "honorific", "position", "unit", "delegation", "email",
-         "phone", "invitee_code", "status", "problem", "checkin_code")
+         "phone", "invitee_code", "status", "problem", "checkin_code", "consent")
 COUNTS = ("registered", "confirmed", "waitlisted")
 TABLES = ("registrations", "invitees", "delegations")
 
@@ -65,6 +66,29 @@ def plan_rows(wanted: Mapping[str, Mapping[str, str]], snap: Snapshot, labels: M
             parts.append(", ".join(others))
         plan.append(Change(key, "cập nhật", "; ".join(parts)))
     return updates, inserts, plan
+
+
+def consent_text(answer: str, version: str) -> str:
+    """`Tôi đồng ý (điều khoản 2024-09)`: what the person ticked, and the
+    version of the text they were shown."""
+    return f"{answer} (điều khoản {version})" if answer and version else answer
+
+
+def record_consent(rows: dict[str, dict[str, str]], responses: Iterable[Any],
+                   existing: Mapping[str, Mapping[str, str]], version: str) -> None:
+    """Each row's `Đồng ý điều khoản`: a row keeps what it recorded while its
+    response is unchanged (the text may have a new version since); a new or
+    edited response records the version shown now; no consent, nothing (pure)."""
+    answers = {r.response_id: clean_text(", ".join(r.answers.get("consent", []))) for r in responses}
+    for key, row in rows.items():
+        answer = answers.get(key, "")
+        before = existing.get(key) or {}
+        if not answer:
+            row["consent"] = ""
+        elif before.get("consent") and before.get("submitted_at") == row.get("submitted_at"):
+            row["consent"] = before["consent"]
+        else:
+            row["consent"] = consent_text(answer, version)
 
 
 def plan_counts(counts: Mapping[str, Mapping[str, int]], snap: Snapshot, labels: Mapping[str, str]
@@ -144,6 +168,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     existing = {r.key: r.values for r in registrations.records}
     withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
     outcome = decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn)
+    if "consent" in registrations.columns:
+        record_consent(outcome.rows, responses, existing, config.privacy.consent_version)
 
     updates, inserts, plan = plan_rows(outcome.rows, registrations, reg_labels)
     count_updates, count_plan = plan_counts(outcome.counts, snaps["delegations"],

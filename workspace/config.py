@@ -38,6 +38,9 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "honorific": "Danh xưng", "position": "Chức vụ", "unit": "Đơn vị", "delegation": "Đoàn",
         "email": "Email", "phone": "Điện thoại", "invitee_code": "Mã khách mời",
         "status": "Trạng thái", "problem": "Vấn đề", "checkin_code": "Mã check-in",
+        # What the person agreed to: the consent question's answer and the
+        # version of the text they were shown (privacy.consent_version).
+        "consent": "Đồng ý điều khoản",
         "notes": "Ghi chú", "withdrawn": "Rút đăng ký",
         # Staff's tick on the day: the person came (counted in the results report).
         "attended": "Có mặt"}),
@@ -92,7 +95,7 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
-OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attended"},
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attended", "consent"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders
                                          "papers": {"file_history", "problem", "head_email", "slot"},
@@ -348,6 +351,14 @@ class Locks(_Model):
     scheduled_wait_s: float = Field(default=900, ge=0, le=86_400)
 
 
+class Privacy(_Model):
+    # The consent text the registration form shows (its description, or the
+    # consent question's help text), and its version: each registration records
+    # the version the person agreed to. `check` fails a form that does not show it.
+    consent_text: str = ""
+    consent_version: str = ""
+
+
 class Config(_Model):
     event: Event
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -359,6 +370,7 @@ class Config(_Model):
     schedule: dict[str, str] = {}
     locks: Locks = Locks()
     documents: Documents = Documents()
+    privacy: Privacy = Privacy()
 
     # Where the file was read from; relative paths are relative to its folder.
     source: Path | None = Field(default=None, exclude=True)

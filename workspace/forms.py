@@ -43,6 +43,16 @@ class FormsAdapter:
                 f"câu hỏi trong biểu mẫu, hoặc sửa google.forms.*.fields trong config.yaml.")
         return {by_title[_nfc(title)]: field for field, title in fields.items()}
 
+    def shown_text(self, form_id: str) -> str:
+        """Everything the form shows besides its answers: title, description,
+        each item's title and help text (NFC, whitespace collapsed)."""
+        form = self.ws.execute(self.forms.get(formId=form_id), what="forms.get")
+        info = form.get("info") or {}
+        parts = [info.get("title", ""), info.get("description", "")]
+        for item in form.get("items", []):
+            parts += [item.get("title", ""), item.get("description", "")]
+        return " ".join(" ".join(_nfc(p).split()) for p in parts if p)
+
     def prefill_url(self, form_id: str, question_title: str) -> str:
         """The form's public link pre-filling one question, to be completed with the
         (URL-encoded) answer: `…/viewform?usp=pp_url&entry.<n>=`. A pre-filled
