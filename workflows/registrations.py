@@ -298,8 +298,9 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
         for place, (_, kept) in enumerate(queue):
             confirmed = quota is None or place < quota
             state[kept.key] = (CONFIRMED if confirmed else WAITLISTED, "")
-            if not confirmed:
-                in_line[kept.key] = (place - (quota or 0) + 1, known.name if known else code)
+            # A quota that cannot be read says nothing of a place in line: no letter until it can.
+            if not confirmed and known is not None and not known.frozen:
+                in_line[kept.key] = (place - (quota or 0) + 1, known.name)
             counts.setdefault(code, {"registered": 0, "confirmed": 0, "waitlisted": 0})
             counts[code]["confirmed" if confirmed else "waitlisted"] += 1
 
