@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 from zoneinfo import ZoneInfo
@@ -97,9 +98,13 @@ def _stoppable(console: Any, stop: Stop | None = None) -> Iterator[Stop]:
     def asked(signum: int, frame: Any) -> None:
         if stop() and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        stop.request(signal.Signals(signum).name)
-        console.print("Đang dừng: làm xong bước đang làm dở (thư đang gửi, lượt ghi đang ghi), ghi lại "
-                      "kết quả rồi dừng. Nhấn Ctrl-C lần nữa để dừng ngay.", style="yellow")
+        name = signal.Signals(signum).name
+        stop.request_from_signal(name)
+        again = " Nhấn Ctrl-C lần nữa để dừng ngay." if signum == signal.SIGINT else ""
+        # Said from a thread: the console's lock may be held by the code interrupted.
+        threading.Thread(target=console.print, daemon=True, args=(
+            f"Đang dừng ({name}): làm xong bước đang làm dở (thư đang gửi, lượt ghi đang ghi), ghi lại "
+            f"kết quả rồi dừng.{again}",), kwargs={"style": "yellow"}).start()
 
     previous = {s: signal.signal(s, asked) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -111,7 +116,11 @@ def _stoppable(console: Any, stop: Stop | None = None) -> Iterator[Stop]:
 
 def _run(ctx: typer.Context, job: Job, dry_run: bool, opts: Any, trigger: str = MANUAL,
          stop: Stop | None = None) -> None:
-    """Load config, open the workspace, run one job, print its summary."""
+    """Load config, open the workspace, run one job, print its summary. A run
+    started by a timer or cron (HOITHAO_SCHEDULED=1 in its environment) is a
+    scheduled run: it waits for a busy lock as `schedule`'s runs do."""
+    if trigger == MANUAL and os.environ.get("HOITHAO_SCHEDULED") == "1":
+        trigger = SCHEDULED
     config = _config(ctx)
     console = make_console()
     with _stoppable(console, stop) as stop, _open(config) as ws:
@@ -277,6 +286,11 @@ def schedule_cmd(ctx: typer.Context) -> None:
     from workflows import scheduler
 
     config = _config(ctx)
+    # The process keeps the event's time: the timetable's intervals (which the
+    # library counts in local time) never jump with the server zone's DST, and
+    # log lines carry Vietnam time.
+    os.environ["TZ"] = config.timezone
+    time.tzset()
     console = make_console()
     log = logging.getLogger("hoithao.schedule")
     logging.getLogger().setLevel(logging.INFO)

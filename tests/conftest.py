@@ -187,7 +187,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
 
 # -- running jobs as the command line does ---------------------------------------
 
-CONTEXT_FIELDS = ("clock", "sleep", "trigger", "locker")
+CONTEXT_FIELDS = ("clock", "sleep", "trigger", "locker", "stop")
 
 
 def open_ws(config: Any, policy: Any = None) -> Any:

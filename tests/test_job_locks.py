@@ -437,6 +437,26 @@ def test_scheduled_sync_gives_up_after_its_wait_and_says_so(seeded: Path, seeded
     assert "đã chờ" in runs[0]["error"]
 
 
+def test_a_stop_request_ends_a_scheduled_runs_wait_for_a_lock(seeded: Path, seeded_server: Any) -> None:
+    """systemctl stop while a scheduled run waits for another's lock: it gives
+    up within seconds (not the 15 minutes it would wait), and says why."""
+    from workflows.base import Stop
+
+    config = _config(seeded, locks__scheduled_wait_s="60")
+    holder = Holder("sync-registrations", "2024-10-01 08:00:00", pid=778, host="may-chu-khac")
+    stop = Stop()
+    threading.Timer(0.5, stop.request, args=("SIGTERM",)).start()
+    with HostLocks(config.resolve(config.locks.dir)).hold(["job-sync-registrations"], holder):
+        started = time.monotonic()
+        with pytest.raises(JobBusy) as busy:
+            run_job_as_cli(config, "sync-registrations", trigger=SCHEDULED, stop=stop)
+        waited = time.monotonic() - started
+    assert 0.5 <= waited < 10, waited
+    assert "có yêu cầu dừng trong lúc chờ" in str(busy.value)
+    runs = _runs(config, "sync-registrations")
+    assert [(r["trigger"], r["result"]) for r in runs] == [(SCHEDULED, NOT_RUN)]
+
+
 # -- 5. sync-registrations while send-outbox holds Hộp thư đi --------------------------
 
 def test_sync_queues_confirmations_while_another_run_holds_the_outbox_tab(

@@ -288,10 +288,10 @@ def test_a_stop_request_mid_mail_out_writes_what_was_sent_and_nothing_goes_twice
     """Ctrl-C, or systemd stopping the service: the message in hand is finished,
     `Hộp thư đi` and `Nhật ký` say what was sent, the run exits 0, and the next
     run sends the rest, each once."""
-    server = SandboxServer(seeded, options=Options(latency_ms=40)).start()
+    server = SandboxServer(seeded, options=Options(latency_ms=80)).start()
     try:
         config = _config(seeded)
-        addresses = _queue_many(config, 40)
+        addresses = _queue_many(config, 60)   # seconds of sending left when the signal comes
         env = child_env(HOITHAO_GOOGLE_URL=server.url, HOITHAO_MAIL__PER_MINUTE="600")
         cmd = [sys.executable, str(ROOT / "run.py"), "--config", str(seeded / "config.yaml"), "send-outbox"]
         child = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -306,7 +306,7 @@ def test_a_stop_request_mid_mail_out_writes_what_was_sent_and_nothing_goes_twice
         with open_ledger(config, readonly=True) as ledger:
             sent = ledger.counts().get(outbox.SENT, 0)
             assert ledger.counts().get(outbox.SENDING, 0) == 0     # the one in hand was finished
-        assert 3 <= sent < 40, sent
+        assert 3 <= sent < 60, sent
         assert sum(_mailbox(server).values()) == sent
         rows = _values(server.url, config, "Hộp thư đi")
         state = rows[0].index("Trạng thái")
@@ -489,3 +489,29 @@ def test_a_letter_cancelled_while_its_batch_is_sent_is_skipped_not_a_crash(
         assert ledger.get(batch[1].key).state == outbox.CANCELLED
     assert (tally.sent, tally.failed, tally.unknown) == (2, 0, 0)
     assert sorted(_mailbox(seeded_server)) == [addresses[0], addresses[2]]
+
+
+def test_a_stop_during_the_wait_before_looking_up_unknown_messages_leaves_them_unknown(
+        seeded: Path, seeded_server) -> None:
+    """A lookup cut short could miss a letter Gmail is still filing, and send it
+    again: a stop during that wait leaves `Không rõ` for the next run or a person."""
+    from workflows import send_outbox
+    from workflows.base import JobContext, Stop
+    from workspace.gmail import GmailAdapter
+
+    config = _config(seeded, mail__lookup_sent="true", mail__lookup_after_s="30")
+    _queue_many(config, 1)
+    stop = Stop()
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:   # SIGTERM arrives while it waits
+        waited.append(seconds)
+        stop.request("SIGTERM")
+    with open_ws(config) as ws, open_ledger(config) as ledger:
+        message = ledger.due()[0]
+        ledger.claim(message.key)
+        ledger.mark_unknown(message.key, "mất câu trả lời (thử)")
+        ctx = JobContext(config=config, ws=ws, console=Console(file=io.StringIO()), stop=stop, sleep=sleep)
+        notes = send_outbox.resolve_unknown(ctx, ledger, GmailAdapter(ws), sleep, time.time)
+        assert waited and notes and "Không rõ" in notes[0]
+        assert ledger.get(message.key).state == outbox.UNKNOWN

@@ -38,6 +38,7 @@ MANUAL, SCHEDULED, DEMO, FROM_SHEET = "thủ công", "lịch", "demo", "bảng t
 # What a run came to (the `Kết quả` column of Nhật ký).
 SUCCEEDED, FAILED, NOT_RUN = "Thành công", "Lỗi", "Không chạy"
 STOPPED = "Dừng giữa chừng"   # a stop was asked; what was done is written
+LOCK_SLICE_S = 2.0             # a scheduled run waiting for a lock looks for a stop request this often
 
 
 def make_console() -> Console:
@@ -70,6 +71,7 @@ class JobResult:
     figures: dict[str, int] = field(default_factory=dict)
     plan: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stopped: bool = False     # a stop request cut the run short: work is left for the next
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,23 @@ class Stop:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._asked = False
         self.why = ""
 
     def request(self, why: str = "") -> None:
+        self._asked = True
         self.why = self.why or why
         self._event.set()
 
+    def request_from_signal(self, why: str) -> None:
+        """From a signal handler: a plain flag now; the event (whose lock the
+        interrupted code may hold) set from a thread of its own."""
+        self._asked = True
+        self.why = self.why or why
+        threading.Thread(target=self._event.set, daemon=True).start()
+
     def __call__(self) -> bool:
-        return self._event.is_set()
+        return self._asked or self._event.is_set()
 
     def wait(self, seconds: float) -> None:
         self._event.wait(max(seconds, 0))
@@ -168,12 +179,9 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
             if not ctx.dry_run:  # a dry run only reads: nothing to keep apart from other runs
                 holder = this_process(job.name, sheet_time(started.timestamp(), ctx.config.timezone),
                                       job.doing)
-                try:
-                    held.enter_context(ctx.locks.hold(job.locks(), holder, wait_s=wait_s))
-                except Busy as busy:
-                    raise JobBusy(busy_message(job, busy, ctx, wait_s)) from None
+                held.push(_hold(job, ctx, holder, wait_s))   # entered there
             result = job.run(ctx, opts)
-            if ctx.stop():
+            if result.stopped:
                 outcome = STOPPED
     except JobBusy as exc:
         error, outcome = exc, NOT_RUN
@@ -192,6 +200,24 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
     return result
 
 
+def _hold(job: Job, ctx: JobContext, holder: Any, wait_s: float) -> Any:
+    """The job's locks; a scheduled run waits up to `wait_s` for them, in short
+    slices so that a stop request ends the wait (the run is then not run)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        slice_s = min(max(deadline - time.monotonic(), 0), LOCK_SLICE_S)
+        try:
+            hold = ctx.locks.hold(job.locks(), holder, wait_s=slice_s)
+            hold.__enter__()
+            return hold
+        except Busy as busy:
+            if ctx.stop():
+                raise JobBusy(f"Lượt {job.name} không chạy: có yêu cầu dừng trong lúc chờ lượt khác "
+                              f"xong.") from None
+            if time.monotonic() >= deadline:
+                raise JobBusy(busy_message(job, busy, ctx, wait_s)) from None
+
+
 def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outcome: str,
              result: JobResult, error: Exception | None) -> str | None:
     """Append the run's `Nhật ký` row; a Vietnamese note when it cannot be written."""
@@ -199,6 +225,8 @@ def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outco
         text = str(error or "")
     else:
         text = f"Lỗi nội bộ của công cụ ({type(error).__name__}); báo cho người quản trị kỹ thuật."
+    if outcome == STOPPED and not text:
+        text = f"Dừng theo yêu cầu ({ctx.stop.why})" if getattr(ctx.stop, "why", "") else "Dừng theo yêu cầu"
     row = {"key": run_id, "job": job.name, "trigger": ctx.trigger,
            "started": sheet_time(started.timestamp(), ctx.config.timezone),
            "finished": sheet_time(ctx.clock(), ctx.config.timezone), "result": outcome,

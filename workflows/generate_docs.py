@@ -183,6 +183,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     written = edited = 0
     for name in names:
         if ctx.stop():
+            result.stopped = True
             result.notes.append("Đã dừng theo yêu cầu; các văn bản chưa ghi sẽ ghi ở lần chạy sau.")
             break
         slug, title = FILES[name]
@@ -214,7 +215,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         if note:
             result.notes.append(note)
         result.plan.append(Change(slug, "ghi", record.cells.get("link", "")))
-    if "programme" in names and not ctx.dry_run:
+    if "programme" in names and not ctx.dry_run and not result.stopped:
         record = _Recorder(ctx, WEB, rows.get(WEB), "Chương trình Hội thảo (trang web)")
         page = programme_page(config, figures(config, tabs, today), ctx.now())
         try:

@@ -219,6 +219,7 @@ def with_letters(ctx: JobContext, docs: DocsAdapter, plan: Plan, messages: list[
     out: list[NewMessage] = []
     for message in messages:
         if ctx.stop():   # the letters made so far are queued; the rest on the next run
+            result.stopped = True
             result.notes.append(f"Đã dừng theo yêu cầu: {len(out)} thư mời có giấy mời được xếp hàng, "
                                 f"những người còn lại được mời ở lần chạy sau.")
             break

@@ -91,6 +91,8 @@ def resolve_unknown(ctx: JobContext, ledger: Ledger, gmail: GmailAdapter,
     wait = newest + ctx.config.mail.lookup_delay(ctx.config.google.backend) - clock()
     if wait > 0:
         sleep(wait)
+    if ctx.stop():   # the wait was cut short: a lookup now could miss a sent letter
+        return [advice]
     for m in unknown:
         try:
             found = gmail.find_by_message_id(m.message_id)
@@ -295,6 +297,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         elif tally.stop == "rate" and left:
             result.notes.append(f"Gmail yêu cầu gửi chậm lại; còn {left} thư sẽ gửi ở lần chạy sau.")
         elif tally.stop == "asked":
+            result.stopped = True
             result.notes.append(f"Đã dừng theo yêu cầu sau {tally.sent} thư; trang Hộp thư đi ghi đúng "
                                 f"những thư đã gửi, còn {left} thư sẽ gửi ở lần chạy sau.")
         return result
