@@ -43,6 +43,13 @@ def server_in_utc() -> Iterator[None]:
         time.tzset()
 
 
+def _travel(start: dt.datetime) -> Any:
+    """The clock at `start`, standing still (the test moves it). Given as a
+    timestamp: a datetime with a zone would set the process's zone to it, and
+    the server would no longer be in UTC."""
+    return time_machine.travel(start.timestamp(), tick=False)
+
+
 def _config(**schedule: str) -> Any:
     config = load_config(ROOT / "config.yaml", environ={})
     return config.model_copy(update={"schedule": schedule or dict(TIMETABLE)})
@@ -79,7 +86,8 @@ def test_a_day_runs_each_job_at_its_vietnam_time_on_a_utc_server(server_in_utc: 
     start = dt.datetime(2024, 11, 3, 23, 50, tzinfo=VN)          # a Sunday, 16:50 UTC
     until = dt.datetime(2024, 11, 4, 23, 50, tzinfo=VN)
     last = {name: start - dt.timedelta(minutes=1) for name in TIMETABLE}   # all ran just before
-    with time_machine.travel(start, tick=False) as traveller:
+    with _travel(start) as traveller:
+        assert time.tzname == ("UTC", "UTC")      # the server's own zone, inside the travel too
         day = Day(traveller, until)
         day.serve(_config(), last)
     # Timed jobs at their Vietnam time, once each.
@@ -103,7 +111,7 @@ def test_a_run_missed_while_the_server_was_down_runs_once_at_start(server_in_utc
     last = {"chase-submissions": dt.datetime(2024, 11, 2, 7, 30, 4, tzinfo=VN),
             "sync-registrations": start - dt.timedelta(minutes=3),
             "send-outbox": start - dt.timedelta(hours=2)}
-    with time_machine.travel(start, tick=False) as traveller:
+    with _travel(start) as traveller:
         day = Day(traveller, start + dt.timedelta(minutes=2))
         day.serve(_config(**{k: v for k, v in TIMETABLE.items() if k != "generate-docs"}), last)
     # Four missed mornings, one catch-up run, at start; then none until tomorrow 07:30.
@@ -118,7 +126,7 @@ def test_a_run_missed_while_the_server_was_down_runs_once_at_start(server_in_utc
 def test_a_job_never_run_is_not_caught_up_and_a_failing_job_stops_no_other(
         server_in_utc: None, caplog: pytest.LogCaptureFixture) -> None:
     start = dt.datetime(2024, 11, 4, 6, 0, tzinfo=VN)
-    with time_machine.travel(start, tick=False) as traveller:
+    with _travel(start) as traveller:
         day = Day(traveller, start + dt.timedelta(hours=3), fail="chase-submissions")
         day.serve(_config(**{"chase-submissions": "every day at 07:30",
                              "sync-registrations": "every 30 minutes"}), {})
@@ -130,7 +138,7 @@ def test_a_job_never_run_is_not_caught_up_and_a_failing_job_stops_no_other(
 
 def test_a_stop_request_ends_the_loop_after_the_job_in_hand(server_in_utc: None) -> None:
     start = dt.datetime(2024, 11, 4, 7, 29, tzinfo=VN)
-    with time_machine.travel(start, tick=False) as traveller:
+    with _travel(start) as traveller:
         day = Day(traveller, start + dt.timedelta(days=1))
         asked = day.run
 
@@ -155,7 +163,8 @@ def test_last_runs_come_from_nhat_ky_any_machine_but_not_refused_runs() -> None:
 
 
 @pytest.mark.parametrize("text", ["every 0 minutes", "every day at 25:00", "every 2 monday",
-                                  "mỗi ngày lúc 07:30", "every minutes", "every 10 minute at 07:30"])
+                                  "mỗi ngày lúc 07:30", "every minutes", "every 10 minute at 07:30",
+                                  "every hour at 00:30", "every 2 hours at 15:00", "every monday"])
 def test_an_entry_schedule_would_refuse_is_a_located_problem(text: str) -> None:
     config = _config(**{"send-outbox": text})
     problems = scheduler.problems(config)

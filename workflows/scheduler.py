@@ -30,7 +30,7 @@ import schedule
 from workspace.config import Config
 from workspace.errors import ConfigError, HoithaoError
 
-from .base import NOT_RUN, Stop
+from .base import NOT_RUN, STOPPED, Stop
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,12 @@ def plan(scheduler: schedule.Scheduler, text: str, timezone: str, key: str) -> s
         raise bad
     n = int(m.group("n") or 1)
     unit, at = m.group("unit"), m.group("at")
+    # A time of day belongs to days and weekdays only (the library reads "at"
+    # on hours as MM:SS), and a weekday needs one (else: the hour it started).
+    if at and unit not in _DAYS and unit not in ("day", "days"):
+        raise bad
     if unit in _DAYS:
-        if n != 1:
+        if n != 1 or not at:
             raise bad
         job = getattr(scheduler.every(), unit)
     elif unit in _UNITS:
@@ -158,8 +162,8 @@ def last_runs(rows: Iterable[Mapping[str, str]], timezone: str) -> dict[str, dt.
     tz = ZoneInfo(timezone)
     out: dict[str, dt.datetime] = {}
     for row in rows:
-        if row.get("result") == NOT_RUN:
-            continue
+        if row.get("result") in (NOT_RUN, STOPPED):
+            continue    # refused by a lock, or cut short: its work is still to do
         try:
             started = dt.datetime.strptime(str(row.get("started") or "").strip(),
                                            "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
@@ -205,7 +209,9 @@ def serve(config: Config, run: Callable[[str], None], last: Mapping[str, dt.date
             return
         if late.due is not None:
             say(f"{late.name}: lượt {when(late.due, tz)} bị lỡ (máy chủ không chạy lúc đó); chạy bù một lần.")
-        else:
+        elif late.name in last:
             say(f"{late.name}: đã quá một chu kỳ kể từ lần chạy trước; chạy ngay.")
+        else:
+            say(f"{late.name}: chưa có lần chạy nào trong Nhật ký; chạy ngay.")
         guarded(run, late.name, stop)
     loop(timetable, stop, tick, sleep)
