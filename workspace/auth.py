@@ -51,12 +51,13 @@ def check_key_file(path: Path) -> None:
     if os.name == "posix" and mode & 0o077:
         raise CredentialsError(f"Tệp khoá {path} để người khác trên máy đọc được (quyền {mode:o}): "
                                f"chạy `chmod 600 {path}`.")
-    folder = path.resolve().parent
-    mode = stat.S_IMODE(folder.stat().st_mode)
-    if os.name == "posix" and mode & 0o077:
-        # Others could list it, and swap a key or token for theirs.
-        raise CredentialsError(f"Thư mục khoá {folder} để người khác trên máy vào được (quyền {mode:o}): "
-                               f"chạy `chmod 700 {folder}`.")
+    # The folder holding keys is its owner's alone (700), as the keys are (600):
+    # the folder the config names, and the one a symlinked key really lives in.
+    for folder in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if os.name == "posix" and mode & 0o077:
+            raise CredentialsError(f"Thư mục khoá {folder} để người khác trên máy vào được (quyền "
+                                   f"{mode:o}): chạy `chmod 700 {folder}`.")
 
 
 def service_account_from_file(path: Path, scopes: Sequence[str],
