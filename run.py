@@ -44,6 +44,9 @@ app = typer.Typer(help=__doc__.split("\n\n")[0] if __doc__ else None, no_args_is
                   add_completion=False, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(sandbox_app, name="sandbox")
+privacy_app = typer.Typer(help="Dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): xem những gì công cụ giữ về một người.",
+                          no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 
 DRY_RUN_HELP = "Chạy thử: đọc và in kế hoạch, không ghi và không gửi gì."
 
@@ -278,6 +281,22 @@ def status(ctx: typer.Context,
                      (job["next_run"] or "").replace("T", " ")[:16] or "-",
                      f"từ {running['since']} trên {running['host']}" if running else "")
     console.print(jobs)
+
+
+@privacy_app.command("export")
+def privacy_export(ctx: typer.Context,
+                   address: str = typer.Argument(..., metavar="EMAIL",
+                                                 help="Địa chỉ email của người yêu cầu.")) -> None:
+    """In (JSON) mọi thứ công cụ giữ về một người: các dòng có email này trong mọi trang, thư trong hộp thư đi kèm nội dung, văn bản có tên người đó."""
+    import json
+
+    from workflows import privacy
+
+    config = _config(ctx)
+    wanted = privacy.address_of(address)
+    with _open(config) as ws:
+        found = privacy.collect(config, ws, wanted)
+    typer.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
 
 
 @app.command("schedule")

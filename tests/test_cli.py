@@ -8,8 +8,9 @@ from pathlib import Path
 from tests.conftest import ROOT, child_env, run_cli
 
 COMMANDS = ["demo", "check", "sync-registrations", "send-invitations", "send-outbox",
-            "chase-submissions", "generate-docs", "status", "schedule", "sandbox"]
+            "chase-submissions", "generate-docs", "status", "schedule", "sandbox", "privacy"]
 SANDBOX_COMMANDS = ["seed", "serve", "submit", "export", "reset"]
+PRIVACY_COMMANDS = ["export"]
 
 
 def test_every_command_has_help() -> None:
@@ -20,11 +21,14 @@ def test_every_command_has_help() -> None:
         assert run_cli(command, "--help").returncode == 0, command
     for command in SANDBOX_COMMANDS:
         assert run_cli("sandbox", command, "--help").returncode == 0, command
+    for command in PRIVACY_COMMANDS:
+        assert run_cli("privacy", command, "--help").returncode == 0, command
 
 
 def test_every_command_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for command in COMMANDS + [f"sandbox {c}" for c in SANDBOX_COMMANDS]:
+    for command in COMMANDS + [f"sandbox {c}" for c in SANDBOX_COMMANDS] + [
+            f"privacy {c}" for c in PRIVACY_COMMANDS]:
         assert f"`{command}" in readme, f"README does not describe `{command}`"
 
 
