@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_job_as_cli
 from workflows.base import JobContext, NoOptions, run_job
-from workflows.jobs import DEMO_STEPS, JOBS
+from workflows.jobs import DEMO_STEPS, JOBS, load_config
+from workspace.errors import HoithaoError
 from workspace.config import DEFAULT_TABLES
 from workspace.google_errors import describe, to_api_error
 
@@ -138,3 +140,48 @@ def test_a_token_endpoint_saying_try_later_is_not_a_bad_key() -> None:
     assert "Google đang bận" in str(to_api_error(RefreshError("x", retryable=True)))
     bad = describe(RefreshError("invalid_grant: bad signature"))
     assert bad.kind == "auth" and not bad.transient
+
+
+def test_three_failed_runs_in_a_row_send_one_alert_to_the_engineer_on_call(seeded: Path,
+                                                                          seeded_server) -> None:
+    """One message per streak, through the outbox; a success ends the streak."""
+    import email
+    import email.policy
+
+    from workflows.alerts import ALERT
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    broken = load_config(seeded / "config.yaml", environ={
+        "HOITHAO_GOOGLE__FORMS__REGISTRATION__ID": "khong-co-bieu-mau-nay"})
+    good = load_config(seeded / "config.yaml", environ={})
+    assert broken.mail.operator_email == "hanguyen@hcm.edu.vn" and broken.mail.alert_after_failures == 3
+
+    def alerts() -> list[outbox.Message]:
+        with open_ledger(good, readonly=True) as ledger:
+            return [m for m in ledger.in_state(*outbox.LABELS) if m.kind == ALERT]
+
+    errors: list[str] = []
+
+    def fail() -> None:
+        with pytest.raises(HoithaoError) as failed:
+            run_job_as_cli(broken, "sync-registrations")
+        errors.append(str(failed.value))
+
+    fail()
+    fail()
+    assert alerts() == []
+    fail()
+    (first,) = alerts()
+    assert first.email == "hanguyen@hcm.edu.vn"
+    assert first.subject == "[hoithao] Việc sync-registrations không thành công 3 lần liên tiếp"
+    text = email.message_from_bytes(first.raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert " ".join(errors[-1].split()) in " ".join(text.split()) and "trang Nhật ký" in text
+    fail()                                         # the fourth: the same streak, no second message
+    assert len(alerts()) == 1
+    run_job_as_cli(good, "sync-registrations")     # a success ends the streak
+    for _ in range(3):
+        fail()
+    assert len(alerts()) == 2
+    sent = run_job_as_cli(good, "send-outbox", sleep=lambda s: None)
+    assert sent.figures["đã gửi"] >= 2

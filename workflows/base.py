@@ -195,9 +195,30 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
         note = _log_run(ctx, job, run_id, started, outcome, result, error)
         if note:
             result.notes.append(note)
+        elif outcome == FAILED:
+            # The run's own error is what the console shows; the alert is in Hộp thư đi.
+            if _alert(ctx, job, run_id, started, error):
+                log.info("%s: alert queued after repeated failures", job.name)
     if error is not None:
         raise error
     return result
+
+
+def _alert(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, error: Exception | None
+           ) -> str | None:
+    """The alert after a streak of failures (workflows.alerts); one more read of
+    `Nhật ký`, only when a run has failed. Never a failure of its own."""
+    from . import alerts   # it uses the letters; they do not use this module
+
+    try:
+        runs = [{**r.values, "key": r.key} for r in ctx.table("runs").read().records]
+        text = str(error) if isinstance(error, HoithaoError) else f"Lỗi nội bộ ({type(error).__name__})"
+        return alerts.after_failure(ctx.config, runs, job.name, run_id,
+                                    sheet_time(started.timestamp(), ctx.config.timezone), text,
+                                    FAILED, (NOT_RUN, STOPPED), started.date())
+    except Exception as exc:   # an alert that cannot be made must not hide the run's own error
+        log.warning("alert not queued: %s", type(exc).__name__)
+        return None
 
 
 def _hold(job: Job, ctx: JobContext, holder: Any, wait_s: float) -> Any:

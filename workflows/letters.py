@@ -64,6 +64,8 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # lists `papers` still without a verdict and `days_left`.
     "de-nghi-phan-bien": ("Đề nghị thẩm định", ("paper", "review_by")),
     "nhac-phan-bien": ("Nhắc hạn thẩm định", ("papers", "review_by", "days_left")),
+    # To the engineer on call: `alert` (job, failures, run_id, started, error).
+    "canh-bao": ("Cảnh báo vận hành", ("alert",)),
 }
 COMMON = ("event", "sender", "recipient")
 
@@ -297,6 +299,8 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
                "invitee_code": "KM001", "checkin_code": "HT24-7Q3K", "moved_up": True,
                "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2},
+               "alert": {"job": "send-outbox", "failures": 3, "run_id": "20241104-073000-ab12",
+                         "started": "2024-11-04 07:30:00", "error": "Không kết nối được tới Google."},
                "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",
                           "topic": config.event.topics[0], "report": False, "noun": "tham luận",
                           "due": vn_date(config.deadlines.papers), "days_left": 3,

@@ -216,6 +216,10 @@ class Mail(_Model):
     # Seconds an unclear send must age before that lookup (Gmail may still be finishing
     # it, and its search index lags): unset = 60 on Google, 2 in the sandbox.
     lookup_after_s: float | None = Field(default=None, ge=0, le=600)
+    # The engineer on call: after `alert_after_failures` failed runs in a row
+    # of one job, one alert message goes there through the outbox ("": none).
+    operator_email: str = ""
+    alert_after_failures: int = Field(default=3, ge=1, le=100)
 
     def lookup_delay(self, backend: str) -> float:
         """lookup_after_s, or its default for the backend."""
