@@ -414,6 +414,14 @@ def _subjects(config, kind: str) -> dict[str, tuple[str, str]]:
                 for m in ledger.in_state(*outbox.LABELS) if m.kind == kind}
 
 
+def _texts(config, kind: str) -> dict[str, tuple[str, str]]:
+    """Each `kind` message by its person's key: (address, plain text on one line)."""
+    with open_ledger(config, readonly=True) as ledger:
+        return {m.source_key: (m.email, " ".join(email.message_from_bytes(
+                    m.raw, policy=email.policy.default).get_body(("plain",)).get_content().split()))
+                for m in ledger.in_state(*outbox.LABELS) if m.kind == kind}
+
+
 def test_the_waiting_list_is_told_once_and_the_one_moved_up_is_told_a_place_opened(
         seeded_server, seeded_config) -> None:
     from workflows import waitlist
@@ -425,9 +433,15 @@ def test_the_waiting_list_is_told_once_and_the_one_moved_up_is_told_a_place_open
     first, second = _submit(seeded_server, config, [_answers(1, "TNI"), _answers(2, "TNI")])
     result = _sync(config)
     assert result.figures["thư danh sách chờ xếp hàng"] == 2
-    letters = _subjects(config, waitlist.WAITLIST)
-    assert letters[first][1].endswith("Bà ở vị trí thứ 1 trong danh sách chờ"), letters
-    assert letters[second][1].endswith("Bà ở vị trí thứ 2 trong danh sách chờ"), letters
+    letters = _texts(config, waitlist.WAITLIST)
+    assert "Bà hiện ở vị trí thứ nhất trong danh sách chờ của đoàn" in letters[first][1], letters
+    assert "Bà hiện ở vị trí thứ hai trong danh sách chờ của đoàn" in letters[second][1], letters
+    assert _subjects(config, waitlist.WAITLIST)[first][1].startswith("Thông báo danh sách chờ tham dự")
+    # Before it goes, the second corrects her email: her waiting letter follows.
+    _later()
+    _submit(seeded_server, config, [_answers(2, "TNI", email="dung.moi@thpt.example")], edit=second)
+    assert _sync(config).figures["thư danh sách chờ làm lại"] == 1
+    assert _texts(config, waitlist.WAITLIST)[second][0] == "dung.moi@thpt.example"
     # They go; a second sync writes to nobody again.
     run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
     assert _sync(config).figures["thư danh sách chờ xếp hàng"] == 0
@@ -442,15 +456,17 @@ def test_the_waiting_list_is_told_once_and_the_one_moved_up_is_told_a_place_open
     assert rows[first]["status"] == "Đã xác nhận" and rows[second]["status"] == "Danh sách chờ"
     assert result.figures["thư danh sách chờ xếp hàng"] == 0
     state, subject = _subjects(config, confirmations.CONFIRMATION)[first]
-    assert subject.startswith("Đã có chỗ - xác nhận đăng ký tham dự") and state in outbox.CANCELLABLE
-    with open_ledger(config, readonly=True) as ledger:
-        raw = ledger.get(message_key(confirmations.CONFIRMATION, first)).raw
-    assert "được chuyển từ danh sách chờ lên danh sách đại biểu" in email.message_from_bytes(
-        raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert subject.startswith("Thông báo có chỗ tham dự - xác nhận đăng ký") and state in outbox.CANCELLABLE
+    assert "đã được chuyển từ danh sách chờ sang danh sách đại biểu tham dự" in \
+        _texts(config, confirmations.CONFIRMATION)[first][1]
 
     # Someone joins the line and a place opens before their letter went: it is
     # cancelled, never sent, and their confirmation is the plain one.
     third, = _submit(seeded_server, config, [_answers(3, "TNI")])
+    _sync(config)
+    assert _subjects(config, waitlist.WAITLIST)[third][0] in outbox.CANCELLABLE
+    # A quota that cannot be read for a while leaves the waiting letter as it is.
+    _set_cell(config, "delegations", "TNI", "quota", "hai mươi?")
     _sync(config)
     assert _subjects(config, waitlist.WAITLIST)[third][0] in outbox.CANCELLABLE
     _set_cell(config, "delegations", "TNI", "quota", int(confirmed) + 2)

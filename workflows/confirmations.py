@@ -137,7 +137,7 @@ def plan_confirmations(people: Iterable[Mapping[str, Any]], heads: Mapping[str, 
 
 
 def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]],
-                       waiting: Iterable[Mapping[str, Any]] = ()) -> QueueResult:
+                       waiting: Iterable[Mapping[str, Any]] = (), held: Iterable[str] = ()) -> QueueResult:
     """Make the outbox's confirmations match `people`, every confirmed person
     (dicts: key = the response id, honorific, full_name, position, unit, email,
     checkin_code): one confirmation queued per person (idempotent: offering a
@@ -167,7 +167,7 @@ def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]],
         result = QueueResult(skipped=skipped, unclear=unclear)
         letters = {step: messages for step, (messages, _) in made.items()}
         # The waiting list first: a letter of someone moved up is cancelled before it goes.
-        result.waitlist = sync_waitlist(ledger, config, waiting, today, dry_run=ctx.dry_run)
+        result.waitlist = sync_waitlist(ledger, config, waiting, today, dry_run=ctx.dry_run, held=held)
         if ctx.dry_run:
             result.queued = len(letters["new"]) + len(letters["again"])
             result.requeued = len(letters["back"])

@@ -48,7 +48,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "thu-moi": ("Thư mời", ("registration_link", "invitee_code", "letter")),
     # `moved_up`: the person waited on the list and a place opened.
     "xac-nhan": ("Xác nhận đăng ký", ("checkin_code", "moved_up")),
-    # `waiting`: delegation (its name), place (1: first in line).
+    # `waiting`: delegation (its name), place (1: first in line), place_words ("thứ nhất").
     "danh-sach-cho": ("Danh sách chờ", ("waiting",)),
     # Reminders list everything the person owes that is due that day (`items`:
     # code, title, content, due, days_left, days_overdue, link).
@@ -298,7 +298,7 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                                     "email": "nguyen.va@example.com"}, today)
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
                "invitee_code": "KM001", "checkin_code": "HT24-7Q3K", "moved_up": True,
-               "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2},
+               "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2, "place_words": "thứ hai"},
                "alert": {"job": "send-outbox", "failures": 3, "run_id": "20241104-073000-ab12",
                          "started": "2024-11-04 07:30:00", "error": "Không kết nối được tới Google."},
                "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",

@@ -145,6 +145,9 @@ class Outcome:
     confirmations: list[Confirmation]
     notes: list[str]
     waiting: list[Waiting] = field(default_factory=list)
+    # Keys (first response ids) of people waiting where no place can be told
+    # (the delegation's quota cannot be read): their letters are left as they are.
+    waiting_held: list[str] = field(default_factory=list)
 
 
 def shared_code_notes(kept_entries: list[Entry]) -> dict[str, str]:
@@ -310,6 +313,7 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
 
     confirmations: list[Confirmation] = []
     waiting: list[Waiting] = []
+    waiting_held: list[str] = []
     lost = 0
     for group, kept, first, standing, code in people:
         # The code belongs to the person and sits on their registration row;
@@ -338,8 +342,10 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
             place, delegation = in_line[kept.key]
             waiting.append(Waiting(first.key, kept.key, r["honorific"], r["full_name"], r["position"],
                                    r["unit"], r["email"], delegation, place))
+        elif status == WAITLISTED:
+            waiting_held.append(first.key)
     if lost:
         notes.append(f"{lost} người đã được xác nhận trước đây nay chuyển vào Danh sách chờ vì chỉ tiêu "
                      f"đã giảm (Mã check-in của họ đã được đánh dấu huỷ): kiểm tra cột Chỉ tiêu ở "
                      f"trang Đoàn và báo cho họ.")
-    return Outcome(rows, counts, confirmations, notes, waiting)
+    return Outcome(rows, counts, confirmations, notes, waiting, waiting_held)

@@ -200,7 +200,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         "dòng trùng mã bị bỏ qua": duplicate_keys, "dòng thiếu mã bị bỏ qua": blank_keys})
     if ctx.dry_run:
         # What the outbox would do (the mail module writes nothing in a dry run).
-        _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting))
+        _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting, outcome.waiting_held))
         return result
     if updates or inserts:
         written = ctx.table("registrations").write(updates, inserts, owned=OWNED)
@@ -212,7 +212,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     # Every run hands over every confirmed person: the ledger queues the new ones
     # (a crash between the sheet write and here is healed next run) and cancels
     # unsent letters of people no longer confirmed.
-    _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting))
+    _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting, outcome.waiting_held))
     return result
 
 

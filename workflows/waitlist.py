@@ -2,13 +2,17 @@
 delegation's waiting list, once, that they are on it and where; and when a
 place opens, their confirmation says they were moved up (confirmations).
 
-One letter per person, ever (keyed by their first response id): a person
-whose place in line changes is not written again. A letter still waiting when
-its person leaves the list (moved up, withdrawn) is cancelled, never sent.
+One letter per person (keyed by their first response id): once sent, a
+person whose place in line changes is not written again; while it waits, it
+is made again to say what is true. A letter still waiting when its person
+leaves the list (moved up, withdrawn) is cancelled, never sent, and waits
+again if they come back.
 """
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -29,17 +33,28 @@ NOT_WAITING = ("Huỷ tự động: người đăng ký không còn ở Danh sá
 class WaitResult:
     queued: int = 0
     cancelled: int = 0
+    replaced: int = 0         # waiting letters made again: a new address, place or delegation
     skipped: dict[str, str] = field(default_factory=dict)   # response id -> Vietnamese problem
 
     def figures(self) -> dict[str, int]:
         out = {"thư danh sách chờ xếp hàng": self.queued}
         if self.cancelled:
             out["thư danh sách chờ huỷ"] = self.cancelled
+        if self.replaced:
+            out["thư danh sách chờ làm lại"] = self.replaced
         return out
 
     def notes(self) -> list[str]:
         return [f"Không tạo được thư danh sách chờ cho {key}: {problem}"
                 for key, problem in sorted(self.skipped.items())]
+
+
+_ORDINALS = ("nhất", "hai", "ba", "tư", "năm", "sáu", "bảy", "tám", "chín", "mười")
+
+
+def place_words(place: int) -> str:
+    """`thứ nhất`, `thứ tư`, `thứ 12`: a place in line as a letter writes it."""
+    return f"thứ {_ORDINALS[place - 1]}" if 1 <= place <= len(_ORDINALS) else f"thứ {place}"
 
 
 def waitlist_letter(config: Config, person: Mapping[str, Any], today: dt.date) -> NewMessage:
@@ -49,8 +64,9 @@ def waitlist_letter(config: Config, person: Mapping[str, Any], today: dt.date) -
     if problem:
         raise TemplateError(problem)
     context = base_context(config, person, today)
-    context["waiting"] = {"delegation": clean_text(person.get("delegation") or ""),
-                          "place": int(person.get("place") or 1)}
+    place = int(person.get("place") or 1)
+    context["waiting"] = {"delegation": clean_text(person.get("delegation") or ""), "place": place,
+                          "place_words": place_words(place)}
     rendered = render(WAITLIST, context)
     name = context["recipient"]["full_name"]
     return NewMessage(key=message_key(WAITLIST, key), kind=WAITLIST, email=address,
@@ -63,27 +79,56 @@ def moved_up(ledger: Ledger) -> set[str]:
     return {key for key, head in ledger.heads(WAITLIST).items() if head.state == outbox.SENT}
 
 
+def _same(a: outbox.Message, b: NewMessage) -> bool:
+    """The waiting letter says what it would say now: address, name, subject
+    (the place) and text (the delegation)."""
+    def text(raw: bytes) -> str:
+        body = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",))
+        return body.get_content() if body is not None else ""
+    return (a.email, a.recipient, a.subject) == (b.email, b.recipient, b.subject) and \
+        text(a.raw) == text(b.raw)
+
+
 def sync_waitlist(ledger: Ledger, config: Config, waiting: Iterable[Mapping[str, Any]], today: dt.date,
-                  dry_run: bool = False) -> WaitResult:
-    """One letter queued for each waiting person who never had one; waiting
-    letters of people no longer on a list cancelled."""
+                  dry_run: bool = False, held: Iterable[str] = ()) -> WaitResult:
+    """One letter for each person waiting: queued the first time; a letter
+    still waiting made again when what it says changed (an address, a place
+    in line, another delegation); one cancelled because its person left the
+    list waiting again when they are back. Letters of people no longer on a
+    list are cancelled. `held`: people waiting whose place cannot be told now
+    (their delegation's quota cannot be read): their letters are left alone."""
     waiting = list(waiting)
-    keys = {clean_text(p.get("key") or "") for p in waiting}
+    keys = {clean_text(p.get("key") or "") for p in waiting} | set(held)
     heads = ledger.heads(WAITLIST)
     result = WaitResult()
-    letters = []
+    new: list[NewMessage] = []
+    back: list[NewMessage] = []
+    refresh: list[NewMessage] = []
     for person in waiting:
         key = clean_text(person.get("key") or "")
-        if key in heads:
-            continue            # one letter per person, ever
+        head = heads.get(key)
+        if head is not None and head.state not in outbox.CANCELLABLE and \
+                not (head.state == outbox.CANCELLED and head.error == NOT_WAITING):
+            continue            # sent (or being sent, or cancelled by a person): one letter per person
         try:
-            letters.append(waitlist_letter(config, person, today))
+            letter = waitlist_letter(config, person, today)
         except TemplateError as exc:
             result.skipped[key] = str(exc)
+            continue
+        if head is None:
+            new.append(letter)
+        elif head.state == outbox.CANCELLED:
+            back.append(letter)
+        elif not _same(ledger.get(head.key), letter):
+            refresh.append(letter)
     stale = [m for m in ledger.in_state(*outbox.CANCELLABLE) if m.kind == WAITLIST and m.source_key not in keys]
+    approval = config.mail.approval_required
     if dry_run:
-        result.queued, result.cancelled = len(letters), len(stale)
+        result.queued, result.cancelled = len(new) + len(back), len(stale)
+        result.replaced = len(refresh)
         return result
-    result.queued = ledger.queue(letters, awaiting_approval=config.mail.approval_required)
+    result.queued = ledger.queue(new, awaiting_approval=approval)
+    result.queued += sum(ledger.requeue(m, NOT_WAITING, approval) for m in back)
+    result.replaced = sum(ledger.replace(m, approval) for m in refresh)
     result.cancelled = sum(ledger.cancel(m.key, NOT_WAITING) for m in stale)
     return result
