@@ -261,7 +261,8 @@ def status(ctx: typer.Context,
     console.print(table)
     if state["outbox"]["needs_person"]:
         console.print(f"! {state['outbox']['needs_person']} thư 'Không rõ' trong Hộp thư đi cần người "
-                      f"xem (Gmail chưa xác nhận đã nhận): xem cột Lỗi, rồi tích Gửi lại hoặc để nguyên.",
+                      f"xem (Gmail chưa xác nhận đã nhận): tìm thư trong mục Đã gửi của Gmail; nếu không "
+                      f"có, tích Gửi lại ở dòng đó rồi chạy `python run.py send-outbox --resend MÃ_THƯ`.",
                       style="yellow")
     for doc in state["documents"]:
         console.print(f"Văn bản {doc['name'] or doc['code']}: bản {doc['version'] or '-'}, ghi lúc "

@@ -17,6 +17,7 @@ from workspace.table import ticked
 
 from .base import NOT_RUN, job_lock
 from .registration_input import parse_quota, quota_problems
+from .registrations import INVALID, WITHDRAWN_NOTE
 
 SCHEMA = 2   # `status --json`: a key is only ever added; a change of meaning bumps this
 WITHDRAWN = "Đã rút"
@@ -69,7 +70,10 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
     snaps = dict(zip(names, sheet.read(*names)))
 
     def label(r: Any, name: str, field: str) -> str:
-        if name == "registrations" and not r[field] and ticked(r["withdrawn"]):
+        # Withdrawn: ticked on this row, or on another row of the same person
+        # (the sync empties the kept row's status and says why in Vấn đề).
+        if name == "registrations" and not r[field] and (
+                ticked(r["withdrawn"]) or r["problem"].startswith(WITHDRAWN_NOTE[:40])):
             return WITHDRAWN
         return r[field] or "(trống)"
 
@@ -92,8 +96,12 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
     running = _running(config, jobs)
     outbox_status = by("outbox", "status")
     problems = quota_problems(snaps["delegations"].records, config.sheets.delegations)
-    flagged = {name: sum(1 for r in snaps[name].records if r["problem"])
-               for name in ("invitees", "registrations", "papers", "documents") if name in snaps}
+    # Rows a person must act on: in `Đăng ký` the invalid ones (a duplicate's or
+    # a withdrawal's note needs nothing); elsewhere any row with a `Vấn đề`.
+    flagged = {config.sheets.table(name).tab: sum(
+        1 for r in snaps[name].records
+        if r["problem"] and (name != "registrations" or r["status"] == INVALID))
+        for name in ("invitees", "registrations", "papers", "documents") if name in snaps}
     return {
         "schema": SCHEMA,
         "event": config.event.name,
