@@ -468,6 +468,18 @@ def test_all_skips_invitees_who_registered_but_honours_a_tick(seeded: Path, seed
     assert result.figures["ghi 'Đã đăng ký' (đăng ký trước khi được mời)"] == 11
     again, _ = _job(config, "send-invitations", all_invitees=True)   # said once
     assert "ghi 'Đã đăng ký' (đăng ký trước khi được mời)" not in again.figures
+    # KM002 withdraws: the sheet no longer says registered, and --all does not invite them.
+    with open_ws(config) as ws:
+        sheet = ws.spreadsheet(config.google.spreadsheet_id).worksheet("Đăng ký")
+        head = sheet.row_values(1)
+        row = next(i for i, r in enumerate(sheet.get_all_values(), start=1)
+                   if r[head.index("Mã khách mời")] == "KM002")
+        sheet.update_cell(row, head.index("Rút đăng ký") + 1, True)
+    _job(config, "sync-registrations")
+    third, _ = _job(config, "send-invitations", all_invitees=True)
+    assert third.figures["thư mời xếp hàng"] == 0
+    rows = _values(seeded_server.url, config, "Khách mời")
+    assert {r[0]: r[rows[0].index("Trạng thái thư mời")] for r in rows[1:]}["KM002"] == "Chưa gửi"
 
 
 def test_a_letter_cancelled_while_its_batch_is_sent_is_skipped_not_a_crash(

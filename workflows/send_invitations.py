@@ -41,7 +41,7 @@ from . import issuing, letter_pdf, letters
 from .base import Change, Job, JobContext, JobResult
 from .mail_mirror import mirror
 from .normalise import clean_text
-from .registrations import CONFIRMED, WAITLISTED
+from .registrations import CONFIRMED, WAITLISTED, WITHDRAWN_NOTE
 
 KIND = "thu-moi"
 NOT_SENT = "Chưa gửi"
@@ -87,6 +87,7 @@ class Plan:
     registered: list[str] = field(default_factory=list)        # skipped by --all: registered already
     # Registered before any letter: `Trạng thái thư mời` says `Đã đăng ký`, not `Chưa gửi`.
     came: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)              # `Đã đăng ký` no longer true
 
 
 def row_problem(record: Record) -> str | None:
@@ -105,7 +106,7 @@ def row_problem(record: Record) -> str | None:
 
 
 def select(snap: Snapshot, everyone: bool, queued: set[str],
-           registered: Collection[str] = ()) -> Plan:
+           registered: Collection[str] = (), withdrew: Collection[str] = ()) -> Plan:
     """Who gets a letter now: ticked rows, or with `everyone` all not yet invited
     and not already registered (a letter asking someone to register who has is
     an embarrassment; a ticked box is staff's explicit wish and is honoured) (pure)."""
@@ -116,10 +117,12 @@ def select(snap: Snapshot, everyone: bool, queued: set[str],
         if record.key in registered and not in_outbox and not wanted \
                 and record["invitation_status"] in ("", NOT_SENT):
             plan.came.append(record.key)
+        elif record.key not in registered and not in_outbox and record["invitation_status"] == REGISTERED_FIRST:
+            plan.gone.append(record.key)    # no longer registered: the sheet says so
         if not (wanted or everyone):
             continue
-        if not wanted and record.key in registered:
-            plan.registered.append(record.key)
+        if not wanted and (record.key in registered or record.key in withdrew):
+            plan.registered.append(record.key)   # --all never asks them to register (again)
             continue
         if in_outbox:
             if wanted:
@@ -279,15 +282,17 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     issued = letters.issued_context(config, issue, today)
     registered = {r["invitee_code"] for r in registrations.records
                   if r["status"] in (CONFIRMED, WAITLISTED) and r["invitee_code"]}
+    withdrew = {r["invitee_code"] for r in registrations.records
+                if not r["status"] and r["invitee_code"] and r["problem"].startswith(WITHDRAWN_NOTE[:40])}
     form = config.google.forms.registration
     link_base = FormsAdapter(ctx.ws).prefill_url(form.id, form.fields["invitee_code"])
     # Only a real run writes the ledger; the others read it (or nothing) and create no file.
     readonly = ctx.dry_run or bool(opts.test_to)
     with open_ledger(config, readonly=readonly) as ledger:
         queued = ledger.keys(KIND)
-        plan = select(snap, opts.all_invitees, queued, registered)
+        plan = select(snap, opts.all_invitees, queued, registered, withdrew)
         if (opts.preview or opts.test_to) and not plan.letters:
-            plan = select(snap, True, queued, registered)  # nothing ticked: whoever is not yet invited
+            plan = select(snap, True, queued, registered, withdrew)  # nothing ticked: whoever is not yet invited
         if opts.preview:
             result = _preview(ctx, plan, link_base, opts, today, issued)
         elif opts.test_to:
@@ -327,6 +332,9 @@ def _queue(ctx: JobContext, opts: Options, ledger: Any, plan: Plan, link_base: s
     problems.update({k: {"problem": ""} for k in plan.cleared})
     for key in plan.came:
         problems.setdefault(key, {})["invitation_status"] = REGISTERED_FIRST
+    for key in plan.gone:
+        if message_key(KIND, key) not in {m.key for m in messages}:
+            problems.setdefault(key, {})["invitation_status"] = NOT_SENT
     # This run holds the locks of Khách mời and Hộp thư đi (JOB.writes).
     note = mirror(ctx, ledger, extra={"invitees": problems})
     if note:
