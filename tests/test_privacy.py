@@ -43,3 +43,20 @@ def test_export_finds_every_row_letter_and_document_of_a_person_and_nothing_of_o
     assert nobody["sheets"] == {} and nobody["outbox"] == [] and nobody["documents"] == []
     bad = _export(seeded, seeded_server, "không phải email")
     assert bad.returncode == 2 and "không phải một địa chỉ email" in bad.stderr
+
+
+def test_a_reviewer_sees_their_own_entry_and_not_the_author_or_the_other_reviewer(
+        seeded: Path, seeded_server) -> None:
+    config = load_config(seeded / "config.yaml", environ={})
+    with open_ws(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        table = KeyedTable(sh, config.sheets.papers, "papers")
+        table.write({"TL02": {"reviewer": "TS. Phan Bích Hương (huong.pb@khach-moi.example);\n"
+                                           "mailto:vinh.lq@khach-moi.example."}}, owned=("reviewer",))
+        author = table.read().by_key["TL02"]["email"]
+    found = json.loads(_export(seeded, seeded_server, "HUONG.PB@khach-moi.example").stdout)
+    (row,) = found["sheets"]["Tham luận"]
+    assert row["Mã tham luận"] == "TL02" and row["Người phản biện"] == "TS. Phan Bích Hương <huong.pb@khach-moi.example>"
+    assert author not in json.dumps(found) and "vinh.lq" not in json.dumps(found)
+    other = json.loads(_export(seeded, seeded_server, "vinh.lq@khach-moi.example").stdout)
+    assert [r["Mã tham luận"] for r in other["sheets"]["Tham luận"]] == ["TL02"]

@@ -5,7 +5,6 @@ or its cell."""
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,6 +17,7 @@ from workspace.sharing import file_access
 from workspace.spreadsheet import Spreadsheet
 
 from . import generate_docs, issuing, letter_pdf, letters, scheduler
+from .normalise import clean_text
 from .registration_input import quota_problems
 
 
@@ -158,9 +158,9 @@ def _consent(config: Config, adapter: FormsAdapter, form_id: str, report: Report
         report.fail("privacy.consent_text, privacy.consent_version: đang trống; ghi nguyên văn điều khoản "
                     "đồng ý mà biểu mẫu đăng ký hiển thị và phiên bản của nó (Nghị định 13/2023/NĐ-CP).")
         return
-    wanted = " ".join(unicodedata.normalize("NFC", privacy.consent_text).split())
+    wanted = clean_text(privacy.consent_text)   # NFC, no zero-width or soft hyphen, one space
     try:
-        shown = adapter.shown_text(form_id)
+        shown = clean_text(adapter.shown_text(form_id))
     except HoithaoError as exc:
         report.fail(f"google.forms.registration: {exc}")
         return

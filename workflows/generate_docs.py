@@ -221,7 +221,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         try:
             file_id = writer.put_file(f"{FILES['programme'][1]}.html", page.encode("utf-8"), "text/html",
                                       config.google.drive_folder_id,
-                                      _file_id(str((rows.get(WEB) or {}).get("doc_id") or "")))
+                                      file_id_of(str((rows.get(WEB) or {}).get("doc_id") or "")))
             record({"doc_id": file_id, "link": file_link(file_id),
                     "version": _count((rows.get(WEB) or {}).get("version")) + 1,
                     "written_at": ctx.now().strftime("%Y-%m-%d %H:%M"), "problem": ""})
@@ -259,7 +259,7 @@ def _count(value: Any) -> int:
         return 0
 
 
-def _file_id(text: str) -> str:
+def file_id_of(text: str) -> str:
     """An id as staff may paste it: the id, or the file's link."""
     text = text.strip()
     for marker in ("/d/", "id="):
@@ -279,7 +279,7 @@ def _write(writer: DocumentWriter, config: Config, slug: str, document: Document
     template = config.google.doc_templates.get(name, "")
     body = render_requests(document)
     account = (writer.ws.account or "").lower()
-    doc_id = _file_id(str(row.get("doc_id") or ""))
+    doc_id = file_id_of(str(row.get("doc_id") or ""))
     recorded = str(row.get("revision") or "").strip()
     version = _count(row.get("version"))
     edited_links = [x for x in str(row.get("edited") or "").split("\n") if x.strip()]
@@ -321,7 +321,7 @@ def _write(writer: DocumentWriter, config: Config, slug: str, document: Document
         failed = [why for why in share(writer.ws, grants).values() if why]
         if failed:
             note = (note + " " if note else "") + f"{document.title}: chưa chia sẻ được ({failed[0]})"
-    pdf_id = _file_id(str(row.get("pdf") or ""))
+    pdf_id = file_id_of(str(row.get("pdf") or ""))
     try:
         record({"pdf": file_link(writer.save_pdf(doc_id, f"{document.title}.pdf", folder, pdf_id))})
     except ApiError as exc:   # the Doc is written; its PDF waits for the next run
