@@ -238,6 +238,10 @@ def test_status_json_is_the_documented_shape_and_names_withdrawals(seeded: Path,
     sync = state["jobs"]["sync-registrations"]
     assert sync["last_run"]["result"] == "Thành công" and sync["running"] is None
     assert sync["next_run"].endswith("+07:00")                       # the event's time, with its zone
+    # An interval job goes on from its last run (the seeded timetable: every 10 minutes).
+    import datetime as dt
+    finished = dt.datetime.strptime(sync["last_run"]["finished"], "%Y-%m-%d %H:%M:%S")
+    assert dt.datetime.fromisoformat(sync["next_run"]).replace(tzinfo=None) - finished == dt.timedelta(minutes=10)
     assert state["jobs"]["generate-docs"]["next_run"] is None         # not on the timetable
     assert state["outbox"]["needs_person"] == 0
     assert [d["code"] for d in state["documents"]] == ["giay-moi"]

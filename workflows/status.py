@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 import schedule
@@ -32,12 +32,14 @@ def _count(text: str) -> int:
     return value if readable and value is not None else 0
 
 
-def _next_runs(config: Config, now: dt.datetime) -> dict[str, str]:
-    """When each timetabled job runs next, as `schedule` would start now (ISO 8601
-    in the event's zone)."""
+def _next_runs(config: Config, now: dt.datetime, last: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """When each timetabled job runs next (ISO 8601 in the event's zone): a
+    timed one at its next time; an interval one its interval after its last
+    run (at once when that has passed), as `schedule` goes on."""
     from . import scheduler   # its timetable, read exactly as `schedule` reads it
 
     out = {}
+    tz = ZoneInfo(config.timezone)
     timetable = schedule.Scheduler()
     for name, text in config.schedule.items():
         try:
@@ -45,7 +47,15 @@ def _next_runs(config: Config, now: dt.datetime) -> dict[str, str]:
         except ConfigError:
             continue    # `check` names it
         job.do(lambda: None)
-        out[name] = scheduler.next_run(job, config.timezone).isoformat(timespec="seconds")
+        moment = scheduler.next_run(job, config.timezone)
+        if job.at_time is None and name in last:
+            try:
+                finished = dt.datetime.strptime(last[name]["finished"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+            except ValueError:
+                pass   # a cell typed over: the timetable's own next time
+            else:
+                moment = max(finished + dt.timedelta(**{job.unit: job.interval}), now)
+        out[name] = moment.isoformat(timespec="seconds")
     return out
 
 
@@ -92,7 +102,8 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
             last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"],
                                    "figures": r["figures"]}
     jobs = jobs if jobs is not None else sorted(set(config.schedule) | set(last_runs))
-    next_runs = _next_runs(config, dt.datetime.now(ZoneInfo(config.timezone)))
+    next_runs = _next_runs(config, dt.datetime.now(ZoneInfo(config.timezone)).replace(microsecond=0),
+                           last_runs)
     running = _running(config, jobs)
     outbox_status = by("outbox", "status")
     problems = quota_problems(snaps["delegations"].records, config.sheets.delegations)
