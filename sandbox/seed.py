@@ -25,11 +25,12 @@ from .server import SandboxServer
 from .store import seed_refusal, write_marker
 
 SERVICE_ACCOUNT = "hoithao-sandbox@hoithao-sandbox.iam.gserviceaccount.com"
-CONSENT_TEXT = (
-    "Thông tin cá nhân (họ tên, chức vụ, đơn vị, email, số điện thoại) được Ban Tổ chức thu thập "
-    "chỉ để đăng ký, xác nhận và đón tiếp đại biểu tại Hội thảo, lưu trữ đến hết năm 2025 rồi "
-    "xoá, và không chuyển cho bên thứ ba, theo Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân. "
-    "Anh/chị có thể yêu cầu xem, sửa hoặc xoá dữ liệu của mình qua Văn phòng Sở.")
+CONSENT_TEXT = (  # the fallback when config.yaml's privacy.consent_text is empty
+    "Thông tin cá nhân (họ tên, chức vụ, đơn vị, email, số điện thoại) được Ban Tổ chức thu "
+    "thập để đăng ký, xác nhận, đón tiếp đại biểu và ghi tên đại biểu, tác giả tham luận "
+    "trong chương trình, kỷ yếu Hội thảo; được lưu trữ đến hết năm 2025 và xoá sau thời hạn "
+    "đó; không chuyển cho bên thứ ba, theo Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân."
+    " Ông/Bà có thể yêu cầu xem, sửa hoặc xoá dữ liệu của mình qua Văn phòng Sở.")
 CONSENT_OPTION = "Tôi đồng ý"
 DOC_TITLES = {"opening_speech": "Mẫu - Phát biểu khai mạc",
               "lead_in_report": "Mẫu - Báo cáo đề dẫn",

@@ -186,6 +186,10 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                      "key": config.sheets.table(name).columns["key"]} for name in TABLES}
     skipped_notes, duplicate_keys, blank_keys = sheet_notes(snaps, labels)
     notes = list(outcome.notes) + skipped_notes
+    if "consent" not in registrations.columns:
+        notes.append(f"Trang {config.sheets.registrations.tab} chưa có cột «{reg_labels['consent']}»: "
+                     f"thêm cột có tiêu đề này ở dòng 1 để ghi mỗi người đã đồng ý điều khoản phiên bản "
+                     f"nào (Nghị định 13/2023/NĐ-CP).")
     if "withdrawn" not in registrations.columns:
         notes.append(f"Trang {config.sheets.registrations.tab} chưa có cột "
                      f"«{reg_labels['withdrawn']}»: muốn cho người đăng ký rút, thêm cột có tiêu đề "
