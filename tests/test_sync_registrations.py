@@ -509,3 +509,29 @@ def test_check_fails_a_registration_form_that_does_not_show_the_consent_text(see
                                     HOITHAO_PRIVACY__CONSENT_TEXT="Tôi đồng ý với mọi điều khoản mới."))
     assert changed.returncode == 1
     assert "biểu mẫu đăng ký không hiển thị nguyên văn điều khoản đồng ý" in changed.stdout
+
+
+def test_one_cut_by_a_lower_quota_is_told_the_code_is_void_and_told_again_when_restored(
+        seeded_server, seeded_config) -> None:
+    from workflows import waitlist
+
+    config = seeded_config
+    _sync(config)
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)        # confirmations went
+    _, confirmed = _delegation_counts(config, "TNI")
+    _set_cell(config, "delegations", "TNI", "quota", int(confirmed) - 1)
+    _sync(config)
+    (cut, (_, text)), = _texts(config, waitlist.WAITLIST).items()
+    assert "mã check-in đã cấp cho" in text and "tạm thời không còn hiệu lực" in text
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)        # the waiting letter went
+    _set_cell(config, "delegations", "TNI", "quota", int(confirmed))
+    result = _sync(config)
+    assert result.figures["thư xác nhận xếp hàng"] == 1
+    with open_ledger(config, readonly=True) as ledger:
+        again = ledger.get(message_key(confirmations.CONFIRMATION, cut, 2))   # the next step
+    state, subject = again.state, again.subject
+    assert subject.startswith("Thông báo có chỗ tham dự - xác nhận") and state in outbox.CANCELLABLE
+    code = _registrations(config).by_key
+    assert any(r["checkin_code"] and r["checkin_code"] in subject for r in code.values())
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    assert _sync(config).figures["thư xác nhận xếp hàng"] == 0      # told once

@@ -16,7 +16,7 @@ from .base import JobContext
 from .letters import base_context, build_message, recipient_address, render
 from .mail_mirror import mirror_if_free
 from .normalise import clean_text
-from .waitlist import WaitResult, moved_up, sync_waitlist
+from .waitlist import WaitResult, moved_up, sync_waitlist, told_after
 
 CONFIRMATION = "xac-nhan"
 # `Lỗi` of a confirmation cancelled because its person left `Đã xác nhận`; such a
@@ -160,8 +160,18 @@ def sync_confirmations(ctx: JobContext, people: Iterable[Mapping[str, Any]],
         # Render only what changed: every confirmed person is offered on every
         # sync, and rendering them all again cost seconds per thousand people;
         # the ledger's stored address and name say whose letter is out of date.
-        todo, unclear = plan_confirmations(people, ledger.heads(CONFIRMATION))
+        heads = ledger.heads(CONFIRMATION)
+        todo, unclear = plan_confirmations(people, heads)
         moved = moved_up(ledger)
+        # Confirmed, then cut by a lower quota and told so, now confirmed again:
+        # a next letter says a place opened, with their code valid again.
+        planned = {clean_text(p.get("key") or "") for step in todo.values() for p, _ in step}
+        for person in people:
+            key = clean_text(person.get("key") or "")
+            head = heads.get(key)
+            if key in moved and key not in planned and head is not None and head.state == outbox.SENT \
+                    and told_after(ledger, key, head):
+                todo["again"].append((person, head.step + 1))
         made = {step: _compose(config, todo[step], today, moved) for step in todo}
         skipped = {k: v for _, problems in made.values() for k, v in problems.items()}
         result = QueueResult(skipped=skipped, unclear=unclear)

@@ -298,7 +298,8 @@ def sample_context(config: Config, name: str, today: dt.date) -> dict[str, Any]:
                                     "email": "nguyen.va@example.com"}, today)
     samples = {"registration_link": "https://docs.google.com/forms/d/e/x/viewform?entry.1=KM001",
                "invitee_code": "KM001", "checkin_code": "HT24-7Q3K", "moved_up": True,
-               "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2, "place_words": "thứ hai"},
+               "waiting": {"delegation": "Sở GDĐT Bình Dương", "place": 2, "place_words": "thứ hai",
+                           "had_place": True},
                "alert": {"job": "send-outbox", "failures": 3, "run_id": "20241104-073000-ab12",
                          "started": "2024-11-04 07:30:00", "error": "Không kết nối được tới Google."},
                "items": [{"code": "TL01", "title": "Tên tham luận", "content": "Gửi tham luận",

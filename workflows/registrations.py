@@ -136,6 +136,7 @@ class Waiting:
     email: str
     delegation: str           # the delegation's name, as `Đoàn` writes it
     place: int
+    had_place: bool = False   # confirmed before (a quota cut): their check-in code is void now
 
 
 @dataclass
@@ -341,7 +342,7 @@ def decide(responses: Iterable["Response"], lookup: Lookup, existing: Mapping[st
             r = kept.record
             place, delegation = in_line[kept.key]
             waiting.append(Waiting(first.key, kept.key, r["honorific"], r["full_name"], r["position"],
-                                   r["unit"], r["email"], delegation, place))
+                                   r["unit"], r["email"], delegation, place, had_place=standing == 0))
         elif status == WAITLISTED:
             waiting_held.append(first.key)
     if lost:

@@ -176,7 +176,8 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                                             config.sheets.delegations.columns)
     people = confirmations_to_queue(outcome)
     waiting = [{"key": w.key, "honorific": w.honorific, "full_name": w.full_name, "position": w.position,
-                "unit": w.unit, "email": w.email, "delegation": w.delegation, "place": w.place}
+                "unit": w.unit, "email": w.email, "delegation": w.delegation, "place": w.place,
+                "had_place": w.had_place}
                for w in outcome.waiting]
     new_people = [c for c in outcome.confirmations if c.new]
     plan += count_plan

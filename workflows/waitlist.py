@@ -66,12 +66,19 @@ def waitlist_letter(config: Config, person: Mapping[str, Any], today: dt.date) -
     context = base_context(config, person, today)
     place = int(person.get("place") or 1)
     context["waiting"] = {"delegation": clean_text(person.get("delegation") or ""), "place": place,
-                          "place_words": place_words(place)}
+                          "place_words": place_words(place), "had_place": bool(person.get("had_place"))}
     rendered = render(WAITLIST, context)
     name = context["recipient"]["full_name"]
     return NewMessage(key=message_key(WAITLIST, key), kind=WAITLIST, email=address,
                       subject=rendered.subject, raw=build_message(config, name, address, rendered),
                       recipient=name, source="registrations", source_key=key)
+
+
+def told_after(ledger: Ledger, key: str, confirmed: outbox.Head) -> bool:
+    """Whether the person's waiting-list letter went after their (sent)
+    confirmation: their place was cut, and they were told so."""
+    told, sent = ledger.get(message_key(WAITLIST, key)), ledger.get(confirmed.key)
+    return bool(told and sent and told.state == outbox.SENT and (told.sent_at or 0) > (sent.sent_at or 0))
 
 
 def moved_up(ledger: Ledger) -> set[str]:
