@@ -235,9 +235,10 @@ def run_check(config: Config, open_workspace: Callable[[Config], Workspace],
         report.fail(f"google: {exc}")
         return report
     with ws:
-        for problem in letter_pdf.check_letter_template(config, ws):
+        problems, warnings = letter_pdf.check_letter_template(config, ws)
+        for problem in problems:
             report.fail(problem)
-        for line in letter_pdf.check_letter_template_warnings(config, ws):
+        for line in warnings:
             report.warn(line)
         _spreadsheet(config, ws, report)
         _documents(config, ws, report)

@@ -77,34 +77,32 @@ def unknown_placeholders(text: str) -> list[str]:
     return sorted({p for p in _ANY_PLACEHOLDER.findall(text) if p not in PLACEHOLDERS})
 
 
-def template_problems(docs: DocsAdapter, doc_id: str) -> list[str]:
-    """What is wrong with the letter template, one line per fault (2 calls)."""
+def template_findings(docs: DocsAdapter, doc_id: str) -> tuple[list[str], list[str]]:
+    """What is wrong with the letter template (one line per fault), and what
+    it lacks that the message prints (the letter's number and date, so the
+    PDF and the message would disagree); one read of the Doc (2 calls)."""
     try:
         _, text = docs.template_text(doc_id)
     except DocNotFound as exc:
         return [f"mail.letter_template: {exc}; kiểm tra mã (lấy từ đường dẫn của Doc) và chia sẻ Doc "
-                f"với tài khoản của công cụ, hoặc đặt \"\" nếu không đính kèm giấy mời PDF."]
+                f"với tài khoản của công cụ, hoặc đặt \"\" nếu không đính kèm giấy mời PDF."], []
     except HoithaoError as exc:
-        return [f"mail.letter_template: {exc}"]
+        return [f"mail.letter_template: {exc}"], []
+    problems, warnings = [], []
     unknown = unknown_placeholders(text)
     if unknown:
-        return [f"mail.letter_template: Doc mẫu có chỗ điền không biết {', '.join(unknown)}; "
-                f"các chỗ điền được dùng: {', '.join(PLACEHOLDERS)}"]
-    return []
-
-
-def template_warnings(docs: DocsAdapter, doc_id: str) -> list[str]:
-    """What the template lacks that the message prints (the letter's number
-    and date), so the PDF and the message would disagree (2 calls)."""
-    try:
-        _, text = docs.template_text(doc_id)
-    except HoithaoError:
-        return []   # said by template_problems
+        problems.append(f"mail.letter_template: Doc mẫu có chỗ điền không biết {', '.join(unknown)}; "
+                        f"các chỗ điền được dùng: {', '.join(PLACEHOLDERS)}")
     lacking = [p for p in ISSUE_PLACEHOLDERS if p not in text]
-    if not lacking:
-        return []
-    return [f"mail.letter_template: Doc mẫu không có {', '.join(lacking)}; giấy mời PDF sẽ không ghi Số "
-            f"và ngày ban hành như thư (trang Văn bản, dòng giay-moi)."]
+    if lacking:
+        warnings.append(f"mail.letter_template: Doc mẫu không có {', '.join(lacking)}; giấy mời PDF sẽ không "
+                        f"ghi Số và ngày ban hành như thư (trang Văn bản, dòng giay-moi).")
+    return problems, warnings
+
+
+def template_problems(docs: DocsAdapter, doc_id: str) -> list[str]:
+    """What is wrong with the letter template, one line per fault (2 calls)."""
+    return template_findings(docs, doc_id)[0]
 
 
 def verify_template(docs: DocsAdapter, doc_id: str) -> None:
@@ -152,15 +150,11 @@ class LetterMaker:
                 f"(tên dạng 'Giấy mời … - KM…'): xoá bằng tay.")
 
 
-def check_letter_template(config: Config, ws: Workspace) -> list[str]:
+def check_letter_template(config: Config, ws: Workspace) -> tuple[list[str], list[str]]:
     """`check`: the configured letter template exists, is a Doc, and holds only
-    known placeholders. Nothing to check when no template is configured."""
+    known placeholders (problems), and the letter's own lines (warnings).
+    Nothing to check when no template is configured."""
     doc_id = config.mail.letter_template.strip()
     if not doc_id:
-        return []
-    return template_problems(DocsAdapter(ws), doc_id)
-
-
-def check_letter_template_warnings(config: Config, ws: Workspace) -> list[str]:
-    doc_id = config.mail.letter_template.strip()
-    return template_warnings(DocsAdapter(ws), doc_id) if doc_id else []
+        return [], []
+    return template_findings(DocsAdapter(ws), doc_id)
