@@ -107,8 +107,8 @@ def group_people(entries: list[Entry]) -> list[list[Entry]]:
 
 
 @dataclass
-class Confirmation:
-    """A confirmed person, as the confirmation letter needs them. `key` is the
+class Addressee:
+    """A registered person, as a letter to them needs them. `key` is the
     response id of the person's FIRST submission: it stays the same when they
     edit or submit again, so a ledger keyed by it sends one letter per person;
     `row_key` is the row that is their registration now."""
@@ -119,21 +119,19 @@ class Confirmation:
     position: str
     unit: str
     email: str
+
+
+@dataclass
+class Confirmation(Addressee):
+    """A confirmed person, as the confirmation letter needs them."""
     checkin_code: str
     new: bool                 # confirmed by this run (not before)
 
 
 @dataclass
-class Waiting:
+class Waiting(Addressee):
     """A person on a delegation's waiting list, as the waiting-list letter needs
-    them: `key` as Confirmation's; `place` 1 for the first in line."""
-    key: str
-    row_key: str
-    honorific: str
-    full_name: str
-    position: str
-    unit: str
-    email: str
+    them; `place` 1 for the first in line."""
     delegation: str           # the delegation's name, as `Đoàn` writes it
     place: int
     had_place: bool = False   # confirmed before (a quota cut): their check-in code is void now

@@ -21,6 +21,7 @@ Forms' pages of 5,000).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -175,10 +176,7 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     count_updates, count_plan = plan_counts(outcome.counts, snaps["delegations"],
                                             config.sheets.delegations.columns)
     people = confirmations_to_queue(outcome)
-    waiting = [{"key": w.key, "honorific": w.honorific, "full_name": w.full_name, "position": w.position,
-                "unit": w.unit, "email": w.email, "delegation": w.delegation, "place": w.place,
-                "had_place": w.had_place}
-               for w in outcome.waiting]
+    waiting = [dataclasses.asdict(w) for w in outcome.waiting]
     new_people = [c for c in outcome.confirmations if c.new]
     plan += count_plan
     plan += [Change(c.row_key, "xếp hàng thư xác nhận", "") for c in new_people]
