@@ -244,3 +244,27 @@ def mailbox_counts(store: Any) -> collections.Counter[str]:
         for addr in msg["To"].addresses:
             counts[addr.addr_spec] += 1
     return counts
+
+
+# -- the PDF fonts ------------------------------------------------------------------
+
+def _fonts_installed() -> bool:
+    from sandbox.api import docs_pdf
+
+    try:
+        docs_pdf.find_fonts()
+        return True
+    except Exception:
+        return False
+
+
+# The sandbox draws PDFs with the fonts .ci/run installs (fonts-dejavu-core,
+# fonts-liberation2); elsewhere the tests that need them say why they did not run.
+def _font_packages() -> str:
+    from sandbox.api import docs_pdf
+
+    return f"{docs_pdf.FONT_PACKAGE} and {docs_pdf.METRIC_PACKAGE}"
+
+
+needs_fonts = pytest.mark.skipif(not _fonts_installed(),
+                                 reason=f"PDF export needs {_font_packages()} installed")

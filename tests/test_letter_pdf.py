@@ -18,7 +18,7 @@ from rich.console import Console
 
 from sandbox.api import docs_pdf
 from sandbox.api.gmail import sent_messages
-from tests.conftest import child_env, open_ws, run_cli, run_job_as_cli
+from tests.conftest import needs_fonts, child_env, open_ws, run_cli, run_job_as_cli
 from workflows import letter_pdf
 from workflows.jobs import load_config as load
 from workspace.docs import DocsAdapter
@@ -34,19 +34,6 @@ TEMPLATE_TEXT = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
                  "Mã khách mời: {{ma_khach_moi}}\n"
                  "Đăng ký tại: {{duong_dan_dang_ky}}\n")
 
-
-def _fonts_installed() -> bool:
-    try:
-        docs_pdf.find_fonts()
-        return True
-    except Exception:
-        return False
-
-
-# The sandbox draws PDFs with the DejaVu fonts of Debian's fonts-dejavu-core (on
-# this project's machines); elsewhere these tests say why they did not run.
-needs_fonts = pytest.mark.skipif(not _fonts_installed(),
-                                 reason=f"PDF export needs {docs_pdf.FONT_PACKAGE} installed")
 
 
 def _pdf_text(data: bytes) -> str:

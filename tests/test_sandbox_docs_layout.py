@@ -30,6 +30,7 @@ from docx.oxml.ns import qn
 from googleapiclient.errors import HttpError
 
 from sandbox.api import docs_pdf
+from tests.conftest import needs_fonts
 from sandbox.api.docs import add_page_number_header
 from sandbox.export import export
 
@@ -331,17 +332,6 @@ def test_docx_export_keeps_page_fonts_tables_and_the_page_number(exported) -> No
 # -- the PDF ----------------------------------------------------------------------------
 
 
-def _fonts_installed() -> bool:
-    try:
-        docs_pdf.find_fonts()
-        return True
-    except Exception:
-        return False
-
-
-# `sandbox export` writes a Doc's PDF only where the fonts are (.ci/run installs them).
-needs_fonts = pytest.mark.skipif(not _fonts_installed(), reason=(
-    f"PDF export needs {docs_pdf.FONT_PACKAGE} and {docs_pdf.METRIC_PACKAGE} installed"))
 
 
 def _positions(page: Any) -> list[tuple[float, float, str]]:
