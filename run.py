@@ -25,11 +25,11 @@ import typer
 import typer.rich_utils
 
 from sandbox.cli import app as sandbox_app
-from workflows.base import (DEMO, MANUAL, SCHEDULED, Job, JobContext, Stop, make_console,
-                            print_summary, run_job)
+from workflows.base import (DEMO, FROM_SHEET, MANUAL, SCHEDULED, Job, JobContext, Stop, make_console,
+                            print_summary, run_job, server_name)
 from workflows.jobs import DEMO_STEPS, JOBS, StaffStep, load_config
 from workspace.config import Config
-from workspace.errors import HoithaoError
+from workspace.errors import HoithaoError, JobBusy
 
 HERE = Path(__file__).resolve().parent
 
@@ -277,11 +277,16 @@ def status(ctx: typer.Context,
         jobs.add_column(col)
     for name, job in state["jobs"].items():
         last = job["last_run"] or {}
-        running = job["running"]
+        running, lease = job["running"], job.get("lease")
+        where = (f"từ {running['since']} trên {running['host']}" if running else
+                 f"{lease['holder']}, từ {lease['since']}, nhịp cuối {lease['heartbeat'] or '-'}" if lease
+                 else "")
         jobs.add_row(name, last.get("finished", "") or "-", last.get("result", "") or "-",
-                     (job["next_run"] or "").replace("T", " ")[:16] or "-",
-                     f"từ {running['since']} trên {running['host']}" if running else "")
+                     (job["next_run"] or "").replace("T", " ")[:16] or "-", where)
     console.print(jobs)
+    for server in state.get("servers", []):
+        console.print(f"Máy chủ {server['name']}: nhịp cuối {server['heartbeat'] or '(chưa có)'} "
+                      f"(trang Điều khiển).")
 
 
 @privacy_app.command("export")
@@ -303,7 +308,7 @@ def privacy_export(ctx: typer.Context,
 @app.command("schedule")
 def schedule_cmd(ctx: typer.Context) -> None:
     """Chạy các công việc theo lịch trong config.yaml (mục `schedule:`, giờ Việt Nam) cho tới khi dừng; việc bị lỡ khi máy chủ tắt được chạy bù một lần."""
-    from workflows import scheduler
+    from workflows import control, scheduler
 
     config = _config(ctx)
     # The process keeps the event's time: the timetable's intervals (which the
@@ -314,23 +319,64 @@ def schedule_cmd(ctx: typer.Context) -> None:
     console = make_console()
     log = logging.getLogger("hoithao.schedule")
     logging.getLogger().setLevel(logging.INFO)
+    server = server_name(config)
+    runnable = [name for name, job in JOBS.items() if job.run is not None]
     with _stoppable(console) as stop:
-        def run_one(name: str) -> None:
+        def run_one(name: str, trigger: str = SCHEDULED) -> None:
             job = JOBS[name]
             if job.run is None:
                 log.warning("%s chưa được xây dựng; bỏ qua", name)
                 return
-            _run(ctx, job, dry_run=False, opts=job.options(), trigger=SCHEDULED, stop=stop)
+            _run(ctx, job, dry_run=False, opts=job.options(), trigger=trigger, stop=stop)
+
+        def tick(timetable: Any) -> None:
+            """Điều khiển: this server's heartbeat, next runs, and the jobs staff ticked."""
+            next_runs = {name: control.next_run_text(moment, config.timezone)
+                         for name, moment in scheduler.next_runs(timetable, config.timezone).items()}
+            try:
+                with _open(config) as ws:
+                    due = control.poll(config, ws, server, next_runs, runnable,
+                                       dt.datetime.now(ZoneInfo(config.timezone)),
+                                       control.stale_check(config, time.time))
+            except HoithaoError as exc:   # the sheet is out of reach: the timetable goes on
+                log.warning("Không đọc được trang Điều khiển: %s", exc)
+                return
+            for i, name in enumerate(due):
+                if stop():
+                    _retick(due[i:], "Chưa chạy: máy chủ dừng trước khi tới lượt; sẽ chạy khi máy chủ "
+                                     "chạy lại.")
+                    return
+                console.print(f"{name}: chạy theo yêu cầu trong bảng tính (Chạy ngay, trang Điều khiển).")
+                try:
+                    run_one(name, FROM_SHEET)
+                except JobBusy as exc:
+                    log.error("Lượt %s theo yêu cầu trong bảng tính không chạy: %s", name, exc)
+                    _retick([name], "Chưa chạy: lượt khác của công việc này chưa xong; sẽ chạy ở lần "
+                                    "xem tới.")
+                except Exception as exc:   # noqa: BLE001 - one job's failure must not stop the timetable
+                    scheduler.failed(name, exc, "theo yêu cầu trong bảng tính")
+
+        def _retick(names: list[str], why: str) -> None:
+            try:
+                with _open(config) as ws:
+                    control.retick(config, ws, names, why)
+            except HoithaoError as exc:
+                log.error("Không đánh dấu lại được Chạy ngay cho %s: %s", ", ".join(names), exc)
 
         scheduler.build(config, run_one)   # a timetable entry that cannot be read stops here
         # Each job's last run, any machine's (one read of Nhật ký): a job missed
-        # while this server was down runs once now.
+        # while this server was down runs once now. The Điều khiển tab is made
+        # when missing, with a row for every job and one for this server.
         with _open(config) as ws:
             runs, = ws.coordinating_spreadsheet(config).read("runs")
+            if control.prepare(config, ws, runnable, server):
+                console.print("Đã tạo trang Điều khiển: đánh dấu Chạy ngay ở dòng một công việc để chạy "
+                              "nó ngay.")
         last = scheduler.last_runs(({**r.values} for r in runs.records), config.timezone)
-        console.print(f"Chạy theo lịch {len(config.schedule)} việc, giờ {config.timezone}; Ctrl-C hoặc "
-                      f"SIGTERM để dừng (việc đang chạy làm xong bước đang làm rồi mới dừng).")
-        scheduler.serve(config, run_one, last, stop, console.print)
+        console.print(f"Chạy theo lịch {len(config.schedule)} việc, giờ {config.timezone}, trên máy "
+                      f"{server}; Ctrl-C hoặc SIGTERM để dừng (việc đang chạy làm xong bước đang làm rồi "
+                      f"mới dừng).")
+        scheduler.serve(config, run_one, last, stop, console.print, tick)
     console.print("Đã dừng chạy theo lịch.")
 
 

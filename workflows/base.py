@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from rich.table import Table as RichTable
 from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.errors import ApiError, HoithaoError, JobBusy, NotBuiltYet
+from workspace.lease import ChainedLocks, LeaseHolder, SheetLease
 from workspace.locks import Busy, HostLocks, Locker, this_process
 from workspace.spreadsheet import Spreadsheet
 from workspace.table import KeyedTable
@@ -38,6 +40,8 @@ MANUAL, SCHEDULED, DEMO, FROM_SHEET = "thủ công", "lịch", "demo", "bảng t
 # What a run came to (the `Kết quả` column of Nhật ký).
 SUCCEEDED, FAILED, NOT_RUN = "Thành công", "Lỗi", "Không chạy"
 STOPPED = "Dừng giữa chừng"   # a stop was asked; what was done is written
+TAKEN_OVER = "Tiếp quản"      # a note, not a run: a dead machine's lease was taken over
+NOT_A_RUN = (NOT_RUN, TAKEN_OVER)   # rows of Nhật ký that say nothing about a job's work
 LOCK_SLICE_S = 2.0             # a scheduled run waiting for a lock looks for a stop request this often
 
 
@@ -46,6 +50,11 @@ def make_console() -> Console:
     and never reads data as markup: a name like `[bold]` or `:smile:` prints
     as typed. Colour is given with `style=`, never with markup."""
     return Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def server_name(config: Config) -> str:
+    """What this machine is called in `Điều khiển` (control.server_name, else its host name)."""
+    return config.control.server_name or socket.gethostname()
 
 
 def job_lock(name: str) -> str:
@@ -127,7 +136,26 @@ class JobContext:
 
     @cached_property
     def locks(self) -> Locker:
-        return self.locker or HostLocks(self.config.resolve(self.config.locks.dir))
+        """The host's lock files, then the job's lease in `Điều khiển` (which
+        holds nothing when the spreadsheet has no such tab)."""
+        if self.locker is not None:
+            return self.locker
+        return ChainedLocks(HostLocks(self.config.resolve(self.config.locks.dir)), self.lease)
+
+    @cached_property
+    def lease(self) -> SheetLease:
+        control = self.config.control
+        return SheetLease(
+            self.table("control"),
+            lambda: self.ws.twin().coordinating_spreadsheet(self.config).table("control"),
+            server_name(self.config), self.config.timezone, control.heartbeat_s,
+            control.lease_stale_s, control.settle(self.config.google.backend),
+            clock=self.clock, sleep=self.sleep,
+            on_takeover=lambda job, old: _took_over(self, job, old))
+
+    def lease_active(self) -> bool:
+        """The spreadsheet has `Điều khiển` (known once a run has held its locks)."""
+        return self.locker is None and "lease" in self.__dict__ and self.lease.active is True
 
     @cached_property
     def spreadsheet(self) -> Spreadsheet:
@@ -173,13 +201,15 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
     error: Exception | None = None
     outcome = SUCCEEDED
     result = JobResult()
-    wait_s = ctx.config.locks.scheduled_wait_s if ctx.trigger == SCHEDULED else 0
+    # A run from the timetable or from a tick in Điều khiển waits its turn; one by hand never does.
+    wait_s = ctx.config.locks.scheduled_wait_s if ctx.trigger in (SCHEDULED, FROM_SHEET) else 0
     try:
         with contextlib.ExitStack() as held:
             if not ctx.dry_run:  # a dry run only reads: nothing to keep apart from other runs
                 holder = this_process(job.name, sheet_time(started.timestamp(), ctx.config.timezone),
                                       job.doing)
                 held.push(_hold(job, ctx, holder, wait_s))   # entered there
+                started = ctx.now()   # Nhật ký's start: when the work began, after any wait
             result = job.run(ctx, opts)
             if result.stopped:
                 outcome = STOPPED
@@ -193,32 +223,79 @@ def run_job(job: Job, ctx: JobContext, opts: Any) -> JobResult:
     unreachable = isinstance(error, ApiError) and error.kind == "network"
     if not ctx.dry_run and not unreachable:   # with no connection the log cannot be written either
         note = _log_run(ctx, job, run_id, started, outcome, result, error)
+        failures = None
         if note:
             result.notes.append(note)
         elif outcome == FAILED:
             # The run's own error is what the console shows; the alert is in Hộp thư đi.
-            if _alert(ctx, job, run_id, started, error):
-                log.info("%s: alert queued after repeated failures", job.name)
+            failures = _alert(ctx, job, run_id, started, error)
+        if outcome != NOT_RUN and ctx.lease_active():
+            _record(ctx, job, run_id, started, outcome, result, error, failures)
     if error is not None:
         raise error
     return result
 
 
 def _alert(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, error: Exception | None
-           ) -> str | None:
+           ) -> int | None:
     """The alert after a streak of failures (workflows.alerts); one more read of
-    `Nhật ký`, only when a run has failed. Never a failure of its own."""
+    `Nhật ký`, only when a run has failed. Never a failure of its own. Returns
+    the streak's length (None when Nhật ký could not be read)."""
     from . import alerts   # it uses the letters; they do not use this module
 
     try:
         runs = [{**r.values, "key": r.key} for r in ctx.table("runs").read().records]
-        text = str(error) if isinstance(error, HoithaoError) else f"Lỗi nội bộ ({type(error).__name__})"
-        return alerts.after_failure(ctx.config, runs, job.name, run_id,
-                                    sheet_time(started.timestamp(), ctx.config.timezone), text,
-                                    FAILED, (NOT_RUN, STOPPED), started.date())
-    except Exception as exc:   # an alert that cannot be made must not hide the run's own error
+    except HoithaoError as exc:
         log.warning("alert not queued: %s", type(exc).__name__)
         return None
+    try:
+        text = str(error) if isinstance(error, HoithaoError) else f"Lỗi nội bộ ({type(error).__name__})"
+        if alerts.after_failure(ctx.config, runs, job.name, run_id,
+                                sheet_time(started.timestamp(), ctx.config.timezone), text,
+                                FAILED, NOT_A_RUN + (STOPPED,), started.date()):
+            log.info("%s: alert queued after repeated failures", job.name)
+    except Exception as exc:   # an alert that cannot be made must not hide the run's own error
+        log.warning("alert not queued: %s", type(exc).__name__)
+    return alerts.streak(runs, job.name, FAILED, NOT_A_RUN + (STOPPED,))
+
+
+def _record(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outcome: str,
+            result: JobResult, error: Exception | None, failures: int | None) -> None:
+    """The run's row in `Điều khiển`: last run, result, run id, and the red
+    line after repeated failures (ended by a success). Never a failure."""
+    from . import control
+
+    started_text = sheet_time(started.timestamp(), ctx.config.timezone)
+    warning: str | None = None
+    if outcome == SUCCEEDED:
+        warning = ""
+    elif outcome == FAILED and failures is not None:
+        warning = (control.warning_text(failures, started_text, run_id)
+                   if failures >= ctx.config.mail.alert_after_failures else "")
+    control.quietly("dòng của lượt chạy", control.record, ctx.table("control"), job.name, run_id,
+                    started_text, outcome, result.figures, _error_text(ctx, outcome, error), warning)
+
+
+def _took_over(ctx: JobContext, job: str, old: LeaseHolder) -> None:
+    """The `Nhật ký` note of a lease taken over from a machine taken to be dead."""
+    now = ctx.now()
+    here = server_name(ctx.config)
+    if old.host == here:
+        why = ("lượt đó trên chính máy này đã dừng đột ngột (không còn tiến trình nào của máy này "
+               "giữ khoá công việc)")
+    else:
+        minutes = ctx.config.control.lease_stale_s / 60
+        why = (f"nhịp cuối lúc {old.heartbeat or '(không có)'}, quá {minutes:g} phút không có nhịp "
+               f"mới (control.lease_stale_s), nên coi như máy đó đã ngừng")
+    row = {"key": f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}", "job": job, "trigger": ctx.trigger,
+           "started": sheet_time(now.timestamp(), ctx.config.timezone),
+           "finished": sheet_time(now.timestamp(), ctx.config.timezone), "result": TAKEN_OVER,
+           "figures": "", "error": f"Máy {here} tiếp quản lượt giữ công việc {job} của {old.text} "
+                                   f"(giữ từ {old.since or '(không rõ)'}): {why}."}
+    try:
+        ctx.table("runs").append([row])
+    except HoithaoError as exc:
+        log.warning("takeover note not written: %s", type(exc).__name__)
 
 
 def _hold(job: Job, ctx: JobContext, holder: Any, wait_s: float) -> Any:
@@ -242,12 +319,7 @@ def _hold(job: Job, ctx: JobContext, holder: Any, wait_s: float) -> Any:
 def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outcome: str,
              result: JobResult, error: Exception | None) -> str | None:
     """Append the run's `Nhật ký` row; a Vietnamese note when it cannot be written."""
-    if error is None or isinstance(error, HoithaoError):
-        text = str(error or "")
-    else:
-        text = f"Lỗi nội bộ của công cụ ({type(error).__name__}); báo cho người quản trị kỹ thuật."
-    if outcome == STOPPED and not text:
-        text = f"Dừng theo yêu cầu ({ctx.stop.why})" if getattr(ctx.stop, "why", "") else "Dừng theo yêu cầu"
+    text = _error_text(ctx, outcome, error)
     row = {"key": run_id, "job": job.name, "trigger": ctx.trigger,
            "started": sheet_time(started.timestamp(), ctx.config.timezone),
            "finished": sheet_time(ctx.clock(), ctx.config.timezone), "result": outcome,
@@ -258,6 +330,17 @@ def _log_run(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outco
         log.info("could not write the run log: %s", type(exc).__name__)
         return f"Không ghi được dòng Nhật ký của lượt chạy này ({run_id}): {exc}"
     return None
+
+
+def _error_text(ctx: JobContext, outcome: str, error: Exception | None) -> str:
+    """The `Lỗi` cell of a run: the error's sentence, or why it stopped."""
+    if error is None or isinstance(error, HoithaoError):
+        text = str(error or "")
+    else:
+        text = f"Lỗi nội bộ của công cụ ({type(error).__name__}); báo cho người quản trị kỹ thuật."
+    if outcome == STOPPED and not text:
+        text = f"Dừng theo yêu cầu ({ctx.stop.why})" if getattr(ctx.stop, "why", "") else "Dừng theo yêu cầu"
+    return text
 
 
 def busy_message(job: Job, busy: Busy, ctx: JobContext, waited_s: float) -> str:

@@ -14,6 +14,10 @@ own zone, and are printed so, with the zone.
 - A stop request (SIGTERM, SIGINT) lets the running job finish its step and
   write what it did; the loop then ends.
 
+Between jobs, at least every control.poll_s seconds, `tick` looks at the
+`Điều khiển` tab (workflows.control): the server's heartbeat, and the jobs
+staff ticked `Chạy ngay`, run at once with trigger `bảng tính`.
+
 `check` reads each entry with `plan()`, exactly as `schedule` will.
 """
 from __future__ import annotations
@@ -30,7 +34,7 @@ import schedule
 from workspace.config import Config
 from workspace.errors import ConfigError, HoithaoError
 
-from .base import NOT_RUN, STOPPED, Stop
+from .base import NOT_A_RUN, STOPPED, Stop
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,11 @@ def build(config: Config, run: Callable[[str], None], stop: Callable[[], bool] =
     return scheduler
 
 
+def next_runs(scheduler: schedule.Scheduler, timezone: str) -> dict[str, dt.datetime]:
+    """Each job's next run, in the event's zone."""
+    return {name_of(job): next_run(job, timezone) for job in scheduler.get_jobs()}
+
+
 def name_of(job: schedule.Job) -> str:
     return job.job_func.args[1]
 
@@ -109,10 +118,15 @@ def guarded(run: Callable[[str], None], name: str, stop: Callable[[], bool] = la
     try:
         run(name)
     except Exception as exc:  # one job's failure must not stop the timetable
-        # The schedule's console is read by the engineer on call: Vietnamese, and
-        # a HoithaoError's message is already the sentence that says what to do.
-        log.error("Lượt %s theo lịch không thành công: %s", name,
-                  str(exc) if isinstance(exc, HoithaoError) else f"lỗi nội bộ ({type(exc).__name__})")
+        failed(name, exc)
+
+
+def failed(name: str, exc: Exception, why: str = "theo lịch") -> None:
+    """A run's failure on the schedule's console, read by the engineer on call:
+    Vietnamese, and a HoithaoError's message is already the sentence that says
+    what to do (the run's Nhật ký row has it too)."""
+    log.error("Lượt %s %s không thành công: %s", name, why,
+              str(exc) if isinstance(exc, HoithaoError) else f"lỗi nội bộ ({type(exc).__name__})")
 
 
 # -- times, in the event's zone -----------------------------------------------
@@ -162,8 +176,8 @@ def last_runs(rows: Iterable[Mapping[str, str]], timezone: str) -> dict[str, dt.
     tz = ZoneInfo(timezone)
     out: dict[str, dt.datetime] = {}
     for row in rows:
-        if row.get("result") in (NOT_RUN, STOPPED):
-            continue    # refused by a lock, or cut short: its work is still to do
+        if row.get("result") in NOT_A_RUN + (STOPPED,):
+            continue    # refused by a lock, a takeover's note, or cut short: its work is still to do
         try:
             started = dt.datetime.strptime(str(row.get("started") or "").strip(),
                                            "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
@@ -177,23 +191,27 @@ def last_runs(rows: Iterable[Mapping[str, str]], timezone: str) -> dict[str, dt.
 
 # -- the loop ----------------------------------------------------------------
 
-def loop(scheduler: schedule.Scheduler, stop: Stop, tick: Callable[[], None] = lambda: None,
-         sleep: Callable[[float], None] | None = None) -> None:
+def loop(scheduler: schedule.Scheduler, stop: Stop,
+         tick: Callable[[schedule.Scheduler], None] = lambda timetable: None,
+         sleep: Callable[[float], None] | None = None, wake_s: float = 60) -> None:
     """Run due jobs, one at a time, until a stop is requested; wake at least
-    once a minute (`tick()` then). `sleep` (a stop cuts it short) is the
-    tests' clock."""
+    every `wake_s` seconds and call `tick(scheduler)` (the `Điều khiển` tab's
+    heartbeat and ticks). `sleep` (a stop cuts it short) is the tests' clock."""
     sleep = sleep or stop.wait
     while not stop():
         scheduler.run_pending()   # one at a time, in order; each checks the stop first
         if stop():
             break
-        tick()
+        tick(scheduler)
+        if stop():
+            break
         idle = scheduler.idle_seconds
-        sleep(min(max(idle if idle is not None else 60, 1), 60))
+        sleep(min(max(idle if idle is not None else wake_s, 1), wake_s))
 
 
 def serve(config: Config, run: Callable[[str], None], last: Mapping[str, dt.datetime], stop: Stop,
-          say: Callable[[str], None], tick: Callable[[], None] = lambda: None,
+          say: Callable[[str], None],
+          tick: Callable[[schedule.Scheduler], None] = lambda timetable: None,
           sleep: Callable[[float], None] | None = None) -> None:
     """The `schedule` command: the timetable said in the event's time, each job
     missed while the server was down run once, then the loop until a stop.
@@ -214,4 +232,4 @@ def serve(config: Config, run: Callable[[str], None], last: Mapping[str, dt.date
         else:
             say(f"{late.name}: chưa có lần chạy nào trong Nhật ký; chạy ngay.")
         guarded(run, late.name, stop)
-    loop(timetable, stop, tick, sleep)
+    loop(timetable, stop, tick, sleep, wake_s=config.control.poll_s)

@@ -15,7 +15,8 @@ from workspace.locks import HostLocks
 from workspace.outbox import LABELS, UNKNOWN
 from workspace.table import ticked
 
-from .base import NOT_RUN, job_lock
+from . import control
+from .base import NOT_A_RUN, job_lock
 from .registration_input import parse_quota, quota_problems
 from .registrations import INVALID, WITHDRAWN_NOTE
 
@@ -76,7 +77,7 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
     The shape is stable (SCHEMA); README documents it for monitoring."""
     sheet = ws.coordinating_spreadsheet(config)
     titles = set(sheet.tab_titles())
-    names = list(TABLES) + [n for n in ("documents",) if config.sheets.table(n).tab in titles]
+    names = list(TABLES) + [n for n in ("documents", "control") if config.sheets.table(n).tab in titles]
     snaps = dict(zip(names, sheet.read(*names)))
 
     def label(r: Any, name: str, field: str) -> str:
@@ -98,13 +99,20 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
                             "confirmed": _count(r["confirmed"]), "waitlisted": _count(r["waitlisted"])})
     last_runs: dict[str, dict[str, str]] = {}
     for r in snaps["runs"].records:
-        if r["result"] != NOT_RUN:   # a run refused because another was running did nothing
+        if r["result"] not in NOT_A_RUN:   # a refused run did nothing; a takeover is a note
             last_runs[r["job"]] = {"finished": r["finished"], "result": r["result"],
                                    "figures": r["figures"]}
     jobs = jobs if jobs is not None else sorted(set(config.schedule) | set(last_runs))
     next_runs = _next_runs(config, dt.datetime.now(ZoneInfo(config.timezone)).replace(microsecond=0),
                            last_runs)
     running = _running(config, jobs)
+    leases: dict[str, dict[str, str]] = {}
+    servers: list[dict[str, str]] = []
+    for r in snaps["control"].records if "control" in snaps else []:
+        if r.key.startswith(control.SERVER_PREFIX):
+            servers.append({"name": r.key.removeprefix(control.SERVER_PREFIX), "heartbeat": r["heartbeat"]})
+        elif r["holder"].strip():
+            leases[r.key] = {"holder": r["holder"].strip(), "since": r["since"], "heartbeat": r["heartbeat"]}
     outbox_status = by("outbox", "status")
     problems = quota_problems(snaps["delegations"].records, config.sheets.delegations)
     # Rows a person must act on: in `Đăng ký` the invalid ones (a duplicate's or
@@ -127,7 +135,8 @@ def collect(config: Config, ws: Workspace, jobs: list[str] | None = None) -> dic
                        "link": r["link"], "problem": r["problem"]}
                       for r in snaps["documents"].records] if "documents" in snaps else [],
         "jobs": {name: {"last_run": last_runs.get(name), "next_run": next_runs.get(name),
-                        "running": running.get(name)} for name in jobs},
+                        "running": running.get(name), "lease": leases.get(name)} for name in jobs},
+        "servers": servers,
         "last_runs": last_runs,
         "problems": problems,
         "problem_rows": flagged,

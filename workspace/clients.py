@@ -69,6 +69,12 @@ class Workspace:
             creds = creds.with_scopes([s for s in scopes_for(config) if s not in gmail])
         return cls(creds, base_url, sender, policy, on_close)
 
+    def twin(self) -> "Workspace":
+        """A second session with the same credentials and destination, for
+        another thread (a client is not shared between threads); closing it
+        stops nothing."""
+        return Workspace(self.credentials, self.base_url, self.sender_credentials, self.policy)
+
     @property
     def gspread(self) -> gspread.Client:
         if self._gspread is None:

@@ -92,6 +92,14 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "runs": ("Nhật ký", {
         "key": "Mã lượt chạy", "job": "Công việc", "trigger": "Kích hoạt", "started": "Bắt đầu",
         "finished": "Kết thúc", "result": "Kết quả", "figures": "Số liệu", "error": "Lỗi"}),
+    # One row per job, written by `schedule` and by every run: staff tick
+    # `Chạy ngay`; the run's lease (which machine runs it, since when, its last
+    # heartbeat) keeps two machines from running one job at once. Rows keyed
+    # `máy chủ: NAME` say when each server was last alive. Made by `schedule`.
+    "control": ("Điều khiển", {
+        "key": "Công việc", "run_now": "Chạy ngay", "last_run": "Lần chạy cuối", "result": "Kết quả",
+        "run_id": "Mã lượt chạy", "next_run": "Lần chạy tới", "holder": "Đang chạy trên",
+        "since": "Giữ từ", "heartbeat": "Nhịp cuối", "warning": "Cảnh báo"}),
 }
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
@@ -107,7 +115,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attende
                                          "documents": {"notes"}}
 
 # Tabs a spreadsheet may lack: the feature that uses one is off until staff add it.
-OPTIONAL_TABLES = frozenset({"reports", "documents"})
+OPTIONAL_TABLES = frozenset({"reports", "documents", "control"})
 
 REGISTRATION_FIELDS = ("full_name", "honorific", "position", "unit", "delegation", "email",
                        "phone", "invitee_code", "consent")
@@ -243,6 +251,7 @@ class Sheets(_Model):
     milestones: Table = Table(tab=DEFAULT_TABLES["milestones"][0])
     documents: Table = Table(tab=DEFAULT_TABLES["documents"][0])
     runs: Table = Table(tab=DEFAULT_TABLES["runs"][0])
+    control: Table = Table(tab=DEFAULT_TABLES["control"][0])
 
     def table(self, name: str) -> Table:
         """The table the config calls `name` (invitees, registrations, …)."""
@@ -355,6 +364,26 @@ class Locks(_Model):
     scheduled_wait_s: float = Field(default=900, ge=0, le=86_400)
 
 
+class Control(_Model):
+    # The name this machine goes by in `Điều khiển` ("" = its host name).
+    server_name: str = ""
+    # Seconds between the heartbeats a running job writes beside its lease.
+    heartbeat_s: float = Field(default=60, gt=0, le=3600)
+    # A lease whose last heartbeat is older than this is taken over (the
+    # machine holding it is taken to be dead), with a note in Nhật ký.
+    lease_stale_s: float = Field(default=300, gt=0, le=86_400)
+    # Seconds between writing a lease and reading it back to see who got it
+    # (Sheets has no compare-and-set): unset = 2 on Google, 0.3 in the sandbox.
+    settle_s: float | None = Field(default=None, ge=0, le=60)
+    # How often `schedule` looks for `Chạy ngay` ticks and writes its heartbeat.
+    poll_s: float = Field(default=30, gt=0, le=60)
+
+    def settle(self, backend: str) -> float:
+        if self.settle_s is not None:
+            return self.settle_s
+        return 2.0 if backend == "google" else 0.3
+
+
 class Privacy(_Model):
     # The consent text the registration form shows (its description, or the
     # consent question's help text), and its version: each registration records
@@ -373,6 +402,7 @@ class Config(_Model):
     reminders: Reminders = Reminders()
     schedule: dict[str, str] = {}
     locks: Locks = Locks()
+    control: Control = Control()
     documents: Documents = Documents()
     privacy: Privacy = Privacy()
 

@@ -261,6 +261,44 @@ class KeyedTable:
                 for row, f, v in cells]
         self.spreadsheet.values_batch_update({"valueInputOption": "RAW", "data": data})
 
+    # -- looks -------------------------------------------------------------
+    def checkboxes(self, field_name: str) -> None:
+        """Make the column of `field_name` tick boxes below the header, as Insert >
+        Checkbox does: a BOOLEAN data validation."""
+        with self._call(f"tạo ô đánh dấu ở trang {self.tab}"):
+            snap = self.parse(self.spreadsheet.values_get(f"{quote_tab(self.tab)}!1:1").get("values", []))
+            col = snap.columns[field_name]
+            sheet_id = self.spreadsheet.worksheet(self.tab).id
+            self.spreadsheet.batch_update({"requests": [{"setDataValidation": {
+                # No end row: to the end of the grid (GridRange's unbounded side).
+                "range": {"sheetId": sheet_id, "startRowIndex": 1,
+                          "startColumnIndex": col, "endColumnIndex": col + 1},
+                "rule": {"condition": {"type": "BOOLEAN"}, "showCustomUi": True}}}]})
+
+    def shade(self, keys: Mapping[str, bool]) -> None:
+        """Paint the rows of these keys red (True), or back to plain (False): a
+        line staff cannot miss. Found by key just before; a row's format moves
+        with it when staff sort."""
+        with self._call(f"tô màu trang {self.tab}"):
+            snap = self.read()
+            sheet_id = self.spreadsheet.worksheet(self.tab).id
+            requests = []
+            for key, on in keys.items():
+                record = snap.by_key.get(key)
+                if record is None:
+                    continue
+                fmt = ({"backgroundColor": {"red": 0.96, "green": 0.8, "blue": 0.8},
+                        "textFormat": {"foregroundColor": {"red": 0.6, "green": 0.0, "blue": 0.0},
+                                       "bold": True}} if on else {})
+                requests.append({"repeatCell": {
+                    "range": {"sheetId": sheet_id, "startRowIndex": record.row - 1,
+                              "endRowIndex": record.row, "startColumnIndex": 0,
+                              "endColumnIndex": max(len(snap.header), 1)},
+                    "cell": {"userEnteredFormat": fmt},
+                    "fields": "userEnteredFormat(backgroundColor,textFormat)"}})
+            if requests:
+                self.spreadsheet.batch_update({"requests": requests})
+
     def append(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Append records without comparing them with the rows already there (the
         run log: every run adds a row). One request for the header, one for the rows."""
