@@ -44,7 +44,7 @@ app = typer.Typer(help=__doc__.split("\n\n")[0] if __doc__ else None, no_args_is
                   add_completion=False, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(sandbox_app, name="sandbox")
-privacy_app = typer.Typer(help="Dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): xem những gì công cụ giữ về một người.",
+privacy_app = typer.Typer(help="Dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): xem, xoá dữ liệu của một người; xoá dữ liệu quá hạn lưu trữ.",
                           no_args_is_help=True)
 app.add_typer(privacy_app, name="privacy")
 
@@ -303,6 +303,28 @@ def privacy_export(ctx: typer.Context,
     with _open(config) as ws:
         found = privacy.collect(config, ws, wanted)
     typer.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+
+
+@privacy_app.command("erase")
+def privacy_erase(ctx: typer.Context,
+                  address: str = typer.Argument(..., metavar="EMAIL", help="Địa chỉ email của người yêu cầu."),
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ liệt kê những gì sẽ xoá.")
+                  ) -> None:
+    """Xoá dữ liệu cá nhân của một người ở mọi nơi công cụ đã ghi (các trang, hộp thư đi, Nhật ký); giữ số liệu và dấu vết để không thư nào gửi hai lần. Nói rõ việc còn phải làm bằng tay (phản hồi biểu mẫu, văn bản)."""
+    from workflows import privacy
+
+    _run(ctx, privacy.ERASE_JOB, dry_run, privacy.EraseOptions(privacy.address_of(address)))
+
+
+@privacy_app.command("purge")
+def privacy_purge(ctx: typer.Context,
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ liệt kê những gì sẽ xoá.")
+                  ) -> None:
+    """Xoá nội dung và người nhận của các thư đã xong quá privacy.retention_days ngày khỏi hộp thư đi (giữ mã thư để không gửi lại), và địa chỉ email trong các dòng Nhật ký cũ hơn hạn đó."""
+    from workflows import privacy
+
+    config = _config(ctx)
+    _run(ctx, privacy.PURGE_JOB, dry_run, privacy.PurgeOptions(config.privacy.retention_days))
 
 
 @app.command("schedule")

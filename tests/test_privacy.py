@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import child_env, open_ws, run_cli, run_job_as_cli
+from tests.conftest import child_env, mailbox_counts, open_ws, run_cli, run_job_as_cli
 from workflows.jobs import load_config
 from workspace.table import KeyedTable
 
@@ -60,3 +60,144 @@ def test_a_reviewer_sees_their_own_entry_and_not_the_author_or_the_other_reviewe
     assert author not in json.dumps(found) and "vinh.lq" not in json.dumps(found)
     other = json.loads(_export(seeded, seeded_server, "vinh.lq@khach-moi.example").stdout)
     assert [r["Mã tham luận"] for r in other["sheets"]["Tham luận"]] == ["TL02"]
+
+
+# -- erase and purge --------------------------------------------------------------------
+
+def _all_cells(config) -> str:
+    """Every cell of every tab, as one text."""
+    with open_ws(config) as ws:
+        sheet = ws.spreadsheet(config.google.spreadsheet_id)
+        return "\n".join("\t".join(map(str, row)) for w in sheet.worksheets() for row in w.get_all_values())
+
+
+def _ledger_bytes(config) -> bytes:
+    path = config.resolve(config.mail.ledger)
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+def _counts(config) -> dict[str, tuple[str, str, str]]:
+    with open_ws(config) as ws:
+        snap = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.delegations,
+                          "delegations").read()
+    return {r.key: (r["registered"], r["confirmed"], r["waitlisted"]) for r in snap.records}
+
+
+def _sent_to(server, address: str) -> int:
+    return mailbox_counts(server.store)[address]
+
+
+def test_erase_leaves_nothing_to_export_keeps_the_counts_and_is_never_copied_again(
+        seeded: Path, seeded_server) -> None:
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    config = load_config(seeded / "config.yaml", environ={"HOITHAO_MAIL__LETTER_TEMPLATE": ""})
+    run_job_as_cli(config, "sync-registrations")
+    run_job_as_cli(config, "send-invitations", all_invitees=True)
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    with open_ws(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        invitee = KeyedTable(sh, config.sheets.invitees, "invitees").read().by_key["KM001"]
+        address, name = invitee["email"], invitee["full_name"]
+        # The same person also reviews a paper, beside a colleague.
+        KeyedTable(sh, config.sheets.papers, "papers").write(
+            {"TL02": {"reviewer": f"{name} <{address}>;\nTS. Phan Bích Hương <huong.pb@khach-moi.example>"}},
+            owned=("reviewer",))
+        regs = KeyedTable(sh, config.sheets.registrations, "registrations").read()
+    (reg,) = [r for r in regs.records if r["email"] == address]
+    counts = _counts(config)
+    with open_ledger(config, readonly=True) as ledger:
+        keys = ledger.keys()
+    sent_before = _sent_to(seeded_server, address)
+    assert sent_before == 1 and address in _all_cells(config) and address.encode() in _ledger_bytes(config)
+
+    out = run_cli("--config", str(seeded / "config.yaml"), "privacy", "erase", address.upper(),
+                  env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url, HOITHAO_MAIL__LETTER_TEMPLATE=""))
+    assert out.returncode == 0, out.stderr
+    assert address not in out.stdout + out.stderr and name not in out.stdout + out.stderr
+    assert reg.key in out.stdout and "Forms API không cho xoá phản hồi" in out.stdout
+
+    found = json.loads(_export(seeded, seeded_server, address).stdout)
+    assert found["sheets"] == {} and found["outbox"] == [] and found["documents"] == []
+    cells = _all_cells(config)
+    assert address not in cells.lower() and name not in cells
+    assert "huong.pb@khach-moi.example" in cells                      # the colleague stays
+    ledger_bytes = _ledger_bytes(config)
+    assert address.encode() not in ledger_bytes and name.encode() not in ledger_bytes
+    with open_ledger(config, readonly=True) as ledger:
+        assert ledger.keys() == keys                                  # exactly-once kept
+        erased = [m for m in ledger.in_state(*outbox.LABELS) if m.email == outbox.ERASED]
+    assert [m.kind for m in erased] == ["xac-nhan"]   # registered before any invitation
+
+    # The next runs never copy the person back, count them as before, and write to nobody.
+    run_job_as_cli(config, "sync-registrations")
+    sent = run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    assert _counts(config) == counts
+    with open_ws(config) as ws:
+        row = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.registrations,
+                         "registrations").read().by_key[reg.key]
+    assert (row["full_name"], row["email"], row["phone"]) == (outbox.ERASED, "", "")
+    assert row["status"] == reg["status"] and row["checkin_code"] == reg["checkin_code"]
+    assert row["problem"].startswith("Đã xoá dữ liệu cá nhân theo yêu cầu")
+    assert sent.figures["đã gửi"] == 0 and _sent_to(seeded_server, address) == sent_before
+    cells = _all_cells(config)
+    assert address not in cells.lower() and name not in cells
+    with open_ledger(config, readonly=True) as ledger:
+        assert ledger.keys() == keys
+    runs = [line for line in cells.splitlines() if "privacy-erase" in line]
+    assert len(runs) == 1 and "Thành công" in runs[0]
+
+
+def test_an_erased_persons_unsent_letter_is_cancelled(seeded: Path, seeded_server) -> None:
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    config = load_config(seeded / "config.yaml", environ={"HOITHAO_MAIL__LETTER_TEMPLATE": ""})
+    run_job_as_cli(config, "sync-registrations")                      # confirmations queued
+    with open_ledger(config, readonly=True) as ledger:
+        letter = next(m for m in ledger.in_state(outbox.QUEUED) if m.kind == "xac-nhan")
+    out = run_cli("--config", str(seeded / "config.yaml"), "privacy", "erase", letter.email,
+                  env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+    assert out.returncode == 0, out.stderr
+    with open_ledger(config, readonly=True) as ledger:
+        after = ledger.get(letter.key)
+    assert after.state == outbox.CANCELLED and after.email == outbox.ERASED
+    assert after.error.startswith("Đã huỷ: dữ liệu người nhận đã xoá theo yêu cầu")
+    assert run_job_as_cli(config, "send-outbox", sleep=lambda s: None).figures["đã gửi"] == 27
+    assert _sent_to(seeded_server, letter.email) == 0
+    assert run_cli("--config", str(seeded / "config.yaml"), "send-outbox", "--resend", letter.key,
+                   env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url)).returncode != 0
+
+
+def test_purge_erases_old_letters_and_no_letter_goes_again(seeded: Path, seeded_server) -> None:
+    import time
+
+    from workflows.base import JobContext, run_job
+    from workflows.privacy import PURGE_JOB, PurgeOptions
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    config = load_config(seeded / "config.yaml", environ={"HOITHAO_MAIL__LETTER_TEMPLATE": ""})
+    assert config.privacy.retention_days == 400
+    run_job_as_cli(config, "sync-registrations")
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    with open_ledger(config, readonly=True) as ledger:
+        before = {m.key: m for m in ledger.in_state(*outbox.LABELS)}
+
+    def purge(days_later: float):
+        with open_ws(config) as ws:
+            ctx = JobContext(config=config, ws=ws, clock=lambda: time.time() + days_later * 86_400)
+            return run_job(PURGE_JOB, ctx, PurgeOptions(config.privacy.retention_days))
+
+    assert purge(399).figures["thư đã xoá nội dung"] == 0              # within the retention
+    assert purge(401).figures["thư đã xoá nội dung"] == len(before) == 28
+    with open_ledger(config, readonly=True) as ledger:
+        after = {m.key: m for m in ledger.in_state(*outbox.LABELS)}
+    assert after.keys() == before.keys()
+    assert all(m.email == outbox.ERASED and m.state == before[m.key].state for m in after.values())
+    ledger_bytes = _ledger_bytes(config)
+    assert not any(m.email.encode() in ledger_bytes for m in before.values())
+    again = run_job_as_cli(config, "sync-registrations")
+    assert again.figures["thư xác nhận xếp hàng"] == 0                 # nobody is written to twice
+    assert run_job_as_cli(config, "send-outbox", sleep=lambda s: None).figures["đã gửi"] == 0

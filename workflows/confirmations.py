@@ -120,6 +120,8 @@ def plan_confirmations(people: Iterable[Mapping[str, Any]], heads: Mapping[str, 
         if head is None:
             todo["new"].append((person, 1))
             continue
+        if head.email == outbox.ERASED:
+            continue                       # erased on request: never written to again
         if head.state == outbox.CANCELLED:
             if head.error == NOT_CONFIRMED:
                 todo["back"].append((person, head.step))

@@ -11,13 +11,22 @@ see their data; Law 91/2025/QH15):
 Read only, in a few requests whatever the number of rows (one read of the
 tabs, one per generated document). Printed for the operator who asked, never
 logged.
+
+`privacy erase EMAIL` (the right to erasure) anonymises all of it where the
+tool wrote it, keeping the rows (so counts do not move) and the ledger's
+keys (so nothing is sent twice); `privacy purge` erases message content older
+than privacy.retention_days. Both are jobs: locked, logged in `Nhật ký` with
+figures only.
 """
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from workspace import outbox
 from workspace.clients import Workspace
@@ -26,6 +35,7 @@ from workspace.docs import DocsAdapter, doc_link
 from workspace.errors import HoithaoError, UsageError
 from workspace.outbox import open_ledger
 
+from .base import Change, Job, JobContext, JobResult
 from .generate_docs import file_id_of as file_id
 from .normalise import clean_text, normalise_email, sheet_time
 from .reviews import read_reviewers
@@ -154,3 +164,197 @@ def collect(config: Config, ws: Workspace, address: str) -> dict[str, Any]:
                                       "link": doc_link(doc_id), "names": found})
     return {"schema": SCHEMA, "email": address, "sheets": rows, "outbox": letters,
             "documents": mentioned}
+
+
+# -- erase ------------------------------------------------------------------------------
+
+ERASED = outbox.ERASED
+# What a person's own row holds about them, per tab: the name becomes ERASED
+# (the mark sync-registrations knows an erased row by), the rest is emptied.
+# Units, delegations, statuses, codes and dates stay: the counts do not change.
+OWN_FIELDS: dict[str, tuple[str, ...]] = {
+    "invitees": ("full_name", "honorific", "position", "email", "phone", "notes"),
+    "delegations": ("contact_name", "contact_email"),
+    "registrations": ("full_name", "honorific", "position", "email", "phone", "notes"),
+    "papers": ("author", "email", "notes"),
+    "reports": ("author", "honorific", "position", "email", "notes"),
+    "outbox": ("recipient", "email")}
+NAME_OF = {"invitees": "full_name", "delegations": "contact_name", "registrations": "full_name",
+           "papers": "author", "reports": "author", "outbox": "recipient"}
+
+
+def erased_note(today: str) -> str:
+    return (f"Đã xoá dữ liệu cá nhân theo yêu cầu của người này ngày {today} (Nghị định "
+            f"13/2023/NĐ-CP); dòng được giữ để số liệu không đổi.")
+
+
+def _scrub(text: str, address: str, names: Iterable[str]) -> str:
+    """The text with the address (any case, any form) and the names replaced."""
+    out = _ADDRESS.sub(lambda m: ERASED if address in _addresses(m.group(0)) else m.group(0), str(text))
+    for name in sorted((n for n in names if len(n) > 3), key=len, reverse=True):
+        out = out.replace(name, ERASED)
+    return out
+
+
+def erase_rows(config: Config, tables: Mapping[str, Any], address: str, names: set[str]
+               ) -> dict[str, dict[str, dict[str, str]]]:
+    """Per tab, the cells to write (key -> field -> value) so that nothing
+    there names the person (pure). Their own rows keep their key, status and
+    counts with the personal cells emptied and the name ERASED; on rows where
+    they are a contact, a head or a reviewer, only their entry goes."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for name, snap in tables.items():
+        fields = EMAIL_FIELDS.get(name, ())
+        for record in snap.records:
+            values = record.values
+            matched = [f for f in fields if address in _addresses(values.get(f))]
+            change: dict[str, str] = {}
+            own = bool(matched) and matched[0] == fields[0]
+            if own:
+                for f in OWN_FIELDS[name]:
+                    if f in snap.columns and values.get(f):
+                        change[f] = ERASED if f == NAME_OF[name] or name == "outbox" else ""
+            for f in matched:
+                if not (own and f in OWN_FIELDS[name]):
+                    change[f] = _without(values.get(f, ""), address)
+            if name == "runs" and (address in _addresses(values.get("error"))
+                                   or any(n in str(values.get("error")) for n in names if len(n) > 3)):
+                change["error"] = _scrub(values.get("error", ""), address, names)
+            change = {f: v for f, v in change.items() if v != values.get(f)}
+            if change:
+                out.setdefault(name, {})[record.key] = change
+    return out
+
+
+def _without(cell: Any, address: str) -> str:
+    """A cell of several people (reviewers, one a line or `;`) without the
+    entries naming the address."""
+    entries = [e.strip() for e in re.split(r"[\n;]+", str(cell or "")) if e.strip()]
+    return "\n".join(e for e in entries if address not in _addresses(e))
+
+
+def _stub(m: outbox.Message, when: str) -> tuple[str, bytes]:
+    """What stays of an erased message: a subject without names, no content."""
+    subject = _scrub(m.subject, m.email, {clean_text(m.recipient)}) if m.recipient else m.subject
+    raw = (f"Subject: {ERASED}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           f"Nội dung thư đã xoá ngày {when} (Nghị định 13/2023/NĐ-CP).\r\n").encode("utf-8")
+    return subject, raw
+
+
+ERASE_WRITES = ("invitees", "delegations", "registrations", "papers", "reports", "outbox")
+
+
+@dataclass(frozen=True)
+class EraseOptions:
+    address: str            # as address_of() gives it
+
+
+def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
+    """`privacy erase EMAIL`: what export finds, made anonymous where the tool
+    wrote it: the sheet's rows (kept, for the counts: sync-registrations never
+    copies an erased person again), the ledger's letters (content and
+    addressee; key, state and times kept, so nothing is sent twice, and an
+    unsent one is cancelled), `Nhật ký`. What a person must do by hand is
+    said: the form responses (the Forms API cannot delete them) and the
+    documents naming them (generate-docs writes them again)."""
+    config, ws, address = ctx.config, ctx.ws, opts.address
+    today = ctx.now().strftime("%d/%m/%Y")
+    found = collect(config, ws, address)
+    sheet = ctx.spreadsheet
+    titles = set(sheet.tab_titles())
+    present = [n for n in (*EMAIL_FIELDS, "runs") if config.sheets.table(n).tab in titles]
+    tables = dict(zip(present, sheet.read(*present)))
+    _, names = matching_rows(config, {n: s for n, s in tables.items() if n != "runs"}, address)
+    names |= {clean_text(m["recipient"]) for m in found["outbox"] if m["to"] == address and m["recipient"]}
+    names.discard(ERASED)
+    cells = erase_rows(config, tables, address, names)
+    responses = sorted(cells.get("registrations", {}))
+    for key in responses:
+        cells["registrations"][key]["problem"] = erased_note(today)
+    stubbed: dict[str, tuple[str, bytes]] = {}
+    uncopied: dict[str, bytes] = {}
+    with open_ledger(config, readonly=ctx.dry_run) as ledger:
+        for item in found["outbox"]:
+            m = ledger.get(item["key"])
+            if m is None:
+                continue
+            if m.email == address:
+                stubbed[m.key] = _stub(m, today)
+            else:   # only copied (a unit head): the copy goes, the letter stays its addressee's
+                parsed = email.message_from_bytes(m.raw, policy=email.policy.default)
+                del parsed["Cc"]
+                uncopied[m.key] = parsed.as_bytes(policy=email.policy.SMTP)
+        if not ctx.dry_run:
+            ledger.erase(stubbed, f"Đã huỷ: dữ liệu người nhận đã xoá theo yêu cầu ngày {today}")
+            ledger.rewrite(uncopied)
+    result = JobResult(figures={"dòng đã xoá dữ liệu": sum(len(c) for c in cells.values()),
+                                "thư đã xoá nội dung": len(stubbed), "thư đã bỏ người nhận bản sao":
+                                len(uncopied), "văn bản có tên người này": len(found["documents"])})
+    for name, changes in cells.items():
+        tab = config.sheets.table(name).tab
+        result.plan += [Change(key, f"xoá dữ liệu cá nhân ở trang {tab}",
+                               ", ".join(config.sheets.table(name).columns.get(f, f) for f in change))
+                        for key, change in changes.items()]
+        if not ctx.dry_run:
+            sheet.table(name).write(changes, owned={f for change in changes.values() for f in change})
+    if not any(cells.values()) and not stubbed and not uncopied:
+        result.notes.append("Công cụ không giữ dữ liệu nào có địa chỉ này (hoặc đã xoá trước đó).")
+    if responses:
+        result.notes.append(
+            f"Việc còn lại, làm bằng tay: xoá {len(responses)} phản hồi của người này trong biểu mẫu "
+            f"đăng ký (Google Forms, thẻ Câu trả lời, xem từng câu trả lời: {', '.join(responses)}), "
+            f"vì Forms API không cho xoá phản hồi. Công cụ không chép lại dữ liệu của người đã xoá.")
+    if found["documents"]:
+        result.notes.append(
+            "Các văn bản sau có tên người này: " + "; ".join(
+                f"{d['name'] or d['code']} ({d['link']})" for d in found["documents"])
+            + ". Chạy `python run.py generate-docs` để viết lại; bản người khác đã sửa thì sửa tay.")
+    if stubbed or uncopied:
+        result.notes.append("Thư đã gửi vẫn nằm trong hộp thư Đã gửi của Gmail: xoá ở đó bằng tay "
+                            "nếu cần (công cụ không có quyền xoá thư trong Gmail).")
+    return result
+
+
+ERASE_JOB = Job("privacy-erase", EraseOptions, run_erase, writes=ERASE_WRITES,
+                summary="Xoá dữ liệu cá nhân của một người ở mọi nơi công cụ đã ghi.",
+                doing="xoá dữ liệu cá nhân")
+
+
+@dataclass(frozen=True)
+class PurgeOptions:
+    days: int               # retention: messages done with for longer lose their content
+
+
+def run_purge(ctx: JobContext, opts: PurgeOptions) -> JobResult:
+    """`privacy purge`: the content and addressee of every message done with
+    (sent, failed, cancelled) more than `days` days ago are erased from the
+    ledger (key, kind, state and times stay: nothing goes twice), and
+    addresses in `Nhật ký` rows older than that are removed."""
+    cutoff = ctx.clock() - opts.days * 86_400
+    when = ctx.now().strftime("%d/%m/%Y")
+    with open_ledger(ctx.config, readonly=ctx.dry_run) as ledger:
+        old = ledger.settled_before(cutoff)
+        if not ctx.dry_run:
+            ledger.erase({m.key: _stub(m, when) for m in old}, "")
+    runs = ctx.table("runs").read()
+    scrub = {}
+    for record in runs.records:
+        started = str(record["started"])
+        try:
+            moment = dt.datetime.strptime(started, "%Y-%m-%d %H:%M:%S").replace(
+                tzinfo=ZoneInfo(ctx.config.timezone)).timestamp()
+        except ValueError:
+            continue
+        if moment < cutoff and _ADDRESS.search(record["error"]):
+            scrub[record.key] = {"error": _ADDRESS.sub(ERASED, record["error"])}
+    if scrub and not ctx.dry_run:
+        ctx.table("runs").write(scrub, owned=("error",))
+    return JobResult(figures={"thư đã xoá nội dung": len(old), "dòng Nhật ký đã xoá địa chỉ": len(scrub)},
+                     plan=[Change(m.key, "xoá nội dung thư", sheet_time(m.sent_at or m.queued_at,
+                                                                         ctx.config.timezone))
+                           for m in old])
+
+
+PURGE_JOB = Job("privacy-purge", PurgeOptions, run_purge, writes=("outbox",),
+                summary="Xoá nội dung các thư đã xong quá thời hạn lưu trữ (privacy.retention_days).",
+                doing="xoá dữ liệu quá hạn lưu trữ")

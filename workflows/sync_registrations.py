@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from workspace.forms import FormsAdapter
-from workspace.table import Snapshot, cell_text, ticked
+from workspace.outbox import ERASED
+from workspace.table import Record, Snapshot, cell_text, ticked
 
 from . import confirmations
 from .base import Change, Job, JobContext, JobResult
@@ -38,6 +39,8 @@ from .registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, Outcome, 
 OWNED = ("submitted_at", "full_name", "honorific", "position", "unit", "delegation", "email",
          "phone", "invitee_code", "status", "problem", "checkin_code", "consent")
 COUNTS = ("registered", "confirmed", "waitlisted")
+# What `privacy erase` empties in a person's row (the name becomes ERASED).
+ERASABLE = ("full_name", "honorific", "position", "email", "phone")
 TABLES = ("registrations", "invitees", "delegations")
 
 
@@ -67,6 +70,29 @@ def plan_rows(wanted: Mapping[str, Mapping[str, str]], snap: Snapshot, labels: M
             parts.append(", ".join(others))
         plan.append(Change(key, "cập nhật", "; ".join(parts)))
     return updates, inserts, plan
+
+
+def keep_erased(outcome: Outcome, erased: Mapping[str, Record], present: set[str]) -> Outcome:
+    """An erased person (`privacy erase`: `Họ và tên` reads ERASED) keeps their
+    row as erased, their status and place, and gets no letter (pure). The form
+    response the Forms API cannot delete is never copied again; once a person
+    deletes it by hand, the row still counts as its status says."""
+    for key, record in erased.items():
+        row = outcome.rows.get(key)
+        if row is not None:
+            row.update({f: record[f] for f in (*ERASABLE, "problem") if f in row})
+        elif key not in present and record["delegation"] in outcome.counts:
+            counts = outcome.counts[record["delegation"]]
+            if record["status"]:
+                counts["registered"] += 1
+            counts["confirmed"] += record["status"] == CONFIRMED
+            counts["waitlisted"] += record["status"] == WAITLISTED
+    people = {c.key for c in outcome.confirmations} | {w.key for w in outcome.waiting}
+    gone = {k for k in people if k in erased or any(
+        c.row_key in erased for c in (*outcome.confirmations, *outcome.waiting) if c.key == k)}
+    outcome.confirmations = [c for c in outcome.confirmations if c.key not in gone]
+    outcome.waiting = [w for w in outcome.waiting if w.key not in gone]
+    return outcome
 
 
 def consent_text(answer: str, version: str) -> str:
@@ -166,9 +192,14 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     lookup = build_lookup(_records(snaps["invitees"]), _records(snaps["delegations"]), reg_labels,
                           delegation_rows={r.key: r.row for r in snaps["delegations"].records},
                           delegation_tab=config.sheets.delegations.tab)
-    existing = {r.key: r.values for r in registrations.records}
+    erased = {r.key: r for r in registrations.records if r["full_name"] == ERASED}
+    # An erased row's personal cells are no correction: its place is decided
+    # from the response, as before the erasure, so no count moves.
+    existing = {r.key: ({f: v for f, v in r.values.items() if f not in ERASABLE} if r.key in erased
+                        else r.values) for r in registrations.records}
     withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
-    outcome = decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn)
+    outcome = keep_erased(decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn),
+                          erased, {r.response_id for r in responses})
     if "consent" in registrations.columns:
         record_consent(outcome.rows, responses, existing, config.privacy.consent_version)
 

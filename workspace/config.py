@@ -390,6 +390,9 @@ class Privacy(_Model):
     # the version the person agreed to. `check` fails a form that does not show it.
     consent_text: str = ""
     consent_version: str = ""
+    # Days a message's content is kept after it is done with (sent, failed,
+    # cancelled): `privacy purge` erases older ones from the outbox ledger.
+    retention_days: int = Field(default=400, ge=1, le=3650)
 
 
 class Config(_Model):

@@ -25,7 +25,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 from .config import Config
 
@@ -45,6 +45,10 @@ LABELS = {AWAITING_APPROVAL: "Chờ duyệt", QUEUED: "Chờ gửi", SENDING: "�
 RESENDABLE = (FAILED, UNKNOWN, CANCELLED)
 # States a message may be cancelled from (it has not been handed to Gmail).
 CANCELLABLE = (QUEUED, AWAITING_APPROVAL)
+
+# What stands for a name or an address the tool erased (privacy erase/purge):
+# a message whose address reads so is settled, never sent or sent again.
+ERASED = "(đã xoá)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -293,9 +297,54 @@ class Ledger:
         return sum(self._move(k, (AWAITING_APPROVAL,), "state = ?", (QUEUED,)) for k in keys)
 
     def resend(self, key: str) -> bool:
-        """A person's explicit decision: send a FAILED/UNKNOWN/CANCELLED message again."""
+        """A person's explicit decision: send a FAILED/UNKNOWN/CANCELLED message
+        again (never one whose content was erased)."""
+        found = self.get(key)
+        if found is not None and found.email == ERASED:
+            return False
         return self._move(key, RESENDABLE, "state = ?, error = '', message_id = '', gmail_id = ''",
                           (QUEUED,))
+
+    def erase(self, changes: Mapping[str, tuple[str, bytes]], reason: str) -> int:
+        """Replace the content of these messages (key -> (subject, raw)) and
+        their addressee with ERASED, keeping key, kind, state and times (the
+        exactly-once record). One not yet handed to Gmail is cancelled with
+        `reason`. The old content is overwritten on disk (secure_delete, and
+        the write-ahead log truncated)."""
+        if not changes:
+            return 0
+        marks = ",".join("?" * len(CANCELLABLE))
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self._tx() as db:
+            for key, (subject, raw) in changes.items():
+                db.execute(f"UPDATE messages SET recipient = ?, email = ?, subject = ?, raw = ?, "
+                           f"state = CASE WHEN state IN ({marks}) THEN ? ELSE state END, "
+                           f"error = CASE WHEN state IN ({marks}) THEN ? ELSE error END, "
+                           f"version = version + 1 WHERE key = ?",
+                           (ERASED, ERASED, subject, raw, *CANCELLABLE, CANCELLED, *CANCELLABLE,
+                            reason[:500], key))
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(changes)
+
+    def rewrite(self, raws: Mapping[str, bytes]) -> None:
+        """New content for these messages (an erased person's copy removed),
+        the old overwritten on disk."""
+        if not raws:
+            return
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self._tx() as db:
+            db.executemany("UPDATE messages SET raw = ?, version = version + 1 WHERE key = ?",
+                           [(raw, key) for key, raw in raws.items()])
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def settled_before(self, moment: float) -> list[Message]:
+        """Messages done with (sent, failed, cancelled, not waiting or being
+        sent) whose last time is before `moment`, not yet erased."""
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE state NOT IN (?, ?, ?, ?) AND email != ? "
+            "AND COALESCE(sent_at, sending_at, queued_at) < ? ORDER BY key",
+            (QUEUED, AWAITING_APPROVAL, SENDING, UNKNOWN, ERASED, moment))
+        return [_message(r) for r in rows]
 
     def cancel(self, key: str, reason: str = "") -> bool:
         """A message not yet handed to Gmail -> CANCELLED, with the reason shown
