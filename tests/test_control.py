@@ -262,6 +262,40 @@ def test_two_machines_never_run_one_job_at_once(seeded: Path, slow_server: Any) 
     assert _control(config)["sync-registrations"]["holder"] == ""
 
 
+def test_two_schedulers_on_two_machines_take_turns(seeded: Path, slow_server: Any) -> None:
+    """Two `schedule` processes, each its own data folder (locks, ledger), one
+    spreadsheet: both find sync-registrations never run and start it at
+    once; the lease makes one wait for the other."""
+    path = seeded / "config.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["schedule"] = {"sync-registrations": "every 10 minutes"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    machines = [_machine(seeded, name, HOITHAO_CONTROL__SETTLE_S="1", HOITHAO_CONTROL__POLL_S="2")
+                for name in ("may-a", "may-b")]
+    config = _config(seeded, machines[0])
+    _prepare(config)
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--config", str(path), "schedule"],
+                              cwd=ROOT, env=child_env(HOITHAO_GOOGLE_URL=slow_server.url, **env),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for env in machines]
+    try:
+        runs = _wait_for("both machines' runs", lambda: (lambda rs: rs if len(rs) == 2 else None)(
+            [r for r in _runs(config, "sync-registrations") if r["result"] == SUCCEEDED]), timeout=120)
+        servers = _wait_for("both servers' heartbeats", lambda: (lambda rows: rows if all(
+            rows.get(f"máy chủ: {m}", {}).get("heartbeat") for m in ("may-a", "may-b")) else None)(
+            _control(config)))
+    finally:
+        outputs = []
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            outputs.append(proc.communicate(timeout=60))
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    assert [r["trigger"] for r in runs] == ["lịch", "lịch"]
+    _apart(runs)
+    assert len(_tabs(config, "registrations")["registrations"]) == SEEDED_RESPONSES
+    assert servers["sync-registrations"]["holder"] == ""
+
+
 def test_a_dead_machines_lease_is_taken_over_with_a_note_in_nhat_ky(seeded: Path, seeded_server: Any
                                                                      ) -> None:
     a = _machine(seeded, "may-a", HOITHAO_CONTROL__HEARTBEAT_S="0.5")

@@ -145,8 +145,9 @@ class JobContext:
     @cached_property
     def lease(self) -> SheetLease:
         control = self.config.control
+        tab = self.config.sheets.control.tab
         return SheetLease(
-            self.table("control"),
+            self.table("control"), lambda: tab in self.spreadsheet.tab_titles(),
             lambda: self.ws.twin().coordinating_spreadsheet(self.config).table("control"),
             server_name(self.config), self.config.timezone, control.heartbeat_s,
             control.lease_stale_s, control.settle(self.config.google.backend),

@@ -92,11 +92,13 @@ def holder_text(server: str, pid: int, mark: str) -> str:
 class SheetLease:
     """A `Locker` over the `Điều khiển` tab for names `job-*` (others pass)."""
 
-    def __init__(self, table: KeyedTable, beat_table: Callable[[], KeyedTable], server: str,
+    def __init__(self, table: KeyedTable, exists: Callable[[], bool],
+                 beat_table: Callable[[], KeyedTable], server: str,
                  timezone: str, heartbeat_s: float, stale_s: float, settle_s: float,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  on_takeover: Callable[[str, LeaseHolder], None] = lambda job, old: None):
         self.table = table
+        self._exists = exists              # the spreadsheet has the tab (one look at its tabs)
         self._beat_table = beat_table      # a table on a client of its own: used from another thread
         self.server = server
         self.tz = ZoneInfo(timezone)
@@ -118,17 +120,21 @@ class SheetLease:
         return is_stale(lease, self.clock(), self.tz, self.stale_s)
 
     # -- reading ----------------------------------------------------------------
-    def _read(self, table: KeyedTable | None = None) -> Snapshot | None:
+    def _read(self) -> Snapshot | None:
+        """The tab, or None when the spreadsheet has none (asked once, from the
+        list of tabs: reading a missing range would be a refused request)."""
+        if self.active is None:
+            self.active = self._exists()
+        if not self.active:
+            return None
         try:
-            snap = (table or self.table).read()
+            return self.table.read()
         except SheetSchemaError as exc:
             cause = exc.__cause__
             if not (isinstance(cause, ApiError) and cause.kind == "missing_tab"):
                 raise      # the tab is there but its header is wrong: the run must say so
-            self.active = False
+            self.active = False   # deleted meanwhile
             return None
-        self.active = True
-        return snap
 
     # -- the Locker ---------------------------------------------------------------
     @contextlib.contextmanager
