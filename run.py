@@ -320,11 +320,12 @@ def privacy_erase(ctx: typer.Context,
 def privacy_purge(ctx: typer.Context,
                   dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ liệt kê những gì sẽ xoá.")
                   ) -> None:
-    """Xoá nội dung và người nhận của các thư đã xong quá privacy.retention_days ngày khỏi hộp thư đi (giữ mã thư để không gửi lại), và địa chỉ email trong các dòng Nhật ký cũ hơn hạn đó."""
+    """Xoá nội dung và người nhận của các thư đã xử lý xong quá privacy.retention_days ngày, hoặc mọi thư đã xử lý xong khi đã qua privacy.retain_until, khỏi hộp thư đi (giữ mã thư để không gửi lại), và địa chỉ email trong các dòng Nhật ký cũ hơn hạn đó."""
     from workflows import privacy
 
     config = _config(ctx)
-    _run(ctx, privacy.PURGE_JOB, dry_run, privacy.PurgeOptions(config.privacy.retention_days))
+    _run(ctx, privacy.PURGE_JOB, dry_run, privacy.PurgeOptions(config.privacy.retention_days,
+                                                               config.privacy.retain_until))
 
 
 @app.command("schedule")
@@ -359,7 +360,7 @@ def schedule_cmd(ctx: typer.Context) -> None:
                 with _open(config) as ws:
                     due = control.poll(config, ws, server, next_runs, runnable,
                                        dt.datetime.now(ZoneInfo(config.timezone)),
-                                       control.stale_check(config, time.time))
+                                       control.stale_check(config, time.time), stop.wait)
             except HoithaoError as exc:   # the sheet is out of reach: the timetable goes on
                 log.warning("Không đọc được trang Điều khiển: %s", exc)
                 return

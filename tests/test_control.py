@@ -347,7 +347,7 @@ def test_a_dead_machines_lease_is_taken_over_with_a_note_in_nhat_ky(seeded: Path
     runs = _runs(config_b, "sync-registrations")
     assert [r["result"] for r in runs] == [NOT_RUN, TAKEN_OVER, SUCCEEDED]
     note = runs[1]["error"]
-    assert note.startswith("Máy may-b tiếp quản lượt giữ công việc sync-registrations của máy may-a, "
+    assert note.startswith("Máy may-b tiếp quản quyền chạy công việc sync-registrations từ máy may-a, "
                            f"tiến trình {holder.pid}"), note
     assert f"nhịp cuối lúc {last_beat}" in note and "control.lease_stale_s" in note
     row = _control(config_b)["sync-registrations"]
@@ -368,7 +368,7 @@ def test_a_run_killed_on_this_machine_leaves_no_lease_that_blocks_the_next_run_h
     run_job_as_cli(config, "sync-registrations", clock=lambda: NOW.timestamp() + 5)
     runs = _runs(config, "sync-registrations")
     assert [r["result"] for r in runs] == [TAKEN_OVER, SUCCEEDED]
-    assert "đã dừng đột ngột" in runs[0]["error"]
+    assert "tiến trình 999999 của lượt đó không còn chạy trên máy này" in runs[0]["error"]
 
 
 # -- the red line ---------------------------------------------------------------------------------
@@ -437,3 +437,50 @@ def test_status_shows_the_lease_and_the_servers(seeded: Path, seeded_server: Any
         "heartbeat": "2024-11-22 08:01:00"}
     assert status["jobs"]["sync-registrations"]["lease"] is None
     assert status["servers"] == [{"name": "may-a", "heartbeat": ""}]
+
+
+def test_a_run_whose_lease_is_taken_over_stops_as_on_a_stop_request(seeded: Path, seeded_server: Any
+                                                                   ) -> None:
+    from workflows.base import JobContext
+    from workflows.jobs import JOBS
+    from workspace.locks import this_process
+
+    config = _config(seeded, _machine(seeded, "may-a", HOITHAO_CONTROL__HEARTBEAT_S="0.3"))
+    _prepare(config)
+    job = JOBS["sync-registrations"]
+    with open_ws(config) as ws:
+        ctx = JobContext(config=config, ws=ws)
+        with ctx.locks.hold(job.locks(), this_process(job.name, "2024-11-22 08:00:00")):
+            assert not ctx.stop()
+            with open_ws(config) as other:      # machine B takes it over (it took A for dead)
+                other.coordinating_spreadsheet(config).table("control").write(
+                    {job.name: {"holder": "máy may-b, tiến trình 7 (#bbbbbb)"}}, owned=("holder",))
+            _wait_for("the lost lease", ctx.stop, timeout=10)
+            assert "máy khác đã tiếp quản quyền chạy công việc này" in ctx.stop.why
+    assert _control(config)[job.name]["holder"] == "máy may-b, tiến trình 7 (#bbbbbb)"  # left to B
+
+
+def test_of_two_schedulers_seeing_one_tick_one_runs_it(seeded: Path, slow_server: Any) -> None:
+    import threading
+
+    config = _config(seeded, _machine(seeded, "may-a", HOITHAO_CONTROL__SETTLE_S="1"))
+    _prepare(config)
+    _staff_ticks(config, "send-outbox")
+    barrier = threading.Barrier(2)
+    picked: dict[str, list[str]] = {}
+
+    def look(server: str) -> None:
+        with open_ws(config) as ws:
+            barrier.wait(timeout=30)
+            picked[server] = control.poll(config, ws, server, {}, ["send-outbox"], dt.datetime.now(TZ),
+                                          _never_stale)
+
+    threads = [threading.Thread(target=look, args=(name,)) for name in ("may-a", "may-b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(picked.values()) == [[], ["send-outbox"]], picked
+    row = _control(config)["send-outbox"]
+    (winner,) = [name for name, due in picked.items() if due]
+    assert row["run_now"] == "FALSE" and f"trên máy {winner}" in row["result"]

@@ -3,6 +3,7 @@ about them): every row naming the address, the letters to or copying it with
 their text, the generated documents naming the person; nothing logged."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -185,13 +186,18 @@ def test_purge_erases_old_letters_and_no_letter_goes_again(seeded: Path, seeded_
     with open_ledger(config, readonly=True) as ledger:
         before = {m.key: m for m in ledger.in_state(*outbox.LABELS)}
 
-    def purge(days_later: float):
+    def purge(days_later: float, until: dt.date, dry_run: bool = False):
         with open_ws(config) as ws:
-            ctx = JobContext(config=config, ws=ws, clock=lambda: time.time() + days_later * 86_400)
-            return run_job(PURGE_JOB, ctx, PurgeOptions(config.privacy.retention_days))
+            ctx = JobContext(config=config, ws=ws, dry_run=dry_run,
+                             clock=lambda: time.time() + days_later * 86_400)
+            return run_job(PURGE_JOB, ctx, PurgeOptions(config.privacy.retention_days, until))
 
-    assert purge(399).figures["thư đã xoá nội dung"] == 0              # within the retention
-    assert purge(401).figures["thư đã xoá nội dung"] == len(before) == 28
+    later = dt.date(2099, 12, 31)
+    assert purge(399, later).figures["thư đã xoá nội dung"] == 0        # within the retention
+    # The keeping time the consent text promised (retain_until, past) is over: all of it.
+    assert config.privacy.retain_until == dt.date(2025, 12, 31)
+    assert len(purge(0, config.privacy.retain_until, dry_run=True).plan) == 28
+    assert purge(401, later).figures["thư đã xoá nội dung"] == len(before) == 28
     with open_ledger(config, readonly=True) as ledger:
         after = {m.key: m for m in ledger.in_state(*outbox.LABELS)}
     assert after.keys() == before.keys()
@@ -201,3 +207,82 @@ def test_purge_erases_old_letters_and_no_letter_goes_again(seeded: Path, seeded_
     again = run_job_as_cli(config, "sync-registrations")
     assert again.figures["thư xác nhận xếp hàng"] == 0                 # nobody is written to twice
     assert run_job_as_cli(config, "send-outbox", sleep=lambda s: None).figures["đã gửi"] == 0
+
+
+def test_an_erased_persons_place_is_kept_after_their_form_response_is_deleted_by_hand(
+        seeded: Path, seeded_server) -> None:
+    """The erase note asks staff to delete the response in Google Forms; then
+    the row has no response, and still holds its place: nobody moves up, no
+    count moves, no letter goes."""
+    from sandbox.api.forms_responses import submit_responses
+    from tests.conftest import registration_answers
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    config = load_config(seeded / "config.yaml", environ={"HOITHAO_MAIL__LETTER_TEMPLATE": ""})
+    run_job_as_cli(config, "sync-registrations")
+    with open_ws(config) as ws:
+        sh = ws.spreadsheet(config.google.spreadsheet_id)
+        delegations = KeyedTable(sh, config.sheets.delegations, "delegations")
+        code = next(r.key for r in delegations.read().records if r["confirmed"] == "2")
+        delegations.write({code: {"quota": 2}}, owned=("quota",))          # full: the next waits
+    form = config.google.forms.registration
+    submit_responses(seeded_server.store, form.id, [{form.fields[k]: v for k, v in registration_answers(
+        901, delegation=code).items()}])
+    run_job_as_cli(config, "sync-registrations")
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    counts = _counts(config)
+    assert counts[code] == ("3", "2", "1")
+    with open_ws(config) as ws:
+        regs = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.registrations,
+                          "registrations").read()
+    names = {r["email"]: r for r in regs.records}
+    (waiting,) = [r for r in regs.records if r["email"] == "nguoi901@thpt.example"]
+    assert waiting["status"] == "Danh sách chờ"
+    confirmed = next(r for r in regs.records if r["status"] == "Đã xác nhận" and r.key != waiting.key
+                     and r["delegation"] == waiting["delegation"])
+    assert names[confirmed["email"]] is confirmed
+    out = run_cli("--config", str(seeded / "config.yaml"), "privacy", "erase", confirmed["email"],
+                  env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url))
+    assert out.returncode == 0, out.stderr
+    with seeded_server.store.transaction() as db:                     # a person, in Google Forms
+        db.execute("DELETE FROM forms_responses WHERE response_id = ?", (confirmed.key,))
+    with open_ledger(config, readonly=True) as ledger:
+        keys = ledger.keys()
+    synced = run_job_as_cli(config, "sync-registrations")
+    assert _counts(config) == counts
+    assert synced.figures["xác nhận mới"] == 0
+    with open_ws(config) as ws:
+        rows = KeyedTable(ws.spreadsheet(config.google.spreadsheet_id), config.sheets.registrations,
+                          "registrations").read().by_key
+    assert rows[waiting.key]["status"] == "Danh sách chờ"
+    assert rows[confirmed.key]["full_name"] == outbox.ERASED and rows[confirmed.key]["status"] == "Đã xác nhận"
+    with open_ledger(config, readonly=True) as ledger:
+        assert ledger.keys() == keys
+    assert run_job_as_cli(config, "send-outbox", sleep=lambda s: None).figures["đã gửi"] == 0
+
+
+def test_an_erased_message_gmail_may_have_sent_is_never_handed_to_gmail_again(
+        seeded: Path, seeded_server) -> None:
+    import sqlite3
+
+    from workspace import outbox
+    from workspace.outbox import open_ledger
+
+    config = load_config(seeded / "config.yaml", environ={"HOITHAO_MAIL__LETTER_TEMPLATE": "",
+                                                          "HOITHAO_MAIL__LOOKUP_AFTER_S": "0"})
+    run_job_as_cli(config, "sync-registrations")
+    with open_ledger(config, readonly=True) as ledger:
+        letter = next(m for m in ledger.in_state(outbox.QUEUED) if m.kind == "xac-nhan")
+    db = sqlite3.connect(config.resolve(config.mail.ledger))   # as a run killed mid-send leaves it
+    with db:
+        db.execute("UPDATE messages SET state = ?, message_id = ?, attempts = 1 WHERE key = ?",
+                   (outbox.UNKNOWN, "<khong-ro@hoithao.local>", letter.key))
+    db.close()
+    assert run_cli("--config", str(seeded / "config.yaml"), "privacy", "erase", letter.email,
+                   env=child_env(HOITHAO_GOOGLE_URL=seeded_server.url)).returncode == 0
+    run_job_as_cli(config, "send-outbox", sleep=lambda s: None)
+    with open_ledger(config, readonly=True) as ledger:
+        after = ledger.get(letter.key)
+    assert (after.state, after.attempts, after.email) == (outbox.CANCELLED, 1, outbox.ERASED)
+    assert _sent_to(seeded_server, letter.email) == 0

@@ -27,7 +27,7 @@ from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.errors import ApiError, HoithaoError, JobBusy, NotBuiltYet
 from workspace.lease import ChainedLocks, LeaseHolder, SheetLease
-from workspace.locks import Busy, HostLocks, Locker, this_process
+from workspace.locks import Busy, HostLocks, Locker, alive, this_process
 from workspace.spreadsheet import Spreadsheet
 from workspace.table import KeyedTable
 
@@ -118,6 +118,28 @@ class Stop:
         self._event.wait(max(seconds, 0))
 
 
+class StopOrLost:
+    """A context's stop: asked (SIGTERM, SIGINT), or the run's lease lost."""
+
+    LOST = ("máy khác đã tiếp quản quyền chạy công việc này vì lượt này quá control.lease_stale_s "
+            "không ghi được nhịp")
+
+    def __init__(self, stop: Callable[[], bool], lost: Callable[[], bool]):
+        self._stop = getattr(stop, "_stop", stop)   # never wrapped twice (dataclasses.replace)
+        self._lost = lost
+
+    def __call__(self) -> bool:
+        return self._stop() or self._lost()
+
+    @property
+    def lost(self) -> bool:
+        return self._lost()
+
+    @property
+    def why(self) -> str:
+        return getattr(self._stop, "why", "") or (self.LOST if self._lost() else "")
+
+
 @dataclass(frozen=True)
 class JobContext:
     """Everything a run is given; frozen, so nothing is set on it on the way."""
@@ -133,6 +155,14 @@ class JobContext:
     # step in hand (the message being sent, the batch being written), writes
     # what it did and returns, noting it was stopped.
     stop: Callable[[], bool] = lambda: False
+
+    def __post_init__(self) -> None:
+        # A run whose lease another machine took over (it was taken for dead)
+        # stops as on a stop request: two machines never go on together.
+        object.__setattr__(self, "stop", StopOrLost(self.stop, self._lease_lost))
+
+    def _lease_lost(self) -> bool:
+        return "lease" in self.__dict__ and self.lease.lost.is_set()
 
     @cached_property
     def locks(self) -> Locker:
@@ -278,12 +308,11 @@ def _record(ctx: JobContext, job: Job, run_id: str, started: dt.datetime, outcom
 
 
 def _took_over(ctx: JobContext, job: str, old: LeaseHolder) -> None:
-    """The `Nhật ký` note of a lease taken over from a machine taken to be dead."""
+    """The `Nhật ký` note of a lease taken over from a run taken to be dead."""
     now = ctx.now()
     here = server_name(ctx.config)
-    if old.host == here:
-        why = ("lượt đó trên chính máy này đã dừng đột ngột (không còn tiến trình nào của máy này "
-               "giữ khoá công việc)")
+    if old.host == here and old.pid > 0 and not alive(old.pid):
+        why = f"tiến trình {old.pid} của lượt đó không còn chạy trên máy này (đã dừng đột ngột)"
     else:
         minutes = ctx.config.control.lease_stale_s / 60
         why = (f"nhịp cuối lúc {old.heartbeat or '(không có)'}, quá {minutes:g} phút không có nhịp "
@@ -291,7 +320,7 @@ def _took_over(ctx: JobContext, job: str, old: LeaseHolder) -> None:
     row = {"key": f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}", "job": job, "trigger": ctx.trigger,
            "started": sheet_time(now.timestamp(), ctx.config.timezone),
            "finished": sheet_time(now.timestamp(), ctx.config.timezone), "result": TAKEN_OVER,
-           "figures": "", "error": f"Máy {here} tiếp quản lượt giữ công việc {job} của {old.text} "
+           "figures": "", "error": f"Máy {here} tiếp quản quyền chạy công việc {job} từ {old.text} "
                                    f"(giữ từ {old.since or '(không rõ)'}): {why}."}
     try:
         ctx.table("runs").append([row])
@@ -340,7 +369,11 @@ def _error_text(ctx: JobContext, outcome: str, error: Exception | None) -> str:
     else:
         text = f"Lỗi nội bộ của công cụ ({type(error).__name__}); báo cho người quản trị kỹ thuật."
     if outcome == STOPPED and not text:
-        text = f"Dừng theo yêu cầu ({ctx.stop.why})" if getattr(ctx.stop, "why", "") else "Dừng theo yêu cầu"
+        if getattr(ctx.stop, "lost", False):
+            text = f"Dừng giữa chừng: {StopOrLost.LOST}; phần còn lại do máy kia làm."
+        else:
+            why = getattr(ctx.stop, "why", "")
+            text = f"Dừng theo yêu cầu ({why})" if why else "Dừng theo yêu cầu"
     return text
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Iterable, Mapping
+import time
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from workspace.clients import Workspace
 from workspace.config import Config
 from workspace.errors import HoithaoError
-from workspace.lease import holder_of, is_stale
+from workspace.lease import LeaseHolder, holder_of, is_stale
 from workspace.table import KeyedTable, Snapshot, ticked
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,30 @@ def prepare(config: Config, ws: Workspace, jobs: Iterable[str], server: str) -> 
     return made
 
 
+Stale = Callable[[LeaseHolder], bool]
+
+
 def poll(config: Config, ws: Workspace, server: str, next_runs: Mapping[str, str],
-         runnable: Iterable[str], now: dt.datetime, stale: Any) -> list[str]:
+         runnable: Iterable[str], now: dt.datetime, stale: Stale,
+         sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """One look at the tab: write this server's heartbeat and each job's next
     run, clear the ticks of the jobs to run now, and return them in the tab's
-    order. `stale(lease)`: the lease's machine is taken to be dead."""
+    order. `stale(lease)`: the lease's machine is taken to be dead. A tick is
+    this server's only if, read back after control.settle_s, its row still
+    names this server: of two schedulers clearing one tick, one runs it."""
     table = ws.coordinating_spreadsheet(config).table("control")
     snap = table.read()
     updates, inserts, due = decide(snap, server, next_runs, set(runnable), now, stale)
     table.write(updates, inserts, owned=OWNED_BY_POLL)
-    return due
+    if not due:
+        return []
+    sleep(config.control.settle(config.google.backend))
+    check = table.read().by_key
+    return [name for name in due if name in check and check[name]["result"] == updates[name]["result"]]
 
 
 def decide(snap: Snapshot, server: str, next_runs: Mapping[str, str], runnable: set[str],
-           now: dt.datetime, stale: Any) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[str]]:
+           now: dt.datetime, stale: Stale) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[str]]:
     """What `poll` writes and runs (pure)."""
     updates: dict[str, dict[str, Any]] = {}
     inserts: list[dict[str, Any]] = []
@@ -95,8 +106,8 @@ def decide(snap: Snapshot, server: str, next_runs: Mapping[str, str], runnable: 
             lease = holder_of(record)
             if lease is not None and not stale(lease):
                 continue    # running on another machine: the tick waits for the next look
-            change.update(run_now=False, result=f"Đang chạy theo yêu cầu trong bảng tính (từ "
-                                                f"{now:%H:%M:%S} ngày {now:%d/%m/%Y})")
+            change.update(run_now=False, result=f"Đang chạy theo yêu cầu trong bảng tính, trên máy "
+                                                f"{server} (từ {now:%H:%M:%S} ngày {now:%d/%m/%Y})")
             due.append(record.key)
         elif record.key.startswith(SERVER_PREFIX):
             change["run_now"] = False
@@ -143,7 +154,7 @@ def next_run_text(moment: dt.datetime, timezone: str) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def stale_check(config: Config, clock: Any) -> Any:
+def stale_check(config: Config, clock: Callable[[], float]) -> Stale:
     """`stale(lease)` for `poll`: the lease's machine is taken to be dead."""
     tz = ZoneInfo(config.timezone)
     return lambda lease: is_stale(lease, clock(), tz, config.control.lease_stale_s)

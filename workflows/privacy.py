@@ -144,9 +144,17 @@ def collect(config: Config, ws: Workspace, address: str) -> dict[str, Any]:
     tables = dict(zip(names, snaps))
     rows, person_names = matching_rows(config, tables, address)
     with open_ledger(config, readonly=True) as ledger:
-        letters = ledger_letters(ledger.in_state(*outbox.LABELS), address, config.timezone)
+        messages = ledger.in_state(*outbox.LABELS)
+    letters = ledger_letters(messages, address, config.timezone)
     # The names the letters to them used count too (a reviewer's, a head's).
     person_names |= {clean_text(m["recipient"]) for m in letters if m["to"] == address and m["recipient"]}
+    person_names.discard(ERASED)
+    # Letters to others that name them (a unit's list of late papers): said,
+    # never shown (they are about other people too).
+    own = {m["key"] for m in letters}
+    naming = [{"key": m.key, "kind": m.kind, "state": outbox.LABELS.get(m.state, m.state),
+               "sent_at": sheet_time(m.sent_at, config.timezone)}
+              for m in messages if m.key not in own and _scrubbed(m.raw, address, person_names)]
     mentioned = []
     if documents and person_names:
         docs = DocsAdapter(ws)
@@ -163,6 +171,7 @@ def collect(config: Config, ws: Workspace, address: str) -> dict[str, Any]:
                     mentioned.append({"code": record.key, "name": record["name"],
                                       "link": doc_link(doc_id), "names": found})
     return {"schema": SCHEMA, "email": address, "sheets": rows, "outbox": letters,
+            "letters_naming_them": naming,
             "documents": mentioned}
 
 
@@ -233,6 +242,27 @@ def _without(cell: Any, address: str) -> str:
     return "\n".join(e for e in entries if address not in _addresses(e))
 
 
+def _scrubbed(raw: bytes, address: str, names: Iterable[str]) -> bytes | None:
+    """The message with the address and the names replaced in its subject and
+    text parts; None when it names neither."""
+    names = [n for n in names if len(n) > 3]
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    changed = False
+    subject = str(parsed.get("Subject") or "")
+    if _scrub(subject, address, names) != subject:
+        parsed.replace_header("Subject", _scrub(subject, address, names))
+        changed = True
+    for part in parsed.walk():
+        if part.get_content_maintype() != "text" or part.is_attachment():
+            continue
+        text = part.get_content()
+        cleaned = _scrub(text, address, names)
+        if cleaned != text:
+            part.set_content(cleaned, subtype=part.get_content_subtype(), charset="utf-8")
+            changed = True
+    return parsed.as_bytes(policy=email.policy.SMTP) if changed else None
+
+
 def _stub(m: outbox.Message, when: str) -> tuple[str, bytes]:
     """What stays of an erased message: a subject without names, no content."""
     subject = _scrub(m.subject, m.email, {clean_text(m.recipient)}) if m.recipient else m.subject
@@ -241,6 +271,8 @@ def _stub(m: outbox.Message, when: str) -> tuple[str, bytes]:
     return subject, raw
 
 
+LOG_KEPT = ("Một tiến trình khác đang mở sổ hộp thư đi (outbox.db) nên nội dung cũ có thể còn trong "
+            "tệp outbox.db-wal tới lần ghi sau: chạy lại lệnh này khi không công việc nào đang chạy.")
 ERASE_WRITES = ("invitees", "delegations", "registrations", "papers", "reports", "outbox")
 
 
@@ -272,24 +304,32 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
     for key in responses:
         cells["registrations"][key]["problem"] = erased_note(today)
     stubbed: dict[str, tuple[str, bytes]] = {}
-    uncopied: dict[str, bytes] = {}
+    rewritten: dict[str, bytes] = {}    # letters to others that copied or named the person
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
-        for item in found["outbox"]:
+        for item in [*found["outbox"], *found["letters_naming_them"]]:
             m = ledger.get(item["key"])
             if m is None:
                 continue
             if m.email == address:
                 stubbed[m.key] = _stub(m, today)
-            else:   # only copied (a unit head): the copy goes, the letter stays its addressee's
-                parsed = email.message_from_bytes(m.raw, policy=email.policy.default)
+                continue
+            # Copied (a unit head): the copy goes; named: the name goes. The
+            # letter stays its addressee's.
+            parsed = email.message_from_bytes(m.raw, policy=email.policy.default)
+            if address in _addresses(parsed.get("Cc")):
                 del parsed["Cc"]
-                uncopied[m.key] = parsed.as_bytes(policy=email.policy.SMTP)
+            raw = parsed.as_bytes(policy=email.policy.SMTP)
+            rewritten[m.key] = _scrubbed(raw, address, names) or raw
         if not ctx.dry_run:
             ledger.erase(stubbed, f"Đã huỷ: dữ liệu người nhận đã xoá theo yêu cầu ngày {today}")
-            ledger.rewrite(uncopied)
+            ledger.rewrite(rewritten)
+            kept_in_log = not ledger.checkpointed
     result = JobResult(figures={"dòng đã xoá dữ liệu": sum(len(c) for c in cells.values()),
-                                "thư đã xoá nội dung": len(stubbed), "thư đã bỏ người nhận bản sao":
-                                len(uncopied), "văn bản có tên người này": len(found["documents"])})
+                                "thư đã xoá nội dung": len(stubbed),
+                                "thư khác đã bỏ tên hoặc bản sao": len(rewritten),
+                                "văn bản có tên người này": len(found["documents"])})
+    if not ctx.dry_run and kept_in_log:
+        result.notes.append(LOG_KEPT)
     for name, changes in cells.items():
         tab = config.sheets.table(name).tab
         result.plan += [Change(key, f"xoá dữ liệu cá nhân ở trang {tab}",
@@ -297,7 +337,7 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
                         for key, change in changes.items()]
         if not ctx.dry_run:
             sheet.table(name).write(changes, owned={f for change in changes.values() for f in change})
-    if not any(cells.values()) and not stubbed and not uncopied:
+    if not any(cells.values()) and not stubbed and not rewritten:
         result.notes.append("Công cụ không giữ dữ liệu nào có địa chỉ này (hoặc đã xoá trước đó).")
     if responses:
         result.notes.append(
@@ -309,7 +349,7 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
             "Các văn bản sau có tên người này: " + "; ".join(
                 f"{d['name'] or d['code']} ({d['link']})" for d in found["documents"])
             + ". Chạy `python run.py generate-docs` để viết lại; bản người khác đã sửa thì sửa tay.")
-    if stubbed or uncopied:
+    if stubbed or rewritten:
         result.notes.append("Thư đã gửi vẫn nằm trong hộp thư Đã gửi của Gmail: xoá ở đó bằng tay "
                             "nếu cần (công cụ không có quyền xoá thư trong Gmail).")
     return result
@@ -322,22 +362,27 @@ ERASE_JOB = Job("privacy-erase", EraseOptions, run_erase, writes=ERASE_WRITES,
 
 @dataclass(frozen=True)
 class PurgeOptions:
-    days: int               # retention: messages done with for longer lose their content
+    days: int                       # retention: messages done with for longer lose their content
+    until: dt.date | None = None    # after this day, every message done with loses it
 
 
 def run_purge(ctx: JobContext, opts: PurgeOptions) -> JobResult:
     """`privacy purge`: the content and addressee of every message done with
-    (sent, failed, cancelled) more than `days` days ago are erased from the
+    (sent, failed, cancelled) more than `days` days ago, or at all once
+    `until` has passed, are erased from the
     ledger (key, kind, state and times stay: nothing goes twice), and
     addresses in `Nhật ký` rows older than that are removed."""
     cutoff = ctx.clock() - opts.days * 86_400
+    if opts.until is not None and ctx.now().date() > opts.until:
+        cutoff = ctx.clock()        # the promised keeping time is over
     when = ctx.now().strftime("%d/%m/%Y")
     with open_ledger(ctx.config, readonly=ctx.dry_run) as ledger:
         old = ledger.settled_before(cutoff)
         if not ctx.dry_run:
             ledger.erase({m.key: _stub(m, when) for m in old}, "")
+            kept_in_log = bool(old) and not ledger.checkpointed
     runs = ctx.table("runs").read()
-    scrub = {}
+    scrub: dict[str, dict[str, str]] = {}
     for record in runs.records:
         started = str(record["started"])
         try:
@@ -349,12 +394,16 @@ def run_purge(ctx: JobContext, opts: PurgeOptions) -> JobResult:
             scrub[record.key] = {"error": _ADDRESS.sub(ERASED, record["error"])}
     if scrub and not ctx.dry_run:
         ctx.table("runs").write(scrub, owned=("error",))
-    return JobResult(figures={"thư đã xoá nội dung": len(old), "dòng Nhật ký đã xoá địa chỉ": len(scrub)},
-                     plan=[Change(m.key, "xoá nội dung thư", sheet_time(m.sent_at or m.queued_at,
-                                                                         ctx.config.timezone))
-                           for m in old])
+    result = JobResult(figures={"thư đã xoá nội dung": len(old), "dòng Nhật ký đã xoá địa chỉ": len(scrub)},
+                       plan=[Change(m.key, "xoá nội dung thư", sheet_time(m.sent_at or m.queued_at,
+                                                                           ctx.config.timezone))
+                             for m in old])
+    if not ctx.dry_run and kept_in_log:
+        result.notes.append(LOG_KEPT)
+    return result
 
 
 PURGE_JOB = Job("privacy-purge", PurgeOptions, run_purge, writes=("outbox",),
-                summary="Xoá nội dung các thư đã xong quá thời hạn lưu trữ (privacy.retention_days).",
+                summary="Xoá nội dung các thư đã xử lý xong quá thời hạn lưu trữ (privacy.retention_days, "
+                        "privacy.retain_until).",
                 doing="xoá dữ liệu quá hạn lưu trữ")

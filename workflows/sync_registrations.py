@@ -22,6 +22,7 @@ Forms' pages of 5,000).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -32,6 +33,7 @@ from workspace.table import Record, Snapshot, cell_text, ticked
 from . import confirmations
 from .base import Change, Job, JobContext, JobResult
 from .normalise import clean_text
+from .registration_input import Lookup
 from .registrations import (CONFIRMED, DUPLICATE, INVALID, WAITLISTED, Outcome, build_lookup,
                             decide)
 
@@ -72,26 +74,45 @@ def plan_rows(wanted: Mapping[str, Mapping[str, str]], snap: Snapshot, labels: M
     return updates, inserts, plan
 
 
-def keep_erased(outcome: Outcome, erased: Mapping[str, Record], present: set[str]) -> Outcome:
+def _delegation_of(record: Record, lookup: Lookup) -> str | None:
+    """The `Mã đoàn` of a row's `Đoàn` cell (a code or a name)."""
+    return lookup.aliases.get(clean_text(record["delegation"]).casefold())
+
+
+def hold_places(lookup: Lookup, gone: Mapping[str, Record]) -> Lookup:
+    """The lookup with each delegation's quota less the places of confirmed
+    erased people whose form response a person has deleted (pure): their place
+    stays theirs, so nobody moves up and no count changes."""
+    held = Counter(_delegation_of(r, lookup) for r in gone.values() if r["status"] == CONFIRMED)
+    delegations = {code: (dataclasses.replace(d, quota=max(d.quota - held[code], 0))
+                          if held.get(code) and d.quota is not None else d)
+                   for code, d in lookup.delegations.items()}
+    return dataclasses.replace(lookup, delegations=delegations)
+
+
+def keep_erased(outcome: Outcome, erased: Mapping[str, Record], gone: Mapping[str, Record],
+                lookup: Lookup) -> Outcome:
     """An erased person (`privacy erase`: `Họ và tên` reads ERASED) keeps their
     row as erased, their status and place, and gets no letter (pure). The form
     response the Forms API cannot delete is never copied again; once a person
-    deletes it by hand, the row still counts as its status says."""
+    deletes it by hand (`gone`), the row still counts as its status says (its
+    place was held by hold_places)."""
     for key, record in erased.items():
         row = outcome.rows.get(key)
         if row is not None:
             row.update({f: record[f] for f in (*ERASABLE, "problem") if f in row})
-        elif key not in present and record["delegation"] in outcome.counts:
-            counts = outcome.counts[record["delegation"]]
-            if record["status"]:
-                counts["registered"] += 1
-            counts["confirmed"] += record["status"] == CONFIRMED
-            counts["waitlisted"] += record["status"] == WAITLISTED
-    people = {c.key for c in outcome.confirmations} | {w.key for w in outcome.waiting}
-    gone = {k for k in people if k in erased or any(
-        c.row_key in erased for c in (*outcome.confirmations, *outcome.waiting) if c.key == k)}
-    outcome.confirmations = [c for c in outcome.confirmations if c.key not in gone]
-    outcome.waiting = [w for w in outcome.waiting if w.key not in gone]
+    for record in gone.values():
+        counts = outcome.counts.get(_delegation_of(record, lookup) or "")
+        # Counted as decide counts a person: not a withdrawn row, nor a duplicate.
+        if counts is None or record["status"] in ("", DUPLICATE):
+            continue
+        counts["registered"] += 1
+        counts["confirmed"] += record["status"] == CONFIRMED
+        counts["waitlisted"] += record["status"] == WAITLISTED
+    rows = {c.key: c.row_key for c in (*outcome.confirmations, *outcome.waiting)}
+    out = {key for key, row_key in rows.items() if key in erased or row_key in erased}
+    outcome.confirmations = [c for c in outcome.confirmations if c.key not in out]
+    outcome.waiting = [w for w in outcome.waiting if w.key not in out]
     return outcome
 
 
@@ -198,8 +219,10 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
     existing = {r.key: ({f: v for f, v in r.values.items() if f not in ERASABLE} if r.key in erased
                         else r.values) for r in registrations.records}
     withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
-    outcome = keep_erased(decide(responses, lookup, existing, config.timezone, withdrawn=withdrawn),
-                          erased, {r.response_id for r in responses})
+    present = {r.response_id for r in responses}
+    gone = {key: record for key, record in erased.items() if key not in present}
+    outcome = keep_erased(decide(responses, hold_places(lookup, gone), existing, config.timezone,
+                                 withdrawn=withdrawn), erased, gone, lookup)
     if "consent" in registrations.columns:
         record_consent(outcome.rows, responses, existing, config.privacy.consent_version)
 

@@ -393,6 +393,9 @@ class Privacy(_Model):
     # Days a message's content is kept after it is done with (sent, failed,
     # cancelled): `privacy purge` erases older ones from the outbox ledger.
     retention_days: int = Field(default=400, ge=1, le=3650)
+    # The last day the consent text promises to keep data (None: no such
+    # date): after it, `privacy purge` erases every message done with.
+    retain_until: dt.date | None = None
 
 
 class Config(_Model):

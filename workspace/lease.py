@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from .errors import ApiError, HoithaoError, SheetSchemaError
-from .locks import Busy, Holder
+from .locks import Busy, Holder, alive
 from .table import KeyedTable, Record, Snapshot
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,16 @@ class SheetLease:
         self.heartbeat_s = heartbeat_s
         self.stale_s = stale_s
         self.settle_s = settle_s
-        self.poll_s = max(settle_s * 2.5, 0.5)
+        # A waiting run reads the tab this often: 10 s on Google (settle 2 s),
+        # well inside the per-user read quota while the running job reads too.
+        self.poll_s = max(settle_s * 5, 1.0)
         self.clock = clock
         self.sleep = sleep
         self.on_takeover = on_takeover
         self.active: bool | None = None    # None: not known yet; False: the spreadsheet has no tab
         self.lost = threading.Event()      # another machine took this run's lease over
+        self._next_look = 0.0              # monotonic time before which the tab is not read again
+        self._busy: dict[str, LeaseHolder] = {}   # the holder last seen, per job
 
     # -- times ------------------------------------------------------------------
     def now_text(self) -> str:
@@ -151,8 +155,14 @@ class SheetLease:
         beat: threading.Thread | None = None
         try:
             for job in jobs:
-                if not self._take(job, mine, holder, deadline):
-                    break   # no tab: nothing to share
+                try:
+                    if not self._take(job, mine, holder, deadline):
+                        break   # no tab: nothing to share
+                except Busy:
+                    raise
+                except BaseException:
+                    self._let_go([job], mine)   # a claim written but not confirmed must not stay
+                    raise
                 taken.append(job)
             if taken:
                 beat = threading.Thread(target=self._beat, args=(taken, mine, beating), daemon=True,
@@ -168,37 +178,62 @@ class SheetLease:
 
     def _take(self, job: str, mine: str, holder: Holder, deadline: float) -> bool:
         """Take the job's lease (True), or find there is no tab (False); Busy
-        when another machine keeps it past the deadline."""
+        when another machine keeps it past the deadline. The tab is read at
+        most every poll_s, however often a waiting run asks (its waits come in
+        slices, so that a stop request is seen)."""
         while True:
+            wait = self._next_look - time.monotonic()
+            if wait > 0:
+                if job in self._busy and time.monotonic() + wait > deadline:
+                    self.sleep(max(deadline - time.monotonic(), 0))
+                    raise Busy(f"job-{job}", self._busy[job].holder(job))
+                self.sleep(wait)
             snap = self._read()
+            self._next_look = time.monotonic() + self.poll_s
             if snap is None:
                 return False
             row = snap.by_key.get(job)
             other = holder_of(row)
             if other is not None and other.text != mine and not self._free(other):
+                self._busy[job] = other
                 if time.monotonic() >= deadline:
                     raise Busy(f"job-{job}", other.holder(job))
-                self.sleep(min(self.poll_s, max(deadline - time.monotonic(), 0.05)))
                 continue
+            # One write, to the row just read (no repair rounds: a claim that
+            # lands elsewhere is found and taken back below).
             claim = {"holder": mine, "since": holder.since, "heartbeat": self.now_text()}
             if row is None:
                 self.table.write({}, [{"key": job, "run_now": False, **claim}])
             else:
-                self.table.write({job: claim}, owned=LEASE_FIELDS)
+                self.table.put(snap, {row.row: claim})
             self.sleep(self.settle_s)
             check = self._read()
-            if check is not None and holder_of(check.by_key.get(job)) is not None \
-                    and check.by_key[job]["holder"].strip() == mine:
+            if check is None:
+                return False
+            if (check.by_key.get(job) is not None and check.by_key[job]["holder"].strip() == mine):
+                self._busy.pop(job, None)
                 if other is not None and other.text != mine:
                     self.on_takeover(job, other)
                 return True
-            # Another machine wrote after this one: its claim stands; look again.
+            # Another machine wrote after this one: its claim stands. A claim of
+            # ours that landed on another row (staff sorted meanwhile) goes.
+            stray = {r.row: {f: "" for f in LEASE_FIELDS} for r in check.records
+                     if r["holder"].strip() == mine}
+            if stray:
+                self.table.put(check, stray)
 
     def _free(self, other: LeaseHolder) -> bool:
-        return other.host == self.server or self.stale(other)
+        """A lease that is not another live run's: stale, or this machine's
+        (same name) with its process gone (the host lock, taken first, says
+        no run of this job is alive in this lock folder; another config on
+        this host has its own folder, so the process is what tells)."""
+        if self.stale(other):
+            return True
+        return other.host == self.server and other.pid > 0 and not alive(other.pid)
 
     def _beat(self, jobs: list[str], mine: str, done: threading.Event) -> None:
-        """Renew the heartbeat until the run ends; on its own client."""
+        """Renew the heartbeat until the run ends; on its own client. A lease
+        found taken over sets `lost` (the run then stops as on a stop request)."""
         table: KeyedTable | None = None
         while not done.wait(self.heartbeat_s):
             try:
@@ -216,15 +251,16 @@ class SheetLease:
                 log.info("heartbeat not written: %s", type(exc).__name__)
 
     def _let_go(self, jobs: list[str], mine: str) -> None:
-        """Empty the lease cells still ours (a lease taken over stays the taker's)."""
+        """Empty the lease cells still ours, read just before (a lease taken
+        over stays the taker's)."""
         try:
             snap = self._read()
             if snap is None:
                 return
-            ours = [j for j in jobs if snap.by_key.get(j) is not None
-                    and snap.by_key[j]["holder"].strip() == mine]
+            ours = {snap.by_key[j].row: {f: "" for f in LEASE_FIELDS} for j in jobs
+                    if snap.by_key.get(j) is not None and snap.by_key[j]["holder"].strip() == mine}
             if ours:
-                self.table.write({j: {f: "" for f in LEASE_FIELDS} for j in ours}, owned=LEASE_FIELDS)
+                self.table.put(snap, ours)
         except HoithaoError as exc:   # the lease then goes stale and is taken over
             log.warning("lease not let go: %s", exc)
 
@@ -244,5 +280,3 @@ class ChainedLocks:
                 stack.enter_context(locker.hold(names, holder, max(deadline - time.monotonic(), 0)))
             yield
 
-    def lease(self) -> SheetLease | None:
-        return next((lk for lk in self.lockers if isinstance(lk, SheetLease)), None)

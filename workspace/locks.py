@@ -85,7 +85,7 @@ class HostLocks:
             holder = Holder(**json.loads(self._holder_path(name).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
-        if holder.host == socket.gethostname() and holder.pid and not _alive(holder.pid):
+        if holder.host == socket.gethostname() and holder.pid and not alive(holder.pid):
             return None
         return holder
 
@@ -149,7 +149,7 @@ class HostLocks:
         os.replace(tmp, path)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -218,8 +218,8 @@ class Ledger:
         return [_message(r) for r in rows]
 
     def due(self) -> list[Message]:
-        """Messages waiting to be sent, oldest first."""
-        return self.in_state(QUEUED)
+        """Messages waiting to be sent, oldest first (never an erased one)."""
+        return [m for m in self.in_state(QUEUED) if m.email != ERASED]
 
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state")}
@@ -307,13 +307,17 @@ class Ledger:
 
     def erase(self, changes: Mapping[str, tuple[str, bytes]], reason: str) -> int:
         """Replace the content of these messages (key -> (subject, raw)) and
-        their addressee with ERASED, keeping key, kind, state and times (the
-        exactly-once record). One not yet handed to Gmail is cancelled with
-        `reason`. The old content is overwritten on disk (secure_delete, and
-        the write-ahead log truncated)."""
+        their addressee with ERASED, keeping key, kind and times (the
+        exactly-once record). One not known to be sent (waiting, `Không rõ`,
+        left `Đang gửi` by a killed run) is cancelled with `reason`: it is
+        never handed to Gmail again. The old content is overwritten on disk
+        (secure_delete, and the write-ahead log truncated); False from
+        `checkpointed` when another process holding the ledger open kept
+        the log from being truncated."""
         if not changes:
             return 0
-        marks = ",".join("?" * len(CANCELLABLE))
+        open_states = (*CANCELLABLE, UNKNOWN, SENDING)
+        marks = ",".join("?" * len(open_states))
         self.db.execute("PRAGMA secure_delete=ON")
         with self._tx() as db:
             for key, (subject, raw) in changes.items():
@@ -321,10 +325,16 @@ class Ledger:
                            f"state = CASE WHEN state IN ({marks}) THEN ? ELSE state END, "
                            f"error = CASE WHEN state IN ({marks}) THEN ? ELSE error END, "
                            f"version = version + 1 WHERE key = ?",
-                           (ERASED, ERASED, subject, raw, *CANCELLABLE, CANCELLED, *CANCELLABLE,
+                           (ERASED, ERASED, subject, raw, *open_states, CANCELLED, *open_states,
                             reason[:500], key))
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._truncate_log()
         return len(changes)
+
+    def _truncate_log(self) -> None:
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        self.checkpointed = not busy
+
+    checkpointed = True   # the last erase's old pages left the write-ahead log
 
     def rewrite(self, raws: Mapping[str, bytes]) -> None:
         """New content for these messages (an erased person's copy removed),
@@ -335,7 +345,7 @@ class Ledger:
         with self._tx() as db:
             db.executemany("UPDATE messages SET raw = ?, version = version + 1 WHERE key = ?",
                            [(raw, key) for key, raw in raws.items()])
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._truncate_log()
 
     def settled_before(self, moment: float) -> list[Message]:
         """Messages done with (sent, failed, cancelled, not waiting or being

@@ -261,6 +261,15 @@ class KeyedTable:
                 for row, f, v in cells]
         self.spreadsheet.values_batch_update({"valueInputOption": "RAW", "data": data})
 
+    def put(self, snap: Snapshot, rows: Mapping[int, Mapping[str, Any]]) -> None:
+        """Write these cells (row number -> field -> value) of rows read in
+        `snap`, in one request, with no check or repair: for a caller that
+        reads back what it wrote (a lease) and must not overwrite twice."""
+        cells = [(row, f, v) for row, change in rows.items() for f, v in change.items()]
+        if cells:
+            with self._call(f"ghi trang {self.tab}"):
+                self._put(cells, snap.columns)
+
     # -- looks -------------------------------------------------------------
     def checkboxes(self, field_name: str) -> None:
         """Make the column of `field_name` tick boxes below the header, as Insert >
