@@ -484,3 +484,28 @@ def test_of_two_schedulers_seeing_one_tick_one_runs_it(seeded: Path, slow_server
     row = _control(config)["send-outbox"]
     (winner,) = [name for name, due in picked.items() if due]
     assert row["run_now"] == "FALSE" and f"trên máy {winner}" in row["result"]
+
+
+def test_a_tick_made_while_the_job_runs_stays_for_the_next_run(seeded: Path, seeded_server: Any) -> None:
+    env = _machine(seeded, "may-a")
+    config = _config(seeded, env)
+    _prepare(config)
+    _staff_ticks(config, "sync-registrations")
+
+    def look() -> list[str]:
+        with open_ws(config) as ws:
+            return control.poll(config, ws, "may-a", {}, ["sync-registrations"], dt.datetime.now(TZ),
+                                _never_stale)
+
+    assert look() == ["sync-registrations"]                     # the scheduler takes the tick
+    assert _control(config)["sync-registrations"]["run_now"] == "FALSE"
+    _staff_ticks(config, "sync-registrations")                   # a person ticks again meanwhile
+    run_job_as_cli(config, "sync-registrations", trigger=FROM_SHEET)
+    row = _control(config)["sync-registrations"]
+    assert row["run_now"] == "TRUE" and row["result"].startswith(SUCCEEDED)
+    assert look() == ["sync-registrations"]                     # …and the next look runs it again
+    # A ticked job the scheduler could not run (a stop, a lock kept past the wait) is ticked again.
+    with open_ws(config) as ws:
+        control.retick(config, ws, ["sync-registrations"], "Chưa chạy: máy chủ dừng.")
+    row = _control(config)["sync-registrations"]
+    assert (row["run_now"], row["result"]) == ("TRUE", "Chưa chạy: máy chủ dừng.")
