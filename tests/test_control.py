@@ -354,6 +354,23 @@ def test_a_dead_machines_lease_is_taken_over_with_a_note_in_nhat_ky(seeded: Path
     assert row["holder"] == "" and row["run_id"] == runs[2]["key"]
 
 
+def test_a_lease_this_process_failed_to_let_go_does_not_block_its_next_run(seeded: Path,
+                                                                           seeded_server: Any) -> None:
+    import os
+
+    config = _config(seeded, _machine(seeded, "may-a"))
+    _prepare(config)
+    with open_ws(config) as ws:
+        ws.coordinating_spreadsheet(config).table("control").write(
+            {"sync-registrations": {"holder": f"máy may-a, tiến trình {os.getpid()} (#cccccc)",
+                                    "since": "2024-11-22 08:00:00", "heartbeat": NOW.strftime("%Y-%m-%d %H:%M:%S")}},
+            owned=("holder", "since", "heartbeat"))
+    run_job_as_cli(config, "sync-registrations", clock=lambda: NOW.timestamp() + 5)
+    runs = _runs(config, "sync-registrations")
+    assert [r["result"] for r in runs] == [TAKEN_OVER, SUCCEEDED]
+    assert "chưa trả lại được quyền chạy" in runs[0]["error"]
+
+
 def test_a_run_killed_on_this_machine_leaves_no_lease_that_blocks_the_next_run_here(
         seeded: Path, seeded_server: Any) -> None:
     """The host lock is free, so a lease naming this machine is a killed run's."""

@@ -286,3 +286,31 @@ def test_an_erased_message_gmail_may_have_sent_is_never_handed_to_gmail_again(
         after = ledger.get(letter.key)
     assert (after.state, after.attempts, after.email) == (outbox.CANCELLED, 1, outbox.ERASED)
     assert _sent_to(seeded_server, letter.email) == 0
+
+
+def test_erase_replaces_whole_names_only_and_keeps_a_letter_to_others_readable() -> None:
+    import email
+    import email.policy
+
+    from workflows.letters import POLICY, misread
+    from workflows.privacy import _scrub, _scrubbed
+
+    names = {"Nguyễn Văn An"}
+    assert _scrub("Kính gửi Nguyễn Văn Anh và Nguyễn Văn An.", "an.nv@x.example", names) == \
+        "Kính gửi Nguyễn Văn Anh và (đã xoá)."
+    subject = ("Danh sách tham luận chưa nộp của Sở Giáo dục và Đào tạo tỉnh Bà Rịa - Vũng Tàu: "
+               "Nguyễn Văn An, Trần Thị Bình")
+    msg = email.message.EmailMessage(policy=POLICY)
+    msg["To"] = "Trưởng phòng <truong.phong@x.example>"
+    msg["Cc"] = "Nguyễn Văn An <an.nv@x.example>, Lê Hà <ha.le@x.example>"
+    msg["Subject"] = subject
+    msg.set_content("Các tác giả: Nguyễn Văn An; Trần Thị Bình.")
+    msg.add_alternative("<p>Các tác giả: Nguyễn Văn An; Trần Thị Bình.</p>", subtype="html")
+    new_subject, raw = _scrubbed(msg.as_bytes(policy=POLICY), "an.nv@x.example", names)
+    back = email.message_from_bytes(raw, policy=email.policy.default)
+    assert new_subject == subject.replace("Nguyễn Văn An", "(đã xoá)") == str(back["Subject"])
+    assert [a.addr_spec for a in back["Cc"].addresses] == ["ha.le@x.example"]
+    assert back.get_body(("plain",)).get_content().strip() == "Các tác giả: (đã xoá); Trần Thị Bình."
+    assert "(đã xoá)" in back.get_body(("html",)).get_content()
+    assert misread(raw, "Trưởng phòng", new_subject) is None
+    assert b"an.nv@x.example" not in raw and "Nguyễn Văn An".encode() not in raw

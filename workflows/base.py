@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -125,7 +126,7 @@ class StopOrLost:
             "không ghi được nhịp")
 
     def __init__(self, stop: Callable[[], bool], lost: Callable[[], bool]):
-        self._stop = getattr(stop, "_stop", stop)   # never wrapped twice (dataclasses.replace)
+        self._stop = stop._stop if isinstance(stop, StopOrLost) else stop   # never wrapped twice
         self._lost = lost
 
     def __call__(self) -> bool:
@@ -311,7 +312,9 @@ def _took_over(ctx: JobContext, job: str, old: LeaseHolder) -> None:
     """The `Nhật ký` note of a lease taken over from a run taken to be dead."""
     now = ctx.now()
     here = server_name(ctx.config)
-    if old.host == here and old.pid > 0 and not alive(old.pid):
+    if old.host == here and old.pid == os.getpid():
+        why = "lượt trước của chính tiến trình này đã xong nhưng chưa trả lại được quyền chạy"
+    elif old.host == here and old.pid > 0 and not alive(old.pid):
         why = f"tiến trình {old.pid} của lượt đó không còn chạy trên máy này (đã dừng đột ngột)"
     else:
         minutes = ctx.config.control.lease_stale_s / 60

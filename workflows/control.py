@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SERVER_PREFIX = "máy chủ: "
 OWNED_BY_RUN = ("last_run", "result", "run_id", "warning")
 OWNED_BY_POLL = ("run_now", "result", "next_run", "heartbeat")
+PICKUP = "Đang chạy theo yêu cầu trong bảng tính, trên máy "
 NOT_SCHEDULED = "không theo lịch (chạy khi đánh dấu Chạy ngay hoặc chạy lệnh)"
 
 
@@ -78,8 +79,14 @@ def poll(config: Config, ws: Workspace, server: str, next_runs: Mapping[str, str
     if not due:
         return []
     sleep(config.control.settle(config.google.backend))
-    check = table.read().by_key
-    return [name for name in due if name in check and check[name]["result"] == updates[name]["result"]]
+    try:
+        check = table.read().by_key
+    except HoithaoError:
+        return due      # cleared: run them rather than lose a person's request
+    # Another scheduler's pickup written after ours: the tick is its. Anything
+    # else there (a run's own result) leaves the tick ours.
+    return [name for name in due if name not in check or not (
+        check[name]["result"].startswith(PICKUP) and check[name]["result"] != updates[name]["result"])]
 
 
 def decide(snap: Snapshot, server: str, next_runs: Mapping[str, str], runnable: set[str],
@@ -106,8 +113,8 @@ def decide(snap: Snapshot, server: str, next_runs: Mapping[str, str], runnable: 
             lease = holder_of(record)
             if lease is not None and not stale(lease):
                 continue    # running on another machine: the tick waits for the next look
-            change.update(run_now=False, result=f"Đang chạy theo yêu cầu trong bảng tính, trên máy "
-                                                f"{server} (từ {now:%H:%M:%S} ngày {now:%d/%m/%Y})")
+            change.update(run_now=False, result=f"{PICKUP}{server} (từ {now:%H:%M:%S} ngày "
+                                                f"{now:%d/%m/%Y})")
             due.append(record.key)
         elif record.key.startswith(SERVER_PREFIX):
             change["run_now"] = False

@@ -255,7 +255,7 @@ def build_message(config: Config, to_name: str, to_email: str, rendered: Rendere
     for name, data in attachments:   # the message becomes multipart/mixed around the two parts
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     raw = msg.as_bytes()
-    garbled = _misread(raw, to_name, rendered.subject)
+    garbled = misread(raw, to_name, rendered.subject)
     if garbled:
         raise TemplateError(f"{garbled} quá dài cho một dòng tiêu đề thư (chuẩn thư điện tử RFC 5322 "
                             f"giới hạn mỗi dòng {MAX_LINE} ký tự, và tên dài hơn thế bị cắt rời khi "
@@ -269,7 +269,7 @@ def build_message(config: Config, to_name: str, to_email: str, rendered: Rendere
 MAX_LINE = 998
 
 
-def _misread(raw: bytes, to_name: str, subject: str) -> str | None:
+def misread(raw: bytes, to_name: str, subject: str) -> str | None:
     """What reads back other than it was written (a header too long to carry
     whole), as staff call it; None when the recipient's name and the subject
     read back exactly."""

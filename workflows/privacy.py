@@ -23,7 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import email.utils
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
@@ -37,6 +39,7 @@ from workspace.outbox import open_ledger
 
 from .base import Change, Job, JobContext, JobResult
 from .generate_docs import file_id_of as file_id
+from .letters import POLICY, misread
 from .normalise import clean_text, normalise_email, sheet_time
 from .reviews import read_reviewers
 
@@ -154,7 +157,8 @@ def collect(config: Config, ws: Workspace, address: str) -> dict[str, Any]:
     own = {m["key"] for m in letters}
     naming = [{"key": m.key, "kind": m.kind, "state": outbox.LABELS.get(m.state, m.state),
                "sent_at": sheet_time(m.sent_at, config.timezone)}
-              for m in messages if m.key not in own and _scrubbed(m.raw, address, person_names)]
+              for m in messages if m.key not in own and m.email != ERASED
+              and _scrubbed(m.raw, address, person_names)]
     mentioned = []
     if documents and person_names:
         docs = DocsAdapter(ws)
@@ -198,11 +202,17 @@ def erased_note(today: str) -> str:
 
 
 def _scrub(text: str, address: str, names: Iterable[str]) -> str:
-    """The text with the address (any case, any form) and the names replaced."""
-    out = _ADDRESS.sub(lambda m: ERASED if address in _addresses(m.group(0)) else m.group(0), str(text))
+    """The text with the address (any case, any form) and the names (whole
+    words: "Văn An" is not in "Văn Anh") replaced."""
+    out = _ADDRESS.sub(lambda m: ERASED if address in _addresses(m.group(0)) else m.group(0),
+                       unicodedata.normalize("NFC", str(text)))
     for name in sorted((n for n in names if len(n) > 3), key=len, reverse=True):
-        out = out.replace(name, ERASED)
+        out = re.sub(rf"(?<!\w){re.escape(unicodedata.normalize('NFC', name))}(?!\w)", ERASED, out)
     return out
+
+
+def _names_in(text: str, names: Iterable[str]) -> bool:
+    return _scrub(text, "", names) != unicodedata.normalize("NFC", str(text))
 
 
 def erase_rows(config: Config, tables: Mapping[str, Any], address: str, names: set[str]
@@ -227,7 +237,7 @@ def erase_rows(config: Config, tables: Mapping[str, Any], address: str, names: s
                 if not (own and f in OWN_FIELDS[name]):
                     change[f] = _without(values.get(f, ""), address)
             if name == "runs" and (address in _addresses(values.get("error"))
-                                   or any(n in str(values.get("error")) for n in names if len(n) > 3)):
+                                   or _names_in(values.get("error", ""), names)):
                 change["error"] = _scrub(values.get("error", ""), address, names)
             change = {f: v for f, v in change.items() if v != values.get(f)}
             if change:
@@ -242,15 +252,24 @@ def _without(cell: Any, address: str) -> str:
     return "\n".join(e for e in entries if address not in _addresses(e))
 
 
-def _scrubbed(raw: bytes, address: str, names: Iterable[str]) -> bytes | None:
-    """The message with the address and the names replaced in its subject and
-    text parts; None when it names neither."""
+def _scrubbed(raw: bytes, address: str, names: Iterable[str]) -> tuple[str, bytes] | None:
+    """The message (subject, bytes) without the address (in Cc) and the names
+    (in its subject and text parts), written as the letters are (headers
+    never folded); None when it holds neither."""
     names = [n for n in names if len(n) > 3]
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     changed = False
+    copied = email.utils.getaddresses([str(parsed.get("Cc") or "")])
+    if any(address in _addresses(a) for _, a in copied):
+        del parsed["Cc"]
+        kept = [(n, a) for n, a in copied if address not in _addresses(a) and a]
+        if kept:
+            parsed["Cc"] = ", ".join(email.utils.formataddr(p) for p in kept)
+        changed = True
     subject = str(parsed.get("Subject") or "")
     if _scrub(subject, address, names) != subject:
-        parsed.replace_header("Subject", _scrub(subject, address, names))
+        subject = _scrub(subject, address, names)
+        parsed.replace_header("Subject", subject)
         changed = True
     for part in parsed.walk():
         if part.get_content_maintype() != "text" or part.is_attachment():
@@ -259,8 +278,9 @@ def _scrubbed(raw: bytes, address: str, names: Iterable[str]) -> bytes | None:
         cleaned = _scrub(text, address, names)
         if cleaned != text:
             part.set_content(cleaned, subtype=part.get_content_subtype(), charset="utf-8")
+            del part["MIME-Version"]
             changed = True
-    return parsed.as_bytes(policy=email.policy.SMTP) if changed else None
+    return (subject, parsed.as_bytes(policy=POLICY)) if changed else None
 
 
 def _stub(m: outbox.Message, when: str) -> tuple[str, bytes]:
@@ -304,7 +324,8 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
     for key in responses:
         cells["registrations"][key]["problem"] = erased_note(today)
     stubbed: dict[str, tuple[str, bytes]] = {}
-    rewritten: dict[str, bytes] = {}    # letters to others that copied or named the person
+    rewritten: dict[str, tuple[str, bytes]] = {}   # letters to others that copied or named them
+    garbled: dict[str, tuple[str, bytes]] = {}     # …that would no longer read right: not sent
     with open_ledger(config, readonly=ctx.dry_run) as ledger:
         for item in [*found["outbox"], *found["letters_naming_them"]]:
             m = ledger.get(item["key"])
@@ -315,18 +336,24 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
                 continue
             # Copied (a unit head): the copy goes; named: the name goes. The
             # letter stays its addressee's.
-            parsed = email.message_from_bytes(m.raw, policy=email.policy.default)
-            if address in _addresses(parsed.get("Cc")):
-                del parsed["Cc"]
-            raw = parsed.as_bytes(policy=email.policy.SMTP)
-            rewritten[m.key] = _scrubbed(raw, address, names) or raw
+            new = _scrubbed(m.raw, address, names)
+            if new is None:
+                continue
+            if m.state in outbox.CANCELLABLE and misread(new[1], m.recipient, new[0]):
+                garbled[m.key] = _stub(m, today)
+            else:
+                rewritten[m.key] = new
         if not ctx.dry_run:
             ledger.erase(stubbed, f"Đã huỷ: dữ liệu người nhận đã xoá theo yêu cầu ngày {today}")
             ledger.rewrite(rewritten)
+            for key, (subject, raw) in garbled.items():
+                ledger.rewrite({key: (subject, raw)})
+                ledger.cancel(key, f"Đã huỷ: thư có tên một người đã xoá dữ liệu ngày {today}; "
+                                   f"soạn lại nếu cần")
             kept_in_log = not ledger.checkpointed
     result = JobResult(figures={"dòng đã xoá dữ liệu": sum(len(c) for c in cells.values()),
                                 "thư đã xoá nội dung": len(stubbed),
-                                "thư khác đã bỏ tên hoặc bản sao": len(rewritten),
+                                "thư khác đã bỏ tên hoặc bản sao": len(rewritten) + len(garbled),
                                 "văn bản có tên người này": len(found["documents"])})
     if not ctx.dry_run and kept_in_log:
         result.notes.append(LOG_KEPT)
@@ -337,7 +364,7 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
                         for key, change in changes.items()]
         if not ctx.dry_run:
             sheet.table(name).write(changes, owned={f for change in changes.values() for f in change})
-    if not any(cells.values()) and not stubbed and not rewritten:
+    if not any(cells.values()) and not stubbed and not rewritten and not garbled:
         result.notes.append("Công cụ không giữ dữ liệu nào có địa chỉ này (hoặc đã xoá trước đó).")
     if responses:
         result.notes.append(
@@ -349,7 +376,7 @@ def run_erase(ctx: JobContext, opts: EraseOptions) -> JobResult:
             "Các văn bản sau có tên người này: " + "; ".join(
                 f"{d['name'] or d['code']} ({d['link']})" for d in found["documents"])
             + ". Chạy `python run.py generate-docs` để viết lại; bản người khác đã sửa thì sửa tay.")
-    if stubbed or rewritten:
+    if stubbed or rewritten or garbled:
         result.notes.append("Thư đã gửi vẫn nằm trong hộp thư Đã gửi của Gmail: xoá ở đó bằng tay "
                             "nếu cần (công cụ không có quyền xoá thư trong Gmail).")
     return result

@@ -220,7 +220,10 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
                         else r.values) for r in registrations.records}
     withdrawn = {r.key for r in registrations.records if ticked(r["withdrawn"])}
     present = {r.response_id for r in responses}
-    gone = {key: record for key, record in erased.items() if key not in present}
+    # An erased row whose response a person deleted keeps its place, unless
+    # staff withdraw it (then it is no one's, as any withdrawal).
+    gone = {key: record for key, record in erased.items()
+            if key not in present and not ticked(record["withdrawn"])}
     outcome = keep_erased(decide(responses, hold_places(lookup, gone), existing, config.timezone,
                                  withdrawn=withdrawn), erased, gone, lookup)
     if "consent" in registrations.columns:
@@ -255,6 +258,9 @@ def run(ctx: JobContext, opts: Options) -> JobResult:
         "đã rút": statuses.count(""), "xác nhận mới": len(new_people),
         "đoàn cập nhật số liệu": len(count_updates),
         "dòng trùng mã bị bỏ qua": duplicate_keys, "dòng thiếu mã bị bỏ qua": blank_keys})
+    if ctx.stop():   # asked to stop (or the lease is lost) before anything was written
+        result.stopped = True
+        return result
     if ctx.dry_run:
         # What the outbox would do (the mail module writes nothing in a dry run).
         _add_mail(result, confirmations.sync_confirmations(ctx, people, waiting, outcome.waiting_held))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import secrets
 import threading
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import ApiError, HoithaoError, SheetSchemaError
 from .locks import Busy, Holder, alive
-from .table import KeyedTable, Record, Snapshot
+from .table import KeyedTable, Record, Snapshot, cell_text
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +185,15 @@ class SheetLease:
         while True:
             wait = self._next_look - time.monotonic()
             if wait > 0:
-                if job in self._busy and time.monotonic() + wait > deadline:
-                    self.sleep(max(deadline - time.monotonic(), 0))
-                    raise Busy(f"job-{job}", self._busy[job].holder(job))
+                left = deadline - time.monotonic()
+                if wait > left:   # no look before the deadline: busy, as last seen
+                    self.sleep(max(left, 0))
+                    seen = self._busy.get(job)
+                    raise Busy(f"job-{job}", seen.holder(job) if seen else None)
                 self.sleep(wait)
+                if time.monotonic() < self._next_look - 0.05:   # woken early: a stop request
+                    seen = self._busy.get(job)
+                    raise Busy(f"job-{job}", seen.holder(job) if seen else None)
             snap = self._read()
             self._next_look = time.monotonic() + self.poll_s
             if snap is None:
@@ -200,7 +206,7 @@ class SheetLease:
                     raise Busy(f"job-{job}", other.holder(job))
                 continue
             # One write, to the row just read (no repair rounds: a claim that
-            # lands elsewhere is found and taken back below).
+            # lands elsewhere is found and undone below).
             claim = {"holder": mine, "since": holder.since, "heartbeat": self.now_text()}
             if row is None:
                 self.table.write({}, [{"key": job, "run_now": False, **claim}])
@@ -210,17 +216,31 @@ class SheetLease:
             check = self._read()
             if check is None:
                 return False
-            if (check.by_key.get(job) is not None and check.by_key[job]["holder"].strip() == mine):
+            now_holder = holder_of(check.by_key.get(job))
+            if now_holder is not None and now_holder.text == mine:
                 self._busy.pop(job, None)
-                if other is not None and other.text != mine:
+                if other is not None:
                     self.on_takeover(job, other)
                 return True
-            # Another machine wrote after this one: its claim stands. A claim of
-            # ours that landed on another row (staff sorted meanwhile) goes.
-            stray = {r.row: {f: "" for f in LEASE_FIELDS} for r in check.records
-                     if r["holder"].strip() == mine}
-            if stray:
-                self.table.put(check, stray)
+            self._undo_stray(snap, check, mine)
+            # Another machine wrote after this one: its claim stands.
+            if now_holder is not None:
+                self._busy[job] = now_holder
+            if time.monotonic() >= deadline:
+                raise Busy(f"job-{job}", now_holder.holder(job) if now_holder else None)
+
+    def _undo_stray(self, before: Snapshot, after: Snapshot, mine: str) -> None:
+        """A claim of ours that landed on another row (staff sorted between the
+        read and the write) is taken back: that row's lease cells get what its
+        key held before (every row, duplicate keys too)."""
+        undo = {}
+        for row, key in after.row_keys.items():
+            if cell_text(after.cells.get((row, "holder"))).strip() != mine:
+                continue
+            earlier = before.by_key.get(key)
+            undo[row] = {f: (earlier.raw.get(f, "") if earlier is not None else "") for f in LEASE_FIELDS}
+        if undo:
+            self.table.put(after, undo)
 
     def _free(self, other: LeaseHolder) -> bool:
         """A lease that is not another live run's: stale, or this machine's
@@ -229,13 +249,22 @@ class SheetLease:
         this host has its own folder, so the process is what tells)."""
         if self.stale(other):
             return True
-        return other.host == self.server and other.pid > 0 and not alive(other.pid)
+        if other.host != self.server or other.pid <= 0:
+            return False
+        # This process's own leftover (a run whose letting go failed): the
+        # host lock, held now, says no other run of it is alive here.
+        return other.pid == os.getpid() or not alive(other.pid)
 
     def _beat(self, jobs: list[str], mine: str, done: threading.Event) -> None:
         """Renew the heartbeat until the run ends; on its own client. A lease
         found taken over sets `lost` (the run then stops as on a stop request)."""
         table: KeyedTable | None = None
+        last_ok = time.monotonic()
         while not done.wait(self.heartbeat_s):
+            # Cut off from the sheet for so long that another machine may take
+            # it for dead: stop, as if it had.
+            if time.monotonic() - last_ok > max(self.stale_s - self.heartbeat_s, self.heartbeat_s):
+                self.lost.set()
             try:
                 table = table or self._beat_table()
                 snap = table.read()
@@ -247,6 +276,7 @@ class SheetLease:
                                 ", ".join(sorted(set(jobs) - set(ours))))
                 if ours:
                     table.write({j: {"heartbeat": self.now_text()} for j in ours}, owned=LEASE_FIELDS)
+                    last_ok = time.monotonic()
             except Exception as exc:   # noqa: BLE001 - a thread's failure: the next beat tries again
                 log.info("heartbeat not written: %s", type(exc).__name__)
 

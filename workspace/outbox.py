@@ -336,15 +336,15 @@ class Ledger:
 
     checkpointed = True   # the last erase's old pages left the write-ahead log
 
-    def rewrite(self, raws: Mapping[str, bytes]) -> None:
-        """New content for these messages (an erased person's copy removed),
-        the old overwritten on disk."""
-        if not raws:
+    def rewrite(self, changes: Mapping[str, tuple[str, bytes]]) -> None:
+        """New subject and content for these messages (an erased person's name
+        or copy removed), the old overwritten on disk."""
+        if not changes:
             return
         self.db.execute("PRAGMA secure_delete=ON")
         with self._tx() as db:
-            db.executemany("UPDATE messages SET raw = ?, version = version + 1 WHERE key = ?",
-                           [(raw, key) for key, raw in raws.items()])
+            db.executemany("UPDATE messages SET subject = ?, raw = ?, version = version + 1 WHERE key = ?",
+                           [(subject, raw, key) for key, (subject, raw) in changes.items()])
         self._truncate_log()
 
     def settled_before(self, moment: float) -> list[Message]:
