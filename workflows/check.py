@@ -65,7 +65,10 @@ def _spreadsheet(config: Config, ws: Workspace, report: Report) -> None:
     tables = list(config.sheets.names())
     for name in tables:
         tab = config.sheets.table(name).tab
-        if tab not in titles and name in OPTIONAL_TABLES:
+        if tab not in titles and name == "control":
+            report.ok(f"trang '{tab}' (không bắt buộc): chưa có; lệnh `schedule` tạo trang này khi chạy "
+                      f"lần đầu.")
+        elif tab not in titles and name in OPTIONAL_TABLES:
             report.ok(f"trang '{tab}' (không bắt buộc): chưa có, nên phần việc dùng trang này tắt; "
                       f"thêm trang với dòng tiêu đề như README mô tả để bật.")
         elif tab not in titles:
