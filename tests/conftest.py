@@ -268,3 +268,7 @@ def _font_packages() -> str:
 
 needs_fonts = pytest.mark.skipif(not _fonts_installed(),
                                  reason=f"PDF export needs {_font_packages()} installed")
+
+
+# A real browser (tests/browser.py): the fixtures `chromium` and `browser_page`.
+from tests.browser import browser_page, chromium  # noqa: E402,F401
