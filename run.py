@@ -403,6 +403,31 @@ def schedule_cmd(ctx: typer.Context) -> None:
     console.print("Đã dừng chạy theo lịch.")
 
 
+@sandbox_app.command("console")
+def sandbox_console(data: Path = typer.Option(..., "--data", file_okay=False,
+                                              help="Thư mục sandbox (do `demo` hoặc `sandbox seed` tạo)."),
+                    port: int = typer.Option(8770, help="Cổng trên 127.0.0.1 (0: một cổng trống bất kỳ).")
+                    ) -> None:
+    """Mở bảng điều khiển diễn tập trong trình duyệt: bảng tính, biểu mẫu, hộp thư, văn bản và
+    các công việc của sandbox trong DATA, chỉ trên máy này (127.0.0.1), không cần tài khoản
+    Google. Mở đúng đường dẫn (có mã truy cập) được in ra khi khởi động; Ctrl-C để dừng."""
+    from rehearsal.server import ConsoleServer
+
+    server = ConsoleServer(data, port)
+    console = make_console()
+    console.print(f"Bảng điều khiển diễn tập (sandbox {server.state.data_dir}) đang chạy. Mở trong trình "
+                  f"duyệt:\n  {server.url}\nĐường dẫn có mã truy cập riêng: đừng chia sẻ. "
+                  f"Ctrl-C để dừng.", soft_wrap=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    console.print("Đã dừng bảng điều khiển diễn tập.")
+
+
 def _staff_types(console: Any, data: Path, base_url: str, config: Config, step: StaffStep) -> None:
     """A staff step of the demo: typed in the sheet as the event's contact."""
     from sandbox.staff import type_cells
@@ -449,7 +474,9 @@ def demo(ctx: typer.Context,
         f"  Bảng tính (CSV, {counts['sheets']} trang): {out / 'sheets'}\n"
         f"  Thư đã gửi (.eml, {counts['mail']} thư): {out / 'mail'}\n"
         f"  Văn bản (.docx và .pdf, {counts['docs']} văn bản): {out / 'docs'}\n"
-        f"Chạy tiếp từng việc trên sandbox này: python run.py --config {config_path} <lệnh>")
+        f"Chạy tiếp từng việc trên sandbox này: python run.py --config {config_path} <lệnh>\n"
+        f"Diễn tập trong trình duyệt (bảng tính, biểu mẫu, hộp thư, văn bản, chạy việc): "
+        f"python run.py sandbox console --data {data}")
 
 
 def _usage_line(exc: typer.TyperException) -> str:

@@ -272,3 +272,5 @@ needs_fonts = pytest.mark.skipif(not _fonts_installed(),
 
 # A real browser (tests/browser.py): the fixtures `chromium` and `browser_page`.
 from tests.browser import browser_page, chromium  # noqa: E402,F401
+# The rehearsal console (tests/console_fixtures.py): `demo_data`, `open_console`.
+from tests.console_fixtures import demo_data, demo_template, open_console  # noqa: E402,F401

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ("workflows", "workspace", "sandbox")
+PACKAGES = ("workflows", "workspace", "sandbox", "rehearsal")
 
 
 def _lint(folder: Path) -> subprocess.CompletedProcess[str]:

@@ -25,21 +25,21 @@ RESPONDENT = "respondent@forms.sandbox"
 # MIME types Drive gives common uploads, so they never depend on the machine's
 # /etc/mime.types; other names fall back to `mimetypes`.
 _OFFICE = "application/vnd.openxmlformats-officedocument."
-_MIME_BY_SUFFIX = {".docx": _OFFICE + "wordprocessingml.document",
-                   ".xlsx": _OFFICE + "spreadsheetml.sheet",
-                   ".pptx": _OFFICE + "presentationml.presentation",
-                   ".doc": "application/msword", ".xls": "application/vnd.ms-excel",
-                   ".ppt": "application/vnd.ms-powerpoint", ".pdf": "application/pdf",
-                   ".odt": "application/vnd.oasis.opendocument.text",
-                   ".ods": "application/vnd.oasis.opendocument.spreadsheet",
-                   ".odp": "application/vnd.oasis.opendocument.presentation",
-                   ".rtf": "application/rtf", ".txt": "text/plain", ".csv": "text/csv",
-                   ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MIME_BY_SUFFIX = {".docx": _OFFICE + "wordprocessingml.document",
+                  ".xlsx": _OFFICE + "spreadsheetml.sheet",
+                  ".pptx": _OFFICE + "presentationml.presentation",
+                  ".doc": "application/msword", ".xls": "application/vnd.ms-excel",
+                  ".ppt": "application/vnd.ms-powerpoint", ".pdf": "application/pdf",
+                  ".odt": "application/vnd.oasis.opendocument.text",
+                  ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+                  ".odp": "application/vnd.oasis.opendocument.presentation",
+                  ".rtf": "application/rtf", ".txt": "text/plain", ".csv": "text/csv",
+                  ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def upload_mime_type(name: str) -> str:
     suffix = ("." + name.rsplit(".", 1)[1].lower()) if "." in name else ""
-    return (_MIME_BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0]
+    return (MIME_BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0]
             or "application/octet-stream")
 
 
