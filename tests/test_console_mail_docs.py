@@ -235,7 +235,10 @@ def test_the_ledger_beside_the_mailbox_shows_each_state(
     shown = dict(zip(rows.evaluate_all("trs => trs.map(tr => tr.dataset.key)"),
                      [t.strip() for t in rows.locator(".state").all_inner_texts()]))
     assert shown == {m.key: LABELS[m.state] for m in messages}
-    assert {"Đã gửi", "Chờ gửi"} <= set(shown.values())
+    assert "Đã gửi" in shown.values()
+    # What else the demo leaves depends on the hour it ran (reminders wait for their
+    # sending hours): the filter is shown with the rarest state there is.
+    rarest = min(set(shown.values()), key=lambda label: (list(shown.values()).count(label), label))
 
     # A sent message's row opens it in the mailbox.
     sent = next(m for m in messages if m.state == SENT)
@@ -245,10 +248,10 @@ def test_the_ledger_beside_the_mailbox_shows_each_state(
 
     # The states filter the ledger.
     page.locator(".back").click()
-    page.locator(".state-filter a").filter(has_text="Chờ gửi").click()
+    page.locator(".state-filter a").filter(has_text=rarest).click()
     page.wait_for_url(re.compile(r"trang_thai="))
-    waiting = [t.strip() for t in rows.locator(".state").all_inner_texts()]
-    assert waiting == ["Chờ gửi"] * sum(1 for v in shown.values() if v == "Chờ gửi")
+    filtered = [t.strip() for t in rows.locator(".state").all_inner_texts()]
+    assert filtered == [rarest] * sum(1 for v in shown.values() if v == rarest)
     # Read, never written.
     assert ledger_files() == before
 
