@@ -178,6 +178,32 @@ def test_insert_and_delete_rows_shift_data(book) -> None:
     assert gspread_row_count(book, GUESTS) == 19
 
 
+def test_inserted_rows_take_the_look_of_their_neighbour_not_its_content(book) -> None:
+    """InsertDimensionRequest.inheritFromBefore: the new row's format and data
+    validation come from the row before it (true) or after it (false), so a
+    row inserted in a column of tick boxes has a tick box; values and notes do not."""
+    ws = book.worksheet(GUESTS)
+    ws.update([["Mã", "Gửi"], ["K1", True], ["K2", False]], "A1", raw=True)
+    book.batch_update({"requests": [
+        {"setDataValidation": {"range": {"sheetId": ws.id, "startRowIndex": 1, "endRowIndex": 3,
+                                         "startColumnIndex": 1, "endColumnIndex": 2},
+                               "rule": {"condition": {"type": "BOOLEAN"}}}},
+        {"repeatCell": {"range": {"sheetId": ws.id, "startRowIndex": 0, "endRowIndex": 1},
+                        "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+                        "fields": "userEnteredFormat.textFormat.bold"}}]})
+    ws.insert_rows([["K1.5"]], row=3, inherit_from_before=True)     # after K1: K1's look
+    ws.insert_rows([["K0"]], row=2)                                 # before K1: K1's look (after)
+    meta = book.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": f"'{GUESTS}'!A1:B5",
+                                             "fields": "sheets(data(rowData(values(userEnteredValue,"
+                                                       "dataValidation,userEnteredFormat))))"})
+    rows = meta["sheets"][0]["data"][0]["rowData"]
+    assert ws.col_values(1)[:5] == ["Mã", "K0", "K1", "K1.5", "K2"]
+    for r in (1, 3):
+        tick = rows[r]["values"][1]
+        assert tick["dataValidation"]["condition"]["type"] == "BOOLEAN" and "userEnteredValue" not in tick
+        assert "userEnteredFormat" not in rows[r]["values"][0]       # the header's bold stayed there
+
+
 def test_sort_puts_numbers_before_text_and_blanks_last(book) -> None:
     ws = book.worksheet(GUESTS)
     ws.update([["Tên", "Điểm"], ["Đức", "b"], ["An", 3], ["Dung", ""], ["Bình", 1]], "A1")

@@ -341,10 +341,40 @@ def dimension_range(book: Book, span: dict[str, Any]) -> tuple[Tab, str, int, in
     return tab, dim, span.get("startIndex", 0), span.get("endIndex", 0)
 
 
+# What an inserted row or column takes from its neighbour: its look, not its content.
+_INHERITED = ("f", "dv")
+
+
 def insert_dimension_request(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
+    """InsertDimensionRequest. The new rows (columns) take the format and data
+    validation of the one before them (`inheritFromBefore`) or after them, as
+    Sheets does: a row inserted in a column of tick boxes has a tick box.
+    https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/request#insertdimensionrequest
+    """
     tab, dim, start, end = dimension_range(book, req.get("range") or {})
-    insert_dimension(book, tab, dim, start, end - start)
+    count = end - start
+    insert_dimension(book, tab, dim, start, count)
+    source = start - 1 if req.get("inheritFromBefore") else end
+    if 0 <= source < (tab.row_count if dim == "ROWS" else tab.col_count):
+        _inherit(tab, dim, source, start, count)
     return {}
+
+
+def _inherit(tab: Tab, dim: str, source: int, start: int, count: int) -> None:
+    if dim == "ROWS":
+        row = tab.rows[source] if source < len(tab.rows) else []
+        for c, cell in enumerate(row):
+            look = {k: cell[k] for k in _INHERITED if cell and k in cell}
+            for r in range(start, start + count):
+                if look:
+                    tab.set_cell(r, c, {**(tab.cell(r, c) or {}), **copy.deepcopy(look)})
+        return
+    for r, row in enumerate(tab.rows):
+        cell = row[source] if source < len(row) else None
+        look = {k: cell[k] for k in _INHERITED if cell and k in cell}
+        for c in range(start, start + count):
+            if look:
+                tab.set_cell(r, c, {**(tab.cell(r, c) or {}), **copy.deepcopy(look)})
 
 
 def delete_dimension_request(book: Book, req: dict[str, Any], call: Call) -> dict[str, Any]:
