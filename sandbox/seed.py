@@ -13,7 +13,7 @@ from google.oauth2 import credentials as user_credentials
 
 from workspace.auth import ALL_SCOPES
 from workspace.clients import Workspace
-from workspace.config import Config
+from workspace.config import TICK_BOXES, Config
 from workspace.private import make_private_dirs
 
 from . import letter_template, seed_data
@@ -137,10 +137,9 @@ def _build_spreadsheet(ws: Workspace, config: Config, folder_id: str,
     sheet_ids = {names[0]: first.id}
     for name, r in zip(names[1:], reply["replies"][2:]):
         sheet_ids[name] = r["addSheet"]["properties"]["sheetId"]
-    # Tick boxes where staff decide: "Gửi thư mời", "Duyệt", "Gửi lại" and "Rút đăng ký".
+    # Tick boxes where staff decide ("Gửi thư mời", "Duyệt", "Gửi lại", "Rút đăng ký") and record ("Có mặt").
     boxes = []
-    for name, field in (("invitees", "send_invitation"), ("outbox", "approve"),
-                        ("outbox", "resend"), ("registrations", "withdrawn")):
+    for name, field in ((n, f) for n, fs in TICK_BOXES.items() if n in sheet_ids for f in fs):
         col = list(config.sheets.table(name).columns).index(field)
         boxes.append({"repeatCell": {
             "range": {"sheetId": sheet_ids[name], "startRowIndex": 1, "endRowIndex": 1000,

@@ -103,6 +103,12 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 # Columns a tab may lack: the feature that uses one is off until staff add it.
+# The columns that are tick boxes (a BOOLEAN data validation), per table: where
+# staff decide, and where they record who came.
+TICK_BOXES: dict[str, tuple[str, ...]] = {
+    "invitees": ("send_invitation",), "registrations": ("withdrawn", "attended"),
+    "outbox": ("approve", "resend"), "control": ("run_now",)}
+
 OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attended", "consent"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders

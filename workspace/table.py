@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import gspread
 
-from .config import OPTIONAL_COLUMNS
+from .config import OPTIONAL_COLUMNS, TICK_BOXES
 from .config import Table as TableConfig
 from .errors import ApiError, SheetSchemaError
 from .google_errors import google_call
@@ -320,6 +320,24 @@ class KeyedTable:
             return self._append(snap.columns, records)
 
     def _append(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
+        """Append rows once, keeping the tab's tick boxes (TICK_BOXES) on the new rows."""
+        count = self._append_once(columns, records)
+        ticks = [columns[f] for f in TICK_BOXES.get(self.name, ()) if f in columns]
+        if count and ticks:
+            self._tick_boxes(ticks)
+        return count
+
+    def _tick_boxes(self, cols: Sequence[int]) -> None:
+        """Tick boxes in these columns below the header (one request, whatever
+        the number of rows): rows appended by INSERT_ROWS may have come in
+        without them, and staff must be able to tick the rows a job adds."""
+        with self._call(f"tạo ô đánh dấu ở trang {self.tab}"):
+            sheet_id = self.spreadsheet.worksheet(self.tab).id
+            self.spreadsheet.batch_update({"requests": [{"setDataValidation": {
+                "range": {"sheetId": sheet_id, "startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
+                "rule": {"condition": {"type": "BOOLEAN"}, "showCustomUi": True}}} for c in cols]})
+
+    def _append_once(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
         """Append rows once. A refused append is tried again by the retry policy
         (Google did not apply it); after an unclear answer (5xx, a timeout) the
         keys are read back and only the rows still missing are sent again."""
