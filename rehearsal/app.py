@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, redirect, render_template, request
+from flask import Flask, Response, flash, g, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .state import Console
@@ -59,6 +59,8 @@ def create_app(state: Console, port: int) -> Flask:
     @app.before_request
     def _need_token() -> Response | None:
         request.host   # checked against TRUSTED_HOSTS: another name is refused (400)
+        if request.endpoint == "static":
+            return None    # the stylesheet and htmx: nothing in them is the event's
         given = request.args.get("token")
         if given is not None and hmac.compare_digest(given.encode(), state.token.encode()):
             if request.method == "GET":
@@ -71,18 +73,49 @@ def create_app(state: Console, port: int) -> Flask:
         cookie = request.cookies.get(COOKIE, "")
         if cookie and hmac.compare_digest(cookie.encode(), state.token.encode()):
             return None
+        if request.headers.get("HX-Request"):
+            # A page left open from before a restart: reload it, so the person
+            # sees the refusal page rather than a click that does nothing.
+            return Response("", status=403, headers={"HX-Refresh": "true"})
         return Response(render_template("refused.html", why="token"), status=403)
 
     # After the token check: a request without the token is refused before anything else.
     CSRFProtect(app)
 
+    def _refuse(why: str, status: int, said: str, **detail: Any) -> Any:
+        """A refusal as a page; to a change made through htmx, the same
+        sentence above the page it came from (reloaded), so it is seen."""
+        if request.headers.get("HX-Request"):
+            flash(said, "error")
+            return "", status, {"HX-Refresh": "true"}
+        return render_template("refused.html", why=why, **detail), status
+
+    @app.errorhandler(400)
+    def _bad_request(_exc: Exception) -> Any:
+        return _refuse("bad", 400, "Yêu cầu không hợp lệ: chưa ghi gì. Tải lại trang rồi làm lại.")
+
     @app.errorhandler(404)
-    def _not_found(_exc: Exception) -> tuple[str, int]:
-        return render_template("refused.html", why="missing"), 404
+    def _not_found(_exc: Exception) -> Any:
+        return _refuse("missing", 404, "Không tìm thấy thứ vừa yêu cầu (có thể đã bị xoá): tải lại trang.")
+
+    @app.errorhandler(405)
+    def _wrong_method(_exc: Exception) -> Any:
+        return _refuse("method", 405, "Thao tác này không làm được theo cách vừa gửi: tải lại trang.")
+
+    @app.errorhandler(413)
+    def _too_large(_exc: Exception) -> Any:
+        return _refuse("large", 413, "Tệp gửi lên quá lớn: chưa ghi gì.",
+                       limit=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))
 
     @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError) -> tuple[str, int]:
-        return render_template("refused.html", why="csrf", detail=exc.description), 400
+    def _csrf(_exc: CSRFError) -> Any:
+        return _refuse("csrf", 400, "Trang đã mở từ trước khi bảng điều khiển khởi động lại (hoặc phiên đã hết "
+                                    "hạn), nên thay đổi vừa rồi chưa được ghi: trang đã được tải lại, hãy làm lại.")
+
+    @app.errorhandler(500)
+    def _failed(_exc: Exception) -> Any:
+        return _refuse("failed", 500, "Bảng điều khiển gặp lỗi khi làm việc này; có thể chưa ghi gì. Tải lại "
+                                      "trang rồi làm lại; nếu vẫn lỗi, báo cho kỹ thuật viên (xem cửa sổ lệnh).")
 
     @app.after_request
     def _headers(response: Response) -> Response:

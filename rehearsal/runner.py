@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,6 +19,9 @@ from zoneinfo import ZoneInfo
 RUN_PY = Path(__file__).resolve().parent.parent / "run.py"
 # What a run may print before the console keeps only its end (a summary is short).
 MAX_OUTPUT = 200_000
+# After its process ends, how long a run's output may still trickle in (from a
+# process it started that still holds the pipe) before the run counts as done.
+DRAIN_S = 5.0
 
 
 @dataclass
@@ -28,8 +32,20 @@ class Run:
     started: dt.datetime
     finished: dt.datetime | None = None
     exit_code: int | None = None
-    output: str = ""
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    # The newest lines printed, at most about MAX_OUTPUT characters in all.
+    _lines: deque[str] = field(default_factory=deque, repr=False)
+    _size: int = field(default=0, repr=False)
+
+    @property
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        self._size += len(line)
+        while self._size > MAX_OUTPUT and len(self._lines) > 1:
+            self._size -= len(self._lines.popleft())
 
     @property
     def running(self) -> bool:
@@ -93,25 +109,41 @@ class Runner:
         return run
 
     def _follow(self, run: Run) -> None:
-        assert run.process is not None and run.process.stdout is not None
-        for line in run.process.stdout:
-            with self._lock:
-                run.output = (run.output + line)[-MAX_OUTPUT:]
+        assert run.process is not None
+        reader = threading.Thread(target=self._read, args=(run,), name=f"run-{run.number}-out", daemon=True)
+        reader.start()
         code = run.process.wait()
+        # The run is over when its process is; a process it left behind holding
+        # the pipe does not keep it "running" for ever.
+        reader.join(DRAIN_S)
         with self._lock:
             run.finished = dt.datetime.now(self.zone)
             run.exit_code = code
 
+    def _read(self, run: Run) -> None:
+        assert run.process is not None and run.process.stdout is not None
+        for line in run.process.stdout:
+            with self._lock:
+                run.add(line)
+
     def stop(self, timeout: float = 30) -> None:
-        """Ask a running job to stop as Ctrl-C would (it finishes its step and
-        writes its `Nhật ký` row), then wait for it."""
+        """Ask a running job to stop as the server's SIGTERM does (it finishes
+        its step and writes its `Nhật ký` row), then wait for it; after
+        `timeout` its whole process group is killed.
+
+        SIGTERM rather than SIGINT: a console started in the background by a
+        shell ignores SIGINT, and its children would inherit that."""
         for run in self.runs():
             if run.running and run.process is not None:
                 try:
-                    os.killpg(run.process.pid, signal.SIGINT)
+                    os.killpg(run.process.pid, signal.SIGTERM)
                 except ProcessLookupError:
-                    pass
+                    continue
                 try:
                     run.process.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    run.process.kill()
+                    try:
+                        os.killpg(run.process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    run.process.wait()

@@ -3,6 +3,7 @@ on 127.0.0.1, in one process, until stopped."""
 from __future__ import annotations
 
 import errno
+import socket
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -43,15 +44,24 @@ class ConsoleServer:
             self.state.runs = Runner(data_dir / "config.yaml", self.sandbox.url, env,
                                      config.timezone)
             app: list[Callable[..., Any]] = []
+            # The socket is bound here rather than by werkzeug, which prints its
+            # own English message and exits when the port is taken.
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                self._httpd: BaseWSGIServer = make_server(
-                    HOST, port, lambda environ, start: app[0](environ, start), threaded=True)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind((HOST, port))
+                listener.listen(128)
             except OSError as exc:
+                listener.close()
                 if exc.errno != errno.EADDRINUSE:
                     raise
                 raise HoithaoError(f"Cổng {port} trên {HOST} đang được chương trình khác dùng: chọn cổng "
                                    f"khác bằng --port, hoặc --port 0 để dùng một cổng trống bất kỳ.") from None
-            self.port = self._httpd.server_port
+            self._listener = listener
+            self._httpd: BaseWSGIServer = make_server(
+                HOST, listener.getsockname()[1], lambda environ, start: app[0](environ, start),
+                threaded=True, fd=listener.fileno())
+            self.port = listener.getsockname()[1]
             self.app = create_app(self.state, self.port)
             app.append(self.app.wsgi_app)
         except BaseException:
@@ -81,6 +91,7 @@ class ConsoleServer:
         self.state.runs.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._listener.close()
         self.sandbox.stop()
 
     def __enter__(self) -> "ConsoleServer":

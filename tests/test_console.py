@@ -184,8 +184,8 @@ def test_grid_edits_go_through_the_sheets_api(seeded: Path, open_console: Any, b
     row = _row_of(page, "KM003")
     row.locator(f"td[data-col='{notes}']").click()
     editor = row.locator("td.editing")
-    editor.locator("input[name=v]").fill("Đón tại sân bay lúc 07:00")
-    editor.locator("input[name=note]").fill("Hỏi lại chuyến bay")
+    editor.locator("textarea[name=v]").fill("Đón tại sân bay lúc 07:00")
+    editor.locator("textarea[name=note]").fill("Hỏi lại chuyến bay")
     editor.get_by_role("button", name="Lưu").click()
     cell = row.locator(f"td[data-col='{notes}']")
     cell.filter(has_text="Đón tại sân bay").wait_for()
@@ -248,7 +248,7 @@ def test_an_edit_on_a_row_moved_since_the_page_was_opened_lands_on_that_row(
         sheet.batch_update({"requests": [{"sortRange": {"range": {"sheetId": sheet_id, "startRowIndex": 1},
                                                         "sortSpecs": [{"dimensionIndex": 0,
                                                                        "sortOrder": "DESCENDING"}]}}]})
-    row.locator("td.editing input[name=v]").fill("Ghi chú của KM002")
+    row.locator("td.editing textarea[name=v]").fill("Ghi chú của KM002")
     with page.expect_response(lambda r: r.url.endswith("/bang-tinh/o") and r.request.method == "POST"):
         row.locator("td.editing").get_by_role("button", name="Lưu").click()
     page.locator("table.grid").wait_for()
@@ -340,7 +340,7 @@ def test_sorting_registrations_in_the_grid_between_two_syncs_keeps_rows_beside_t
     noted = first[5][key]
     notes = _column(page, "Ghi chú")
     _row_of(page, noted).locator(f"td[data-col='{notes}']").click()
-    page.locator("td.editing input[name=v]").fill("Cần xe đón")
+    page.locator("td.editing textarea[name=v]").fill("Cần xe đón")
     page.locator("td.editing").get_by_role("button", name="Lưu").click()
     page.locator("td", has_text="Cần xe đón").wait_for()
     # New registrations arrive, then the second sync.
@@ -427,3 +427,154 @@ def test_invitation_to_registration_to_confirmation_in_the_browser(
     page.wait_for_url(re.compile(r"/hop-thu/[\w-]+"))
     assert name in page.frame_locator("iframe.letter-html").locator("body").inner_text()
     screenshot(page, tmp_path, "console-hop-thu-xac-nhan.png")
+
+
+# -- the grid's edge cases ---------------------------------------------------------------
+def _entered(sheet: Any, a1: str) -> dict[str, Any]:
+    meta = sheet.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": a1,
+                                              "fields": "sheets(data(rowData(values(userEnteredValue,note))))"})
+    rows = meta["sheets"][0]["data"][0].get("rowData", [{}])
+    return (rows[0].get("values") or [{}])[0]
+
+
+@needs_chromium
+def test_a_note_saved_alone_leaves_the_value_as_it_was(seeded: Path, open_console: Any, browser_page: Any) -> None:
+    """A phone number typed as text keeps its leading zero when only the note
+    changes; the editor shows it with the apostrophe that keeps it text."""
+    server = open_console(seeded)
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    phone = _column(page, "Điện thoại")
+    ws, sheet = _staff_sheet(server)
+    with ws:
+        header, rows = _records(sheet, "Khách mời")
+        number = next(i for i, r in enumerate(rows, start=2) if r[0] == "KM004")
+        a1 = f"'Khách mời'!{chr(ord('A') + phone)}{number}"
+        before = _entered(sheet, a1)["userEnteredValue"]
+    assert before["stringValue"].startswith("0")
+    _row_of(page, "KM004").locator(f"td[data-col='{phone}']").click()
+    editor = page.locator("td.editing")
+    assert editor.locator("textarea[name=v]").input_value() == "'" + before["stringValue"]
+    editor.locator("textarea[name=note]").fill("Gọi sau 17 giờ")
+    editor.locator("textarea[name=note]").press("Enter")          # Enter saves, as in Sheets
+    _row_of(page, "KM004").locator(f"td.has-note[data-col='{phone}']").wait_for()
+    with ws:
+        after = _entered(sheet, a1)
+    assert after["userEnteredValue"] == before and after["note"] == "Gọi sau 17 giờ"
+
+
+@needs_chromium
+def test_a_new_row_typed_cell_by_cell_stays_one_row(seeded: Path, open_console: Any, browser_page: Any) -> None:
+    """The key typed first names the row; the next cell typed lands beside it."""
+    server = open_console(seeded)
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    name = _column(page, "Họ và tên")
+    spare = page.locator("table.grid tbody tr").last
+    number = spare.get_attribute("data-row")
+    spare.locator("td[data-col='0']").click()
+    page.locator("td.editing textarea[name=v]").fill("KM999")
+    page.locator("td.editing").get_by_role("button", name="Lưu").click()
+    row = page.locator(f"table.grid tbody tr[data-row='{number}']")
+    row.locator("td[data-col='0']", has_text="KM999").wait_for()
+    row.locator(f"td[data-col='{name}']").click()
+    page.locator("td.editing textarea[name=v]").fill("Nguyễn Thị Thử")
+    page.locator("td.editing").get_by_role("button", name="Lưu").click()
+    row.locator(f"td[data-col='{name}']", has_text="Nguyễn Thị Thử").wait_for()
+    assert page.locator(".flash.error:visible").count() == 0
+    ws, sheet = _staff_sheet(server)
+    with ws:
+        header, rows = _records(sheet, "Khách mời")
+    added = [r for r in rows if r[0] == "KM999" or r[header.index("Họ và tên")] == "Nguyễn Thị Thử"]
+    assert len(added) == 1 and added[0][0] == "KM999"
+
+
+def test_odd_addresses_get_a_vietnamese_answer_never_a_crash(seeded: Path, open_console: Any) -> None:
+    server = open_console(seeded)
+    session = requests.Session()
+    session.get(server.url, timeout=10)
+    page = session.get(server.base_url + "/bang-tinh?trang=Khách mời", timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    for path in ("/bang-tinh?trang=Khách mời&loc=a&cot=²", "/bang-tinh?trang=Khách mời&loc=a&cot=-3",
+                 "/bang-tinh?trang=Không có"):
+        answer = session.get(server.base_url + path, timeout=10)
+        assert answer.status_code in (200, 404), path
+    bad_cells = [{"trang": "Khách mời", "r": "-1", "c": "2"}, {"trang": "Khách mời", "r": "3", "c": "-5"},
+                 {"trang": "Không có", "r": "3", "c": "2"}, {"trang": "Khách mời", "r": "3", "c": "99999"},
+                 {"trang": "Khách mời", "r": "x", "c": "2"}, {"trang": "Khách mời", "r": "3"}]
+    for where in bad_cells:
+        for method, url in (("get", "/bang-tinh/o"), ("get", "/bang-tinh/o/xem")):
+            answer = session.get(server.base_url + url, params=where, timeout=10)
+            assert answer.status_code < 500, (url, where)
+        answer = session.post(server.base_url + "/bang-tinh/o", data={**where, "v": "x", "csrf_token": csrf},
+                              timeout=10)
+        assert answer.status_code < 500 and "chưa ghi gì" in answer.text.lower(), where
+    for form in ({"trang": "Khách mời", "c": "x"}, {"trang": "Khách mời", "c": "40"}, {"trang": "?", "c": "0"}):
+        answer = session.post(server.base_url + "/bang-tinh/sap-xep", data={**form, "csrf_token": csrf}, timeout=10)
+        assert answer.status_code < 500 and "chưa ghi gì" in answer.text.lower(), form
+    for form in ({"trang": "Khách mời", "r": "1", "lam": "xoa"}, {"trang": "Khách mời", "r": "2", "lam": "?"},
+                 {"trang": "Khách mời", "r": "0", "lam": "chen"}):
+        answer = session.post(server.base_url + "/bang-tinh/dong", data={**form, "csrf_token": csrf}, timeout=10)
+        assert answer.status_code < 500 and "chưa ghi gì" in answer.text.lower(), form
+    wrong = session.put(server.base_url + "/bang-tinh/o", timeout=10)
+    assert wrong.status_code == 405 and "Thao tác không hợp lệ" in wrong.text
+    # Nothing was written: the tab's keys are as seeded.
+    ws, sheet = _staff_sheet(server)
+    with ws:
+        header, rows = _records(sheet, "Khách mời")
+    assert [r[0] for r in rows if r[0]] == sorted(r[0] for r in rows if r[0])
+
+
+def test_pages_sign_the_person_in_once(seeded: Path, open_console: Any) -> None:
+    """Pages use one sign-in of the person, not a new one per page."""
+    server = open_console(seeded)
+    session = requests.Session()
+    session.get(server.url, timeout=10)
+
+    def tokens() -> int:
+        with server.state.store.transaction() as db:
+            return db.execute("SELECT COUNT(*) FROM oauth_refresh_tokens").fetchone()[0]
+
+    session.get(server.base_url + "/bang-tinh", timeout=10)
+    before = tokens()
+    for tab in ("Khách mời", "Đăng ký", "Đoàn", "Hộp thư đi"):
+        assert session.get(server.base_url + "/bang-tinh", params={"trang": tab}, timeout=10).status_code == 200
+    assert tokens() == before
+
+
+@needs_chromium
+def test_a_click_after_the_console_forgot_the_person_shows_why(
+        seeded: Path, open_console: Any, browser_page: Any) -> None:
+    """After a restart (a new token), a click in an open page reloads it into the
+    refusal page rather than doing nothing."""
+    server = open_console(seeded)
+    page = browser_page
+    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    page.context.clear_cookies()
+    with page.expect_navigation():
+        _row_of(page, "KM003").locator("td[data-col='2']").click()
+    page.get_by_role("heading", name="Cần mã truy cập").wait_for()
+
+
+@needs_chromium
+def test_rows_a_job_adds_have_their_tick_boxes(demo_data: Path, open_console: Any, browser_page: Any) -> None:
+    """Registrations synced and letters queued by the demo have the tick boxes
+    staff use (Rút đăng ký, Có mặt; Duyệt, Gửi lại); a row inserted above one keeps them."""
+    server = open_console(demo_data)
+    page = browser_page
+    sign_in(page, server, "/bang-tinh?trang=Đăng ký")
+    rows = page.locator("table.grid tbody tr[data-row]").count()
+    for title in ("Rút đăng ký", "Có mặt"):
+        col = _column(page, title)
+        assert page.locator(f"td.check[data-col='{col}'] input[type=checkbox]").count() >= rows - 1, title
+    page.goto(server.base_url + "/bang-tinh?trang=Hộp thư đi")
+    for title in ("Duyệt", "Gửi lại"):
+        col = _column(page, title)
+        assert page.locator(f"td.check[data-col='{col}'] input[type=checkbox]").count() > 1, title
+    page.goto(server.base_url + "/bang-tinh?trang=Đăng ký")
+    withdrawn = _column(page, "Rút đăng ký")
+    page.locator("tr[data-row='3']").get_by_label(re.compile("Chèn dòng phía trên")).click()
+    page.locator(".flash").filter(has_text="Đã chèn").wait_for()
+    assert page.locator(f"tr[data-row='3'] td.check[data-col='{withdrawn}'] input").count() == 1

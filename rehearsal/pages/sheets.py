@@ -13,6 +13,7 @@ with a sentence asking to reload, never made on another row."""
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,17 @@ SPARE_ROWS = 3
 GRID_FIELDS = ("sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount,frozenRowCount)),"
                "data(rowData(values(formattedValue,userEnteredValue,dataValidation(condition(type)),note,"
                "effectiveFormat(backgroundColor,horizontalAlignment)))))")
+
+
+# A column beyond this is not a column of the coordinating spreadsheet (Sheets' own limit is 18,278).
+MAX_COLUMNS = 18_278
+MAX_ROWS = 10_000_000
+ASCII_INT = re.compile(r"[0-9]{1,9}")
+# A text that Sheets would read as something else when typed (a number, a date,
+# a formula, TRUE/FALSE, a percentage, a phone number's leading + or 0): shown
+# in the editor with the apostrophe that keeps it text, as Sheets shows it.
+WOULD_PARSE = re.compile(r"\s*([=+'-]|[0-9.,:/%\s-]+$|(true|false)\s*$)", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _nfc(text: str) -> str:
@@ -172,7 +184,7 @@ def index() -> Any:
     shown = grid.rows
     if wanted:
         needle = _fold(wanted)
-        col = int(column) if column.isdigit() and int(column) < grid.width else None
+        col = int(column) if ASCII_INT.fullmatch(column) and int(column) < grid.width else None
 
         def matches(row: Row) -> bool:
             texts = [row.cells[col].text] if col is not None else row.texts()
@@ -180,7 +192,12 @@ def index() -> Any:
         shown = [r for r in grid.rows if r.number <= max(grid.frozen, 1) or matches(r)]
     return render_template("sheets.html", grid=grid, title=grid.title, rows=shown, titles=titles, letters=[
         col_letter(i) for i in range(grid.width)], wanted=wanted, column=column,
-        hidden=len(grid.rows) - len(shown))
+        hidden=_data_rows(grid, grid.rows) - _data_rows(grid, shown))
+
+
+def _data_rows(grid: Grid, rows: list[Row]) -> int:
+    """How many of `rows` hold something, below the header (the spare rows are not counted)."""
+    return sum(1 for r in rows if r.ident and r.number > max(grid.frozen, 1))
 
 
 # -- changes -------------------------------------------------------------------
@@ -188,12 +205,52 @@ class Moved(Exception):
     """The row seen is no longer in the tab (deleted, or changed beyond recognition)."""
 
 
-def _locate(sheet: Any, title: str, number: int, ident: str) -> int:
+
+
+FIELD_NAMES = {"r": "Số dòng", "c": "Số cột"}
+
+
+class Refused(Exception):
+    """A change asked for with values no page of the console sends: the
+    sentence says what, in Vietnamese; nothing is written."""
+
+
+def _int(source: Any, name: str, low: int, high: int) -> int:
+    text = source.get(name, "")
+    if not isinstance(text, str) or not ASCII_INT.fullmatch(text) or not low <= int(text) <= high:
+        raise Refused(f"{FIELD_NAMES.get(name, name)} không hợp lệ.")
+    return int(text)
+
+
+@dataclass
+class Where:
+    """A cell or row as the page saw it, and where it is now."""
+    title: str
+    number: int          # the row as seen
+    ident: str
+    col: int
+    grid: Grid           # the tab as it is now
+    target: int          # the row now
+
+
+def _where(source: Any, need_col: bool = True) -> Where:
+    """The change's tab, row and column, all read and checked before anything
+    is written; the row found again as it is now (Moved when it is gone)."""
+    title = _nfc(source.get("trang", ""))
+    number = _int(source, "r", 1, MAX_ROWS)
+    col = _int(source, "c", 0, MAX_COLUMNS - 1) if need_col else 0
+    ident = source.get("id", "")
+    grid = _grid(_spreadsheet(), title) if title else None
+    if grid is None:
+        raise Refused(f"Không có trang {title!r} trong bảng tính.")
+    if need_col and col >= max(grid.width + 1, 26):
+        raise Refused(f"Cột {col_letter(col)} nằm ngoài trang {title}.")
+    return Where(title, number, ident, col, grid, _locate(grid, number, ident))
+
+
+def _locate(grid: Grid, number: int, ident: str) -> int:
     """Where the row seen as `number` (with `ident`) is now: the same number if
     it still is that row, else the one row with that ident; Moved otherwise."""
-    grid = _grid(sheet, title)
-    if grid is None:
-        raise Moved()
     by_number = {r.number: r for r in grid.rows}
     here = by_number.get(number)
     if here is not None and here.ident == ident:
@@ -207,133 +264,181 @@ def _locate(sheet: Any, title: str, number: int, ident: str) -> int:
     raise Moved()
 
 
-def _form_int(name: str) -> int:
-    try:
-        return int(request.form[name])
-    except (KeyError, ValueError):
-        abort(400)
+def _answer(title: str, message: str, category: str = "", **view: str) -> Any:
+    """Say `message` on the grid's page: the page is shown anew (a change made
+    through htmx reloads the page, so the sentence is seen rather than lost)."""
+    flash(message, category)
+    if request.headers.get("HX-Request"):
+        return "", 200, {"HX-Refresh": "true"}
+    return redirect(url_for("sheets.index", trang=title, **{k: v for k, v in view.items() if v}))
 
 
 def _moved_answer(title: str) -> Any:
-    message = ("Dòng này đã đổi chỗ, đổi nội dung hoặc bị xoá từ khi trang được mở (có thể một công việc "
-               "vừa ghi, hoặc ai đó vừa sắp xếp): chưa ghi gì; xem lại bảng tính rồi làm lại.")
-    flash(message, "error")
-    if request.headers.get("HX-Request"):
-        return "", 200, {"HX-Refresh": "true"}
-    return redirect(url_for("sheets.index", trang=title))
+    return _answer(title, "Dòng này đã đổi chỗ, đổi nội dung hoặc bị xoá từ khi trang được mở (có thể một "
+                          "công việc vừa ghi, hoặc ai đó vừa sắp xếp): chưa ghi gì; xem lại bảng tính rồi làm lại.",
+                   "error")
+
+
+def _refused(title: str, why: Refused) -> Any:
+    if _nfc(title) not in {t["properties"]["title"] for t in _tabs(_spreadsheet())}:
+        title = ""        # the page to come back to: the first tab
+    return _answer(title, f"Không thực hiện được: {why} Chưa ghi gì; tải lại trang rồi làm lại.", "error")
+
+
+def _google_failed(title: str, exc: APIError) -> Any:
+    status = getattr(exc.response, "status_code", "?")
+    return _answer(title, f"Bảng tính diễn tập từ chối thay đổi này (mã {status}): chưa ghi gì. Tải lại trang "
+                          "rồi làm lại; nếu vẫn bị từ chối, báo cho kỹ thuật viên.", "error")
+
+
+def _view_args(source: Any) -> dict[str, str]:
+    """The filter the page had, kept across a change."""
+    return {"loc": source.get("loc", ""), "cot": source.get("cot", "")}
+
+
+def _cell_value(sheet: Any, title: str, number: int, col: int) -> dict[str, Any]:
+    a1 = f"{quote_tab(title)}!{col_letter(col)}{number}"
+    meta = sheet.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": a1, "fields": GRID_FIELDS})
+    values = [v for d in meta["sheets"][0].get("data", []) for r in d.get("rowData", [])
+              for v in (r.get("values") or [])]
+    return values[0] if values else {}
+
+
+def typed_text(value: dict[str, Any]) -> str:
+    """What a person would type to get this cell again: a formula as a formula,
+    a text that would be read as a number or a date with its apostrophe."""
+    entered = value.get("userEnteredValue") or {}
+    if "formulaValue" in entered:
+        return entered["formulaValue"]
+    if "stringValue" in entered:
+        text = entered["stringValue"]
+        return "'" + text if text and WOULD_PARSE.match(text) else text
+    return value.get("formattedValue", "")
 
 
 @bp.get("/o")
 def edit_cell() -> Any:
     """The cell, as an editor (value as typed, and its note)."""
-    title = request.args.get("trang", "")
     try:
-        number, col = int(request.args["r"]), int(request.args["c"])
-    except (KeyError, ValueError):
-        abort(400)
-    sheet = _spreadsheet()
-    a1 = f"{quote_tab(title)}!{col_letter(col)}{number}"
-    meta = sheet.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": a1, "fields": GRID_FIELDS})
-    values = [v for d in meta["sheets"][0].get("data", []) for r in d.get("rowData", [])
-              for v in (r.get("values") or [])]
-    value = values[0] if values else {}
-    entered = value.get("userEnteredValue") or {}
-    typed = entered.get("formulaValue") or value.get("formattedValue", "")
-    return render_template("sheets_edit.html", title=title, number=number, col=col,
-                           ident=request.args.get("id", ""), typed=typed, note=value.get("note", ""),
-                           a1=f"{col_letter(col)}{number}")
+        where = _where(request.args)
+    except Refused as why:
+        return _refused(request.args.get("trang", ""), why)
+    except Moved:
+        return _moved_answer(request.args.get("trang", ""))
+    value = _cell_value(_spreadsheet(), where.title, where.target, where.col)
+    return render_template("sheets_edit.html", where=where, typed=typed_text(value), note=value.get("note", ""),
+                           a1=f"{col_letter(where.col)}{where.target}")
+
+
+def _row_of(grid: Grid, number: int) -> Row:
+    return next((r for r in grid.rows if r.number == number), None) or Row(
+        number, [Cell() for _ in range(grid.width)], "")
 
 
 @bp.get("/o/xem")
 def show_cell() -> Any:
-    """The cell again, as shown (after Huỷ)."""
-    title = request.args.get("trang", "")
+    """The row again, as shown (after Huỷ)."""
     try:
-        number, col = int(request.args["r"]), int(request.args["c"])
-    except (KeyError, ValueError):
-        abort(400)
-    grid = _grid(_spreadsheet(), title)
-    if grid is None:
-        abort(404)
-    row = next((r for r in grid.rows if r.number == number), None)
-    cell = row.cells[col] if row is not None and col < len(row.cells) else Cell()
-    return render_template("sheets_cell.html", title=title, row=row or Row(number, [], ""), col=col,
-                           cell=cell, frozen=grid.frozen, sid=grid.sheet_id)
+        where = _where(request.args)
+    except Refused as why:
+        return _refused(request.args.get("trang", ""), why)
+    except Moved:
+        return _moved_answer(request.args.get("trang", ""))
+    return render_template("_sheets_row.html", grid=where.grid, row=_row_of(where.grid, where.target))
 
 
 @bp.post("/o")
 def save_cell() -> Any:
-    """Type a value (and a note) into a cell, or tick / untick a tick box."""
+    """Type a value (and a note) into a cell, or tick / untick a tick box. The
+    answer is the whole row as it is now (a keyed row's name may have changed
+    with what was typed, and the next change on the row must find it)."""
     title = request.form.get("trang", "")
-    number, col = _form_int("r"), _form_int("c")
-    ident = request.form.get("id", "")
-    sheet = _spreadsheet()
     try:
-        target = _locate(sheet, title, number, ident)
+        where = _where(request.form)
+    except Refused as why:
+        return _refused(title, why)
     except Moved:
         return _moved_answer(title)
-    a1 = f"{quote_tab(title)}!{col_letter(col)}{target}"
-    if request.form.get("kind") == "check":
-        value: Any = request.form.get("v") is not None      # an unticked box sends nothing
-        sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[value]]})
-    else:
-        sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"},
-                            body={"values": [[request.form.get("v", "")]]})
-        if "note" in request.form:
-            sheet_id = _form_int("sid")
-            sheet.batch_update({"requests": [{"updateCells": {
-                "range": {"sheetId": sheet_id, "startRowIndex": target - 1, "endRowIndex": target,
-                          "startColumnIndex": col, "endColumnIndex": col + 1},
-                "rows": [{"values": [{"note": request.form.get("note", "")}]}], "fields": "note"}}]})
-    if target != number or not request.headers.get("HX-Request"):
+    sheet = _spreadsheet()
+    a1 = f"{quote_tab(where.title)}!{col_letter(where.col)}{where.target}"
+    try:
+        if request.form.get("kind") == "check":
+            ticked = request.form.get("v") is not None      # an unticked box sends nothing
+            sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[ticked]]})
+        else:
+            typed = CONTROL.sub("", request.form.get("v", ""))
+            # Only what the person changed is written: saving a note leaves the value as it was.
+            if typed != request.form.get("shown", typed + "\x00"):
+                sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[typed]]})
+            note = request.form.get("note")
+            if note is not None and note != request.form.get("note_shown", ""):
+                sheet.batch_update({"requests": [{"updateCells": {
+                    "range": {"sheetId": where.grid.sheet_id, "startRowIndex": where.target - 1,
+                              "endRowIndex": where.target, "startColumnIndex": where.col,
+                              "endColumnIndex": where.col + 1},
+                    "rows": [{"values": [{"note": CONTROL.sub("", note)}]}], "fields": "note"}}]})
+    except APIError as exc:
+        return _google_failed(where.title, exc)
+    if where.target != where.number or not request.headers.get("HX-Request"):
         # The row had moved: the grid on screen is out of date, show it anew.
-        if request.headers.get("HX-Request"):
-            return "", 200, {"HX-Refresh": "true"}
-        return redirect(url_for("sheets.index", trang=title))
-    grid = _grid(sheet, title)
-    row = next((r for r in grid.rows if r.number == target), None) if grid else None
-    cell = row.cells[col] if row is not None and col < len(row.cells) else Cell()
-    return render_template("sheets_cell.html", title=title, row=row or Row(target, [], ident), col=col,
-                           cell=cell, frozen=grid.frozen if grid else 1, sid=grid.sheet_id if grid else 0)
+        return _answer(where.title, f"Đã ghi ô {col_letter(where.col)}{where.target} (dòng đã đổi chỗ "
+                                    f"từ dòng {where.number}).", **_view_args(request.form))
+    grid = _grid(sheet, where.title) or where.grid
+    row = _row_of(grid, where.target)
+    return render_template("_sheets_row.html", grid=grid, row=row), 200, {
+        "HX-Retarget": "closest tr", "HX-Reswap": "outerHTML"}
 
 
 @bp.post("/sap-xep")
 def sort() -> Any:
     """Sort the rows below the frozen header by one column (Sheets' "Sắp xếp trang tính")."""
-    title = request.form.get("trang", "")
-    sheet_id, col = _form_int("sid"), _form_int("c")
+    title = _nfc(request.form.get("trang", ""))
+    try:
+        col = _int(request.form, "c", 0, MAX_COLUMNS - 1)
+        grid = _grid(_spreadsheet(), title) if title else None
+        if grid is None:
+            raise Refused(f"Không có trang {title!r} trong bảng tính.")
+        if col >= grid.width:
+            raise Refused(f"Cột {col_letter(col)} nằm ngoài trang {title}.")
+    except Refused as why:
+        return _refused(title, why)
     order = "DESCENDING" if request.form.get("thu_tu") == "za" else "ASCENDING"
-    sheet = _spreadsheet()
-    grid = _grid(sheet, title)
-    if grid is None:
-        abort(404)
-    sheet.batch_update({"requests": [{"sortRange": {
-        "range": {"sheetId": sheet_id, "startRowIndex": max(grid.frozen, 1)},
-        "sortSpecs": [{"dimensionIndex": col, "sortOrder": order}]}}]})
-    flash(f"Đã sắp xếp trang {title} theo cột {col_letter(col)} "
-          f"({'Z → A' if order == 'DESCENDING' else 'A → Z'}).")
-    return redirect(url_for("sheets.index", trang=title))
+    try:
+        _spreadsheet().batch_update({"requests": [{"sortRange": {
+            "range": {"sheetId": grid.sheet_id, "startRowIndex": max(grid.frozen, 1)},
+            "sortSpecs": [{"dimensionIndex": col, "sortOrder": order}]}}]})
+    except APIError as exc:
+        return _google_failed(grid.title, exc)
+    return _answer(grid.title, f"Đã sắp xếp trang {grid.title} theo cột {col_letter(col)} "
+                               f"({'Z → A' if order == 'DESCENDING' else 'A → Z'}).", **_view_args(request.form))
 
 
 @bp.post("/dong")
 def row_change() -> Any:
     """Insert a row above, or delete, the row seen."""
     title = request.form.get("trang", "")
-    sheet_id, number = _form_int("sid"), _form_int("r")
     action = request.form.get("lam")
-    if action not in ("chen", "xoa"):
-        abort(400)
-    sheet = _spreadsheet()
     try:
-        target = _locate(sheet, title, number, request.form.get("id", ""))
+        if action not in ("chen", "xoa"):
+            raise Refused("Thao tác với dòng không hợp lệ.")
+        where = _where(request.form, need_col=False)
+        if where.target <= max(where.grid.frozen, 1):
+            raise Refused("Không chèn hoặc xoá được dòng tiêu đề.")
+    except Refused as why:
+        return _refused(title, why)
     except Moved:
         return _moved_answer(title)
-    span = {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": target - 1, "endIndex": target}
-    if action == "chen":
-        # Inserted above: it takes the look (tick boxes included) of the row below it, as Sheets does.
-        sheet.batch_update({"requests": [{"insertDimension": {"range": span, "inheritFromBefore": False}}]})
-        flash(f"Đã chèn một dòng trống phía trên dòng {target} của trang {title}.")
-    else:
-        sheet.batch_update({"requests": [{"deleteDimension": {"range": span}}]})
-        flash(f"Đã xoá dòng {target} của trang {title}.")
-    return redirect(url_for("sheets.index", trang=title))
+    span = {"sheetId": where.grid.sheet_id, "dimension": "ROWS", "startIndex": where.target - 1,
+            "endIndex": where.target}
+    try:
+        if action == "chen":
+            # Inserted above: it takes the look (tick boxes included) of the row below it, as Sheets does.
+            _spreadsheet().batch_update({"requests": [{"insertDimension": {"range": span,
+                                                                           "inheritFromBefore": False}}]})
+            said = f"Đã chèn một dòng trống phía trên dòng {where.target} của trang {where.title}."
+        else:
+            _spreadsheet().batch_update({"requests": [{"deleteDimension": {"range": span}}]})
+            said = f"Đã xoá dòng {where.target} của trang {where.title}."
+    except APIError as exc:
+        return _google_failed(where.title, exc)
+    return _answer(where.title, said, **_view_args(request.form))
