@@ -578,3 +578,25 @@ def test_rows_a_job_adds_have_their_tick_boxes(demo_data: Path, open_console: An
     page.locator("tr[data-row='3']").get_by_label(re.compile("Chèn dòng phía trên")).click()
     page.locator(".flash").filter(has_text="Đã chèn").wait_for()
     assert page.locator(f"tr[data-row='3'] td.check[data-col='{withdrawn}'] input").count() == 1
+
+
+def test_stopping_the_console_stops_its_job_as_the_server_would(seeded: Path, open_console: Any) -> None:
+    """A job still running when the console stops is asked to stop as SIGTERM
+    asks the server's (it finishes its step and says so), even when the
+    console was started with SIGINT ignored, as a shell's background job is."""
+    import signal
+    import time
+
+    server = open_console(seeded)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)       # inherited by the job
+    try:
+        run = server.state.runs.start("schedule")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    deadline = time.monotonic() + 120
+    while "SIGTERM để dừng" not in run.output and run.running and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.running, run.output
+    server.state.runs.stop(timeout=60)
+    assert not run.running and run.exit_code == 0, run.output
+    assert "Đã dừng chạy theo lịch." in run.output

@@ -22,6 +22,22 @@
     }
   });
 
+  // An editor opened near the grid's right edge opens leftwards, inside the grid.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var editor = document.querySelector("td.editing");
+    var wrap = editor && editor.closest(".grid-wrap");
+    if (!editor || !wrap) return;
+    var form = editor.querySelector("form");
+    if (form.getBoundingClientRect().right > wrap.getBoundingClientRect().right) {
+      editor.classList.add("leftward");
+    }
+    var field = form.querySelector("textarea[name=v]");
+    if (field) {
+      field.focus();
+      field.setSelectionRange(field.value.length, field.value.length);
+    }
+  });
+
   function say(text) {
     var line = document.getElementById("console-problem");
     if (!line) return;
