@@ -16,6 +16,10 @@ from tests.browser import needs_chromium, screenshot
 from tests.console_fixtures import sign_in
 
 CONSENT = "Tôi đồng ý"
+TECHNICAL = "Chi tiết kỹ thuật (tiếng Anh, cho kỹ thuật viên)"
+# Words of the form's own (English) refusals: none may reach staff outside the technical note.
+ENGLISH = re.compile(r"\b(response|responses|required|question|answered|option|options|takes|choice|file|"
+                     r"bytes|accepts|accepting|the|is not|not of a type|got)\b", re.IGNORECASE)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -71,6 +75,21 @@ def _send(page: Any) -> None:
         page.get_by_role("button", name="Gửi").click()
 
 
+def _said_to_staff(page: Any) -> str:
+    """The page's text as staff read it, without the collapsed technical note."""
+    return page.evaluate("""() => { const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('details.technical').forEach(d => d.remove());
+        return copy.innerText; }""")
+
+
+def _technical_note(page: Any) -> str:
+    """The form's own words, inside its collapsed note (closed, as it is first shown)."""
+    note = page.locator(".form-card.problem details.technical")
+    assert note.count() == 1 and note.get_attribute("open") is None
+    assert note.locator("summary").inner_text().strip() == TECHNICAL
+    return note.locator("code").text_content()
+
+
 def _set_accepting(server: Any, form_id: str, accepting: bool) -> None:
     """Staff switch "Chấp nhận câu trả lời" off in the Forms editor."""
     from sandbox.api.forms_model import load, save
@@ -105,6 +124,26 @@ def test_refusals_are_explained_in_vietnamese(message: str, sentence: str, about
     got, named = explain(message)
     assert got.startswith(sentence) and got.endswith(".")
     assert named == about
+
+
+@pytest.mark.parametrize("message, detail", [
+    ("response 1: 'Ngài' is not an option of question 'Danh xưng' (options: ['Bà', 'Ông'])",
+     "Các lựa chọn có sẵn: «Bà», «Ông»."),
+    ("response 1: question 'Danh xưng' takes one choice, got ['Ông', 'Bà']", "Đã chọn: «Ông», «Bà»."),
+    ("response 1: question 'Tệp tham luận' takes at most 1 file(s), got 2", "Đã chọn 2 tệp."),
+    ("response 1: file 'anh.png' (image/png) is not of a type question 'Tệp tham luận' accepts "
+     "(DOCUMENT, PDF)", "Tệp đã chọn có kiểu image/png; câu hỏi này nhận: Tài liệu, PDF."),
+    ("response 1: required question 'Họ và tên' is not answered", ""),
+    ("something new", "Biểu mẫu từ chối vì một lý do chưa được dịch sang tiếng Việt; kỹ thuật viên xem "
+                      "được nguyên văn trong phần chi tiết kỹ thuật."),
+])
+def test_what_a_refusal_says_besides_is_vietnamese_its_original_kept_apart(message: str, detail: str) -> None:
+    from rehearsal.pages.forms import refusal
+
+    found = refusal(message)
+    assert found.detail == detail
+    assert not ENGLISH.search(found.sentence + " " + found.detail)
+    assert found.technical == message.removeprefix("response 1: ")
 
 
 # -- in the browser --------------------------------------------------------------
@@ -204,7 +243,8 @@ def test_a_refusal_by_the_form_is_explained_and_keeps_what_was_typed(
     problem = page.locator(".form-card.problem")
     assert problem.locator(".sentence").inner_text() == (
         f"Câu hỏi «{fields['consent']}» là câu hỏi bắt buộc: vui lòng trả lời câu hỏi này rồi gửi lại.")
-    assert "required question" in problem.locator(".detail").inner_text()
+    assert "required question" in _technical_note(page)
+    assert not ENGLISH.search(_said_to_staff(page))
     assert page.locator(".form-card.has-error").get_by_role("checkbox", name=CONSENT).count() == 1
     assert page.get_by_label(fields["full_name"]).input_value() == "Phạm Thị Thu Hà"
     assert page.get_by_label(fields["invitee_code"]).input_value() == "KM007"
@@ -218,6 +258,9 @@ def test_a_refusal_by_the_form_is_explained_and_keeps_what_was_typed(
     _send(page)
     assert page.locator(".form-card.problem .sentence").inner_text().startswith(
         f"Câu trả lời «Ngài» không có trong các lựa chọn của câu hỏi «{fields['honorific']}»")
+    assert page.locator(".form-card.problem .detail").inner_text() == "Chi tiết: Các lựa chọn có sẵn: «Bà», «Ông»."
+    assert "is not an option of question" in _technical_note(page)
+    assert not ENGLISH.search(_said_to_staff(page)), _said_to_staff(page)
     assert page.get_by_role("checkbox", name=CONSENT).is_checked()
     assert page.get_by_label(fields["phone"]).input_value() == "0903 123 456"
     assert len(_responses(server, registration)) == before
@@ -308,6 +351,10 @@ def test_a_wrong_file_type_is_refused_by_the_form(seeded: Path, open_console: An
     _send(page)
     sentence = page.locator(".form-card.problem .sentence").inner_text()
     assert sentence.startswith(f"Tệp «anh.png» không thuộc loại tệp mà câu hỏi «{fields['file']}» chấp nhận")
+    assert page.locator(".form-card.problem .detail").inner_text().startswith(
+        "Chi tiết: Tệp đã chọn có kiểu image/png; câu hỏi này nhận: ")
+    assert "is not of a type question" in _technical_note(page)
+    assert not ENGLISH.search(_said_to_staff(page)), _said_to_staff(page)
     assert page.get_by_label(fields["title"]).input_value() == "Học liệu số mở"
     expect(page.get_by_text("Vui lòng chọn lại tệp")).to_be_visible()
     assert len(_responses(server, paper)) == before
@@ -339,5 +386,10 @@ def test_unknown_forms_are_not_found(seeded: Path, open_console: Any, browser_pa
     server = open_console(seeded)
     sign_in(browser_page, server)
     for path in ("/bieu-mau/khong-co-bieu-mau-nay", "/bieu-mau/e/1FAIpQLSkhongco/viewform",
-                 "/bieu-mau/khong-co/da-gui"):
-        assert browser_page.goto(server.base_url + path).status == 404, path
+                 "/bieu-mau/khong-co/da-gui",
+                 # Too long for a form id: the client would ask the Forms API by POST, which it refuses.
+                 "/bieu-mau/" + "x" * 3000, "/bieu-mau/e/" + "x" * 3000 + "/viewform",
+                 "/bieu-mau/%00", "/bieu-mau/e/x'y/viewform", "/bieu-mau/a%20b/da-gui"):
+        answer = browser_page.goto(server.base_url + path)
+        assert answer.status == 404, path
+        assert "Không có trang này" in browser_page.locator("main").inner_text(), path

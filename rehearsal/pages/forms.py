@@ -4,7 +4,8 @@ in the Forms list, and each form as a delegate fills it in Google Forms.
 A submission goes through `sandbox.api.forms_responses.submit_responses`, the
 form's own validation (required answers, choices, file count, size and type),
 as `python run.py sandbox submit` does; a refusal is shown in Vietnamese with
-everything typed kept. `/bieu-mau/e/<responderId>/viewform` is the form's
+everything typed kept (the form's own English words only in a collapsed
+technical note). `/bieu-mau/e/<responderId>/viewform` is the form's
 public link (the one in a letter), pre-filled from `entry.<n>=<value>` as
 Google pre-fills it (n is the question id read as a hexadecimal number).
 """
@@ -33,6 +34,8 @@ EMAIL_FIELD = "emailAddress"
 COLLECTS_EMAIL = ("VERIFIED", "RESPONDER_INPUT")
 
 FORM_KINDS = (("registration", "Đăng ký tham dự"), ("paper", "Gửi tham luận"))
+# A form's id, and the responder id of its public link, as Google makes them.
+FORM_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 # FileType names as the Vietnamese Forms editor shows them.
 FILE_TYPE_NAMES = {"ANY": "mọi loại tệp", "DOCUMENT": "Tài liệu", "PRESENTATION": "Bản trình bày",
@@ -46,11 +49,14 @@ def _forms_api() -> Any:
 
 
 def _get_form(form_id: str) -> dict[str, Any]:
-    """forms.get as the form's owner (the event contact); 404 for an unknown id."""
+    """forms.get as the form's owner (the event contact); 404 for an id that is
+    no form's (or one the API refuses: not a form id at all)."""
+    if not FORM_ID.fullmatch(form_id):
+        abort(404)
     try:
         return _forms_api().get(formId=form_id).execute()
     except HttpError as exc:
-        if exc.resp.status in (400, 403, 404):
+        if 400 <= exc.resp.status < 500 and exc.resp.status != 429:
             abort(404)
         raise
 
@@ -73,6 +79,8 @@ def _responder_id(form: dict[str, Any]) -> str:
 
 def _form_by_responder(responder_id: str) -> str:
     """The id of the form whose public link carries `responder_id`; 404 if none."""
+    if not FORM_ID.fullmatch(responder_id):
+        abort(404)
     with console().store.transaction(write=False) as db:
         row = db.execute("SELECT id FROM forms_forms WHERE json_extract(doc, '$.responderId') = ?",
                          (responder_id,)).fetchone()
@@ -289,52 +297,103 @@ def _answers(qs: list[Question], typed: Typed, collects_email: bool) -> dict[str
 
 # -- the form's refusals in Vietnamese ----------------------------------------
 _QUOTED = r"(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
-# submit_responses's refusals: its message, the Vietnamese sentence, and
-# whether {q} is a question's title (its card is then marked, as Google does).
-_REFUSALS: list[tuple[re.Pattern[str], str, bool]] = [
+# submit_responses's refusals: its message, the Vietnamese sentence, whether
+# {q} is a question's title (its card is then marked, as Google does), and
+# the facts it gives besides, in Vietnamese ("" when it gives none).
+_REFUSALS: list[tuple[re.Pattern[str], str, bool, str]] = [
     (re.compile(rf"required question (?P<q>{_QUOTED}) is not answered"),
-     "Câu hỏi «{q}» là câu hỏi bắt buộc: vui lòng trả lời câu hỏi này rồi gửi lại.", True),
-    (re.compile(rf"(?P<v>{_QUOTED}) is not an option of question (?P<q>{_QUOTED})"),
+     "Câu hỏi «{q}» là câu hỏi bắt buộc: vui lòng trả lời câu hỏi này rồi gửi lại.", True, ""),
+    (re.compile(rf"(?P<v>{_QUOTED}) is not an option of question (?P<q>{_QUOTED})"
+                rf"(?: \(options: (?P<options>\[.*\])\))?"),
      "Câu trả lời «{v}» không có trong các lựa chọn của câu hỏi «{q}»: vui lòng chọn một trong các "
-     "phương án có sẵn.", True),
-    (re.compile(rf"question (?P<q>{_QUOTED}) takes one choice"),
-     "Câu hỏi «{q}» chỉ nhận một lựa chọn: vui lòng chọn một phương án.", True),
-    (re.compile(rf"question (?P<q>{_QUOTED}) takes at most (?P<n>\d+) file"),
-     "Câu hỏi «{q}» chỉ nhận tối đa {n} tệp: vui lòng bỏ bớt tệp rồi gửi lại.", True),
+     "phương án có sẵn.", True, "Các lựa chọn có sẵn: {options}."),
+    (re.compile(rf"question (?P<q>{_QUOTED}) takes one choice(?:, got (?P<got>\[.*\]))?"),
+     "Câu hỏi «{q}» chỉ nhận một lựa chọn: vui lòng chọn một phương án.", True, "Đã chọn: {got}."),
+    (re.compile(rf"question (?P<q>{_QUOTED}) takes at most (?P<n>\d+) file(?:\(s\))?(?:, got (?P<m>\d+))?"),
+     "Câu hỏi «{q}» chỉ nhận tối đa {n} tệp: vui lòng bỏ bớt tệp rồi gửi lại.", True, "Đã chọn {m} tệp."),
     (re.compile(rf"question (?P<q>{_QUOTED}) needs a file"),
-     "Câu hỏi «{q}» cần một tệp: vui lòng chọn tệp để tải lên.", True),
+     "Câu hỏi «{q}» cần một tệp: vui lòng chọn tệp để tải lên.", True, ""),
     (re.compile(rf"file (?P<f>{_QUOTED}) is (?P<size>\d+) bytes, more than the (?P<max>\d+) bytes "
                 rf"question (?P<q>{_QUOTED}) accepts"),
      "Tệp «{f}» ({size}) vượt quá dung lượng tối đa {max} của câu hỏi «{q}»: vui lòng chọn tệp nhỏ hơn.",
-     True),
-    (re.compile(rf"file (?P<f>{_QUOTED}) \(.*\) is not of a type question (?P<q>{_QUOTED}) accepts"),
-     "Tệp «{f}» không thuộc loại tệp mà câu hỏi «{q}» chấp nhận: vui lòng chọn tệp đúng loại.", True),
+     True, ""),
+    (re.compile(rf"file (?P<f>{_QUOTED}) \((?P<mime>[^()]*)\) is not of a type question (?P<q>{_QUOTED}) accepts"
+                rf"(?: \((?P<types>[^()]*)\))?"),
+     "Tệp «{f}» không thuộc loại tệp mà câu hỏi «{q}» chấp nhận: vui lòng chọn tệp đúng loại.", True,
+     "Tệp đã chọn có kiểu {mime}; câu hỏi này nhận: {types}."),
     (re.compile(rf"the form has no question (?P<q>{_QUOTED})"),
-     "Biểu mẫu đã thay đổi và không còn câu hỏi «{q}»: vui lòng tải lại trang rồi điền lại.", False),
+     "Biểu mẫu đã thay đổi và không còn câu hỏi «{q}»: vui lòng tải lại trang rồi điền lại.", False, ""),
     (re.compile(rf"form (?P<q>{_QUOTED}) is not accepting responses"),
-     "Biểu mẫu «{q}» không còn nhận câu trả lời.", False),
-    (re.compile(r"no form with id"), "Không tìm thấy biểu mẫu này: vui lòng kiểm tra lại đường dẫn.", False),
+     "Biểu mẫu «{q}» không còn nhận câu trả lời.", False, ""),
+    (re.compile(r"no form with id"), "Không tìm thấy biểu mẫu này: vui lòng kiểm tra lại đường dẫn.", False, ""),
 ]
 UNKNOWN_REFUSAL = "Câu trả lời chưa được ghi lại: vui lòng kiểm tra lại các câu trả lời rồi gửi lại."
+# Said under a refusal the console has no Vietnamese words for.
+UNKNOWN_DETAIL = ("Biểu mẫu từ chối vì một lý do chưa được dịch sang tiếng Việt; kỹ thuật viên xem được "
+                  "nguyên văn trong phần chi tiết kỹ thuật.")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal of submit_responses as the page shows it."""
+    sentence: str            # Vietnamese: what is wrong, what to do
+    about: str | None        # the title of the question it names
+    detail: str              # Vietnamese: the facts it gives besides ("" when none)
+    technical: str           # the form's own (English) words, for a technician
+
+
+def _quoted(raw: str) -> str:
+    try:
+        return str(ast.literal_eval(raw))
+    except (ValueError, SyntaxError):
+        return raw.strip("'\"")
+
+
+def _listed(raw: str) -> str:
+    """A Python list of strings as the refusal prints it -> «a», «b»."""
+    try:
+        values = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+    if not isinstance(values, (list, tuple)):
+        return str(values)
+    return ", ".join(f"«{v}»" for v in values) or "(không có)"
+
+
+def _part(name: str, raw: str) -> str:
+    if name in ("size", "max"):
+        return _size_text(int(raw))
+    if name in ("options", "got"):
+        return _listed(raw)
+    if name == "types":
+        return ", ".join(FILE_TYPE_NAMES.get(t.strip(), t.strip()) for t in raw.split(",") if t.strip())
+    if raw.startswith(("'", '"')):
+        return _quoted(raw)
+    return raw
+
+
+def refusal(message: str) -> Refusal:
+    """A refusal of submit_responses in Vietnamese: its sentence, the question
+    it names, the facts it gives besides; the original kept as `technical`."""
+    technical = detail(message)
+    for pattern, sentence, names_question, facts in _REFUSALS:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        parts = {name: _part(name, raw) for name, raw in match.groupdict().items() if raw is not None}
+        try:
+            said = facts.format(**parts) if facts else ""
+        except KeyError:                  # a fact the message did not give
+            said = ""
+        return Refusal(sentence.format(**parts), parts["q"] if names_question else None, said, technical)
+    return Refusal(UNKNOWN_REFUSAL, None, UNKNOWN_DETAIL, technical)
 
 
 def explain(message: str) -> tuple[str, str | None]:
     """One Vietnamese sentence for a refusal of submit_responses, and the title
     of the question it names (None when it names none)."""
-    for pattern, sentence, names_question in _REFUSALS:
-        match = pattern.search(message)
-        if match is None:
-            continue
-        parts: dict[str, str] = {}
-        for name, raw in match.groupdict().items():
-            if name in ("size", "max"):
-                parts[name] = _size_text(int(raw))
-            elif raw.startswith(("'", '"')):
-                parts[name] = str(ast.literal_eval(raw))
-            else:
-                parts[name] = raw
-        return sentence.format(**parts), parts["q"] if names_question else None
-    return UNKNOWN_REFUSAL, None
+    found = refusal(message)
+    return found.sentence, found.about
 
 
 def detail(message: str) -> str:
@@ -365,9 +424,9 @@ def index() -> Any:
 
 
 def _render_form(form: dict[str, Any], action: str, clear_url: str, typed: Typed,
-                 problem: tuple[str, str | None, str] | None = None, status: int = 200) -> Any:
+                 problem: Refusal | None = None, status: int = 200) -> Any:
     items = _items(form)
-    about = problem[1] if problem else None
+    about = problem.about if problem else None
     # The card of the question the refusal names (Google marks it in red).
     wrong_index = next((i for i, item in enumerate(items)
                         if about and about in [item.title] + [q.title for q in item.questions]), None)
@@ -387,8 +446,7 @@ def _submit(form_id: str, action: str, clear_url: str, done_url: str) -> Any:
     try:
         submit_responses(console().store, form_id, [answers])
     except ValueError as exc:
-        sentence, about = explain(str(exc))
-        return _render_form(form, action, clear_url, typed, (sentence, about, detail(str(exc))), status=422)
+        return _render_form(form, action, clear_url, typed, refusal(str(exc)), status=422)
     return redirect(done_url, code=303)
 
 
@@ -422,3 +480,9 @@ def form_response(responder_id: str) -> Any:
         return _submit(form_id, url_for(".form_response", responder_id=responder_id), view,
                        url_for(".form_response", responder_id=responder_id))
     return render_template("forms_sent.html", form=_get_form(form_id), again=view)
+
+
+@bp.errorhandler(HttpError)
+def unavailable(_exc: HttpError) -> Any:
+    """The Forms API failed (busy, or an error of its own): said in Vietnamese, nothing recorded."""
+    return render_template("forms_unavailable.html"), 503
