@@ -102,13 +102,13 @@ DEFAULT_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "since": "Giữ từ", "heartbeat": "Nhịp cuối", "warning": "Cảnh báo"}),
 }
 
-# Columns a tab may lack: the feature that uses one is off until staff add it.
 # The columns that are tick boxes (a BOOLEAN data validation), per table: where
 # staff decide, and where they record who came.
 TICK_BOXES: dict[str, tuple[str, ...]] = {
     "invitees": ("send_invitation",), "registrations": ("withdrawn", "attended"),
     "outbox": ("approve", "resend"), "control": ("run_now",)}
 
+# Columns a tab may lack: the feature that uses one is off until staff add it.
 OPTIONAL_COLUMNS: dict[str, set[str]] = {"registrations": {"withdrawn", "attended", "consent"},
                                          # beyond SPEC section 2's layout: earlier files,
                                          # problems, the head copied on late reminders

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ from .google_errors import google_call
 from .retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
+# The rows an append wrote, from its answer's updatedRange ("'Đăng ký'!A12:Q15").
+UPDATED_ROWS = re.compile(r"![A-Z]+(\d+)(?::[A-Z]+(\d+))?$")
 
 # What staff type into a tick-box column instead of ticking it, all meaning yes.
 _TICKED = {"true", "x", "có", "co", "yes", "y", "1", "✓", "✔", "☑"}
@@ -320,27 +323,37 @@ class KeyedTable:
             return self._append(snap.columns, records)
 
     def _append(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
-        """Append rows once, keeping the tab's tick boxes (TICK_BOXES) on the new rows."""
-        count = self._append_once(columns, records)
+        """Append rows once, then give the new rows the tab's tick boxes (TICK_BOXES)."""
+        rows: list[int] = []
+        count = self._append_once(columns, records, rows)
         ticks = [columns[f] for f in TICK_BOXES.get(self.name, ()) if f in columns]
-        if count and ticks:
-            self._tick_boxes(ticks)
+        if rows and ticks:
+            self._tick_boxes(ticks, min(rows), max(rows))
         return count
 
-    def _tick_boxes(self, cols: Sequence[int]) -> None:
-        """Tick boxes in these columns below the header (one request, whatever
-        the number of rows): rows appended by INSERT_ROWS may have come in
-        without them, and staff must be able to tick the rows a job adds."""
-        with self._call(f"tạo ô đánh dấu ở trang {self.tab}"):
-            sheet_id = self.spreadsheet.worksheet(self.tab).id
-            self.spreadsheet.batch_update({"requests": [{"setDataValidation": {
-                "range": {"sheetId": sheet_id, "startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
-                "rule": {"condition": {"type": "BOOLEAN"}, "showCustomUi": True}}} for c in cols]})
+    def _tick_boxes(self, cols: Sequence[int], first: int, last: int) -> None:
+        """Tick boxes in these columns of sheet rows first..last, the rows just
+        appended (one request, whatever their number): rows inserted by
+        INSERT_ROWS may come in without the column's tick boxes, and staff tick
+        the rows a job adds. Only those rows: a rule staff set elsewhere in the
+        column stays theirs. Best effort: the rows are in, so a refusal here is
+        logged and the job goes on (the box can be added by hand, Chèn > Hộp kiểm)."""
+        try:
+            with self._call(f"tạo ô đánh dấu ở trang {self.tab}"):
+                sheet_id = self.spreadsheet.worksheet(self.tab).id
+                self.spreadsheet.batch_update({"requests": [{"setDataValidation": {
+                    "range": {"sheetId": sheet_id, "startRowIndex": first - 1, "endRowIndex": last,
+                              "startColumnIndex": c, "endColumnIndex": c + 1},
+                    "rule": {"condition": {"type": "BOOLEAN"}, "showCustomUi": True}}} for c in cols]})
+        except (ApiError, SheetSchemaError, gspread.exceptions.WorksheetNotFound) as exc:
+            log.warning("tick boxes not added to the rows appended to a tab: %s", exc)
 
-    def _append_once(self, columns: Mapping[str, int], records: list[Mapping[str, Any]]) -> int:
+    def _append_once(self, columns: Mapping[str, int], records: list[Mapping[str, Any]],
+                     rows: list[int]) -> int:
         """Append rows once. A refused append is tried again by the retry policy
         (Google did not apply it); after an unclear answer (5xx, a timeout) the
-        keys are read back and only the rows still missing are sent again."""
+        keys are read back and only the rows still missing are sent again.
+        The sheet rows the records landed on are added to `rows` where known."""
         if not records:
             return 0
         width = max(columns.values()) + 1
@@ -356,10 +369,16 @@ class KeyedTable:
             try:
                 with self._call(f"thêm dòng vào trang {self.tab}"):
                     # Google finds the table that starts at A1 and appends below its last row.
-                    self.spreadsheet.values_append(
+                    answer = self.spreadsheet.values_append(
                         f"{quote_tab(self.tab)}!A1",
                         params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                         body={"values": [row for _, row in pending]})
+                landed = UPDATED_ROWS.search((answer.get("updates") or {}).get("updatedRange", ""))
+                if landed:
+                    rows.extend((int(landed.group(1)), int(landed.group(2) or landed.group(1))))
+                elif rows:
+                    # Some arrived on an earlier, unclear attempt: find them all by key.
+                    rows[:] = self._rows_of([cell_text(r.get("key")) for r in records])
                 return len(records)
             except ApiError as exc:
                 if not exc.ambiguous or attempt == policy.attempts - 1:
@@ -367,10 +386,15 @@ class KeyedTable:
             log.info("append to a tab had no clear answer; checking which rows arrived")
             policy.sleep(policy.delay(attempt))
             present = self.read().by_key
+            rows[:] = [present[key].row for key, _ in pending if key in present] + rows
             pending = [(key, row) for key, row in pending if key not in present]
             if not pending:
                 return len(records)
         raise AssertionError("unreachable")
+
+    def _rows_of(self, keys: Sequence[str]) -> list[int]:
+        by_key = self.read().by_key
+        return [by_key[k].row for k in keys if k in by_key]
 
 
 def read_many(tables: Sequence[KeyedTable]) -> list[Snapshot]:
