@@ -202,6 +202,10 @@ def test_inserted_rows_take_the_look_of_their_neighbour_not_its_content(book) ->
         tick = rows[r]["values"][1]
         assert tick["dataValidation"]["condition"]["type"] == "BOOLEAN" and "userEnteredValue" not in tick
         assert "userEnteredFormat" not in rows[r]["values"][0]       # the header's bold stayed there
+    with pytest.raises(gspread.exceptions.APIError) as refused:     # nothing before row 1
+        book.batch_update({"requests": [{"insertDimension": {"inheritFromBefore": True, "range": {
+            "sheetId": ws.id, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}}}]})
+    assert refused.value.response.status_code == 400
 
 
 def test_sort_puts_numbers_before_text_and_blanks_last(book) -> None:

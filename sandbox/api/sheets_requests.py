@@ -352,6 +352,10 @@ def insert_dimension_request(book: Book, req: dict[str, Any], call: Call) -> dic
     https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/request#insertdimensionrequest
     """
     tab, dim, start, end = dimension_range(book, req.get("range") or {})
+    if req.get("inheritFromBefore") and start == 0:
+        # The reference: "True to inherit from the dimensions before (in which
+        # case the start index must be greater than 0)". The wording is ours.
+        raise Refusal("Cannot insert with inheritFromBefore true at start index 0: there is nothing before it.")
     count = end - start
     insert_dimension(book, tab, dim, start, count)
     source = start - 1 if req.get("inheritFromBefore") else end
