@@ -33,6 +33,7 @@ class Run:
     finished: dt.datetime | None = None
     exit_code: int | None = None
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    follower: threading.Thread | None = field(default=None, repr=False)
     # The newest lines printed, at most about MAX_OUTPUT characters in all.
     _lines: deque[str] = field(default_factory=deque, repr=False)
     _size: int = field(default=0, repr=False)
@@ -105,7 +106,8 @@ class Runner:
                                            errors="replace", env=env, cwd=str(RUN_PY.parent),
                                            start_new_session=True)
             self._runs.append(run)
-        threading.Thread(target=self._follow, args=(run,), name=f"run-{run.number}", daemon=True).start()
+        run.follower = threading.Thread(target=self._follow, args=(run,), name=f"run-{run.number}", daemon=True)
+        run.follower.start()
         return run
 
     def _follow(self, run: Run) -> None:
@@ -147,3 +149,5 @@ class Runner:
                     except ProcessLookupError:
                         pass
                     run.process.wait()
+            if run.follower is not None:
+                run.follower.join(DRAIN_S + 1)      # its end and output recorded

@@ -53,17 +53,22 @@ class ConsoleServer:
                 listener.listen(128)
             except OSError as exc:
                 listener.close()
-                if exc.errno != errno.EADDRINUSE:
-                    raise
-                raise HoithaoError(f"Cổng {port} trên {HOST} đang được chương trình khác dùng: chọn cổng "
-                                   f"khác bằng --port, hoặc --port 0 để dùng một cổng trống bất kỳ.") from None
+                if exc.errno == errno.EADDRINUSE:
+                    raise HoithaoError(f"Cổng {port} trên {HOST} đang được chương trình khác dùng: chọn cổng "
+                                       f"khác bằng --port, hoặc --port 0 để dùng một cổng trống bất kỳ.") from None
+                raise HoithaoError(f"Không mở được cổng {port} trên {HOST} ({exc.strerror}): chọn cổng khác "
+                                   f"bằng --port (cổng dưới 1024 cần quyền quản trị).") from None
             self._listener = listener
-            self._httpd: BaseWSGIServer = make_server(
-                HOST, listener.getsockname()[1], lambda environ, start: app[0](environ, start),
-                threaded=True, fd=listener.fileno())
-            self.port = listener.getsockname()[1]
-            self.app = create_app(self.state, self.port)
-            app.append(self.app.wsgi_app)
+            try:
+                self._httpd: BaseWSGIServer = make_server(
+                    HOST, listener.getsockname()[1], lambda environ, start: app[0](environ, start),
+                    threaded=True, fd=listener.fileno())
+                self.port = listener.getsockname()[1]
+                self.app = create_app(self.state, self.port)
+                app.append(self.app.wsgi_app)
+            except BaseException:
+                listener.close()
+                raise
         except BaseException:
             self.sandbox.stop()
             raise

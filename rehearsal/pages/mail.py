@@ -350,7 +350,9 @@ def letter_html(html: str, cid_urls: dict[str, str]) -> str:
     fetched address, no <base>, no <meta http-equiv=refresh>, no script,
     frame or object, a <form> kept only as its fields (no address to submit
     to), no SVG reference (href, xlink:href, or an animation setting one)
-    leading out of the letter."""
+    leading out of the letter. A <style> is kept as written: a url() in it is
+    stopped by the frame's LETTER_CSP (img-src data:, default-src 'none'),
+    the guard this cleaning stands in front of."""
     try:
         doc = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
@@ -378,7 +380,8 @@ def letter_html(html: str, cid_urls: dict[str, str]) -> str:
         for name in list(element.attrib):
             lower = name.lower()
             value = element.get(name) or ""
-            if lower in FETCHING and not (lower in ("src", "srcset", "background", "poster")
+            # A srcset lists several addresses: it goes whole (its src stays).
+            if lower in FETCHING and not (lower in ("src", "background", "poster")
                                           and value.strip().lower().startswith("data:")):
                 del element.attrib[name]
             elif lower in ("href", "xlink:href") and not is_link and not _inline_only(value):
@@ -469,8 +472,10 @@ def _read_ledger(path: Path, read: Any) -> Any:
             ledger.db.execute(f"PRAGMA busy_timeout = {LEDGER_WAIT_MS}")
             return read(ledger)
     except sqlite3.OperationalError as exc:
-        # "database is locked", or its journal not readable while a writer holds it
-        raise LedgerUnreadable(busy=True) from exc
+        # "database is locked" / "… busy": a writer holds it. Anything else
+        # ("no such table": not a ledger) will not pass by waiting.
+        text = str(exc).lower()
+        raise LedgerUnreadable(busy="locked" in text or "busy" in text) from exc
     except sqlite3.DatabaseError as exc:
         raise LedgerUnreadable(busy=False) from exc
 

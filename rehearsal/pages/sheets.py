@@ -325,6 +325,8 @@ def edit_cell() -> Any:
         return _refused(request.args.get("trang", ""), why)
     except Moved:
         return _moved_answer(request.args.get("trang", ""))
+    if where.target != where.number:
+        return _shifted(where)
     value = _cell_value(_spreadsheet(), where.title, where.target, where.col)
     return render_template("sheets_edit.html", where=where, typed=typed_text(value), note=value.get("note", ""),
                            a1=f"{col_letter(where.col)}{where.target}")
@@ -344,14 +346,22 @@ def show_cell() -> Any:
         return _refused(request.args.get("trang", ""), why)
     except Moved:
         return _moved_answer(request.args.get("trang", ""))
+    if where.target != where.number:
+        return _shifted(where)
     return render_template("_sheets_row.html", grid=where.grid, row=_row_of(where.grid, where.target))
+
+
+def _shifted(where: Where) -> Any:
+    """The row is elsewhere now (a sort, a row inserted above): the page is out of date."""
+    return _answer(where.title, f"Bảng tính vừa thay đổi (dòng {where.number} nay là dòng {where.target}, có "
+                                f"thể do sắp xếp hoặc một công việc vừa ghi): trang đã được tải lại, hãy bấm "
+                                f"lại vào ô cần sửa.", **_view_args(request.values))
 
 
 @bp.post("/o")
 def save_cell() -> Any:
-    """Type a value (and a note) into a cell, or tick / untick a tick box. The
-    answer is the whole row as it is now (a keyed row's name may have changed
-    with what was typed, and the next change on the row must find it)."""
+    """Type a value (and a note) into a cell, or tick / untick a tick box; the
+    answer is the cell as it is now (or its row: see the end)."""
     title = request.form.get("trang", "")
     try:
         where = _where(request.form)
@@ -361,15 +371,18 @@ def save_cell() -> Any:
         return _moved_answer(title)
     sheet = _spreadsheet()
     a1 = f"{quote_tab(where.title)}!{col_letter(where.col)}{where.target}"
+    wrote = ""
     try:
         if request.form.get("kind") == "check":
             ticked = request.form.get("v") is not None      # an unticked box sends nothing
             sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[ticked]]})
         else:
-            typed = CONTROL.sub("", request.form.get("v", ""))
+            typed = request.form.get("v", "")
             # Only what the person changed is written: saving a note leaves the value as it was.
-            if typed != request.form.get("shown", typed + "\x00"):
-                sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"}, body={"values": [[typed]]})
+            if "shown" not in request.form or typed != request.form["shown"]:
+                sheet.values_update(a1, params={"valueInputOption": "USER_ENTERED"},
+                                    body={"values": [[CONTROL.sub("", typed)]]})
+                wrote = "giá trị"
             note = request.form.get("note")
             if note is not None and note != request.form.get("note_shown", ""):
                 sheet.batch_update({"requests": [{"updateCells": {
@@ -378,6 +391,10 @@ def save_cell() -> Any:
                               "endColumnIndex": where.col + 1},
                     "rows": [{"values": [{"note": CONTROL.sub("", note)}]}], "fields": "note"}}]})
     except APIError as exc:
+        if wrote:
+            return _answer(where.title, f"Đã ghi giá trị ô {col_letter(where.col)}{where.target} nhưng bảng tính "
+                                        f"diễn tập từ chối ghi chú (mã {getattr(exc.response, 'status_code', '?')}): "
+                                        f"tải lại trang rồi ghi lại ghi chú.", "error")
         return _google_failed(where.title, exc)
     if where.target != where.number or not request.headers.get("HX-Request"):
         # The row had moved: the grid on screen is out of date, show it anew.
@@ -385,6 +402,13 @@ def save_cell() -> Any:
                                     f"từ dòng {where.number}).", **_view_args(request.form))
     grid = _grid(sheet, where.title) or where.grid
     row = _row_of(grid, where.target)
+    if row.ident == where.ident:
+        # The row keeps its name: only this cell changes on screen (an editor
+        # open elsewhere in the row stays open).
+        cell = row.cells[where.col] if where.col < len(row.cells) else Cell()
+        return render_template("sheets_cell.html", grid=grid, row=row, col=where.col, cell=cell)
+    # Its name changed (a key typed into a new row; any value of a tab without
+    # a key column): the whole row, so its next change finds it.
     return render_template("_sheets_row.html", grid=grid, row=row), 200, {
         "HX-Retarget": "closest tr", "HX-Reswap": "outerHTML"}
 

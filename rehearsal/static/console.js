@@ -13,7 +13,8 @@
       event.preventDefault();
       var cancel = form.querySelector("button[type=button]");
       if (cancel) cancel.click();
-    } else if (event.key === "Enter" && !event.altKey && !event.shiftKey && !event.isComposing) {
+    } else if (event.key === "Enter" && field.tagName === "TEXTAREA" && !event.altKey && !event.shiftKey &&
+               !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
     } else if (event.key === "Enter" && event.altKey && field.tagName === "TEXTAREA") {
