@@ -603,3 +603,25 @@ def test_stopping_the_console_stops_its_job_as_the_server_would(seeded: Path, op
     server.state.runs.stop(timeout=60)
     assert not run.running and run.exit_code == 0, run.output
     assert "Đã dừng chạy theo lịch." in run.output
+
+
+@needs_chromium
+def test_a_click_on_a_row_moved_meanwhile_reloads_the_page(seeded: Path, open_console: Any, browser_page: Any) -> None:
+    """A job sorts the tab after the page was drawn: the click opens no editor
+    on the wrong place, the page is drawn anew and says why."""
+    server = open_console(seeded)
+    page = browser_page
+    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    notes = _column(page, "Ghi chú")
+    ws, sheet = _staff_sheet(server)
+    with ws:
+        sheet_id = sheet.worksheet("Khách mời").id
+        sheet.batch_update({"requests": [{"sortRange": {"range": {"sheetId": sheet_id, "startRowIndex": 1},
+                                                        "sortSpecs": [{"dimensionIndex": 0,
+                                                                       "sortOrder": "DESCENDING"}]}}]})
+    with page.expect_navigation():
+        _row_of(page, "KM002").locator(f"td[data-col='{notes}']").click()
+    page.locator(".flash", has_text="Bảng tính vừa thay đổi").wait_for()
+    assert page.locator("td.editing").count() == 0
+    first = page.locator("table.grid tbody tr[data-row='2'] td[data-col='0']").inner_text()
+    assert first.strip() != "KM001"          # the page shows the sorted tab

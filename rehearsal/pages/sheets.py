@@ -316,17 +316,24 @@ def typed_text(value: dict[str, Any]) -> str:
     return value.get("formattedValue", "")
 
 
+def _as_seen(source: Any) -> Any:
+    """The cell the page shows, if its row is still where the page shows it;
+    else the answer to give instead (refused, gone, or moved: reload)."""
+    try:
+        where = _where(source)
+    except Refused as why:
+        return _refused(source.get("trang", ""), why)
+    except Moved:
+        return _moved_answer(source.get("trang", ""))
+    return where if where.target == where.number else _shifted(where)
+
+
 @bp.get("/o")
 def edit_cell() -> Any:
     """The cell, as an editor (value as typed, and its note)."""
-    try:
-        where = _where(request.args)
-    except Refused as why:
-        return _refused(request.args.get("trang", ""), why)
-    except Moved:
-        return _moved_answer(request.args.get("trang", ""))
-    if where.target != where.number:
-        return _shifted(where)
+    where = _as_seen(request.args)
+    if not isinstance(where, Where):
+        return where
     value = _cell_value(_spreadsheet(), where.title, where.target, where.col)
     return render_template("sheets_edit.html", where=where, typed=typed_text(value), note=value.get("note", ""),
                            a1=f"{col_letter(where.col)}{where.target}")
@@ -340,14 +347,9 @@ def _row_of(grid: Grid, number: int) -> Row:
 @bp.get("/o/xem")
 def show_cell() -> Any:
     """The row again, as shown (after Huỷ)."""
-    try:
-        where = _where(request.args)
-    except Refused as why:
-        return _refused(request.args.get("trang", ""), why)
-    except Moved:
-        return _moved_answer(request.args.get("trang", ""))
-    if where.target != where.number:
-        return _shifted(where)
+    where = _as_seen(request.args)
+    if not isinstance(where, Where):
+        return where
     return render_template("_sheets_row.html", grid=where.grid, row=_row_of(where.grid, where.target))
 
 
