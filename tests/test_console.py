@@ -42,6 +42,14 @@ def _row_of(page: Any, key: str) -> Any:
         rf"^{re.escape(key)}$")))
 
 
+def _open_grid(server: Any, page: Any, wide: bool = False) -> Any:
+    """Sign `page` in to the console `server` and open the Khách mời tab (1280 px wide if `wide`)."""
+    if wide:
+        page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    return server
+
+
 def _column(page: Any, title: str) -> int:
     """The grid's column index of the header `title` (row 1)."""
     headers = page.locator("table.grid tbody tr[data-row='1'] td").all_inner_texts()
@@ -176,10 +184,8 @@ def test_console_refuses_a_cross_site_form_post(seeded: Path, open_console: Any,
 # -- Bảng tính ------------------------------------------------------------------------
 @needs_chromium
 def test_grid_edits_go_through_the_sheets_api(seeded: Path, open_console: Any, browser_page: Any) -> None:
-    server = open_console(seeded)
     page = browser_page
-    page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    server = _open_grid(open_console(seeded), page, wide=True)
     notes = _column(page, "Ghi chú")
     row = _row_of(page, "KM003")
     row.locator(f"td[data-col='{notes}']").click()
@@ -235,9 +241,8 @@ def test_grid_edits_go_through_the_sheets_api(seeded: Path, open_console: Any, b
 @needs_chromium
 def test_an_edit_on_a_row_moved_since_the_page_was_opened_lands_on_that_row(
         seeded: Path, open_console: Any, browser_page: Any) -> None:
-    server = open_console(seeded)
     page = browser_page
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    server = _open_grid(open_console(seeded), page)
     notes = _column(page, "Ghi chú")
     row = _row_of(page, "KM002")
     row.locator(f"td[data-col='{notes}']").click()
@@ -441,10 +446,8 @@ def _entered(sheet: Any, a1: str) -> dict[str, Any]:
 def test_a_note_saved_alone_leaves_the_value_as_it_was(seeded: Path, open_console: Any, browser_page: Any) -> None:
     """A phone number typed as text keeps its leading zero when only the note
     changes; the editor shows it with the apostrophe that keeps it text."""
-    server = open_console(seeded)
     page = browser_page
-    page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    server = _open_grid(open_console(seeded), page, wide=True)
     phone = _column(page, "Điện thoại")
     ws, sheet = _staff_sheet(server)
     with ws:
@@ -467,10 +470,8 @@ def test_a_note_saved_alone_leaves_the_value_as_it_was(seeded: Path, open_consol
 @needs_chromium
 def test_a_new_row_typed_cell_by_cell_stays_one_row(seeded: Path, open_console: Any, browser_page: Any) -> None:
     """The key typed first names the row; the next cell typed lands beside it."""
-    server = open_console(seeded)
     page = browser_page
-    page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    server = _open_grid(open_console(seeded), page, wide=True)
     name = _column(page, "Họ và tên")
     spare = page.locator("table.grid tbody tr").last
     number = spare.get_attribute("data-row")
@@ -550,9 +551,8 @@ def test_a_click_after_the_console_forgot_the_person_shows_why(
         seeded: Path, open_console: Any, browser_page: Any) -> None:
     """After a restart (a new token), a click in an open page reloads it into the
     refusal page rather than doing nothing."""
-    server = open_console(seeded)
     page = browser_page
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    _open_grid(open_console(seeded), page)
     page.context.clear_cookies()
     with page.expect_navigation():
         _row_of(page, "KM003").locator("td[data-col='2']").click()
@@ -609,9 +609,8 @@ def test_stopping_the_console_stops_its_job_as_the_server_would(seeded: Path, op
 def test_a_click_on_a_row_moved_meanwhile_reloads_the_page(seeded: Path, open_console: Any, browser_page: Any) -> None:
     """A job sorts the tab after the page was drawn: the click opens no editor
     on the wrong place, the page is drawn anew and says why."""
-    server = open_console(seeded)
     page = browser_page
-    sign_in(page, server, "/bang-tinh?trang=Khách mời")
+    server = _open_grid(open_console(seeded), page)
     notes = _column(page, "Ghi chú")
     ws, sheet = _staff_sheet(server)
     with ws:
